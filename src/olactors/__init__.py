@@ -1,0 +1,1 @@
+"""olactors: an integration daemon built as an actor system on trio."""

@@ -1,0 +1,3 @@
+from olactors.cli import main
+
+raise SystemExit(main())

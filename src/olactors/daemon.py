@@ -1,0 +1,96 @@
+"""The daemon: the supervision tree built from the config, run until a signal."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import trio
+
+from .config import Config
+from .runtime import ActorSystem, ChildStartFailed, SupervisorSpec, TopLevelFailure
+
+log = logging.getLogger("olactors.daemon")
+
+#: Exit codes of ``olactors run``.
+EXIT_OK = 0
+EXIT_FAILED = 1  #: the tree could not start, its root gave up, or shutdown overran
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def build_tree(config: Config) -> SupervisorSpec:
+    """The root of the daemon's supervision tree.
+
+    Subsystems (store, resilience, webhooks, ...) join here as their issues
+    land; each is a child supervisor in start order, so shutdown stops the
+    public listeners first and the store last.
+    """
+    supervision = config.supervision
+    return SupervisorSpec(
+        "root",
+        children=[],
+        max_restarts=supervision.max_restarts,
+        within_s=supervision.within_s,
+        backoff=supervision.backoff(),
+    )
+
+
+async def serve(system: ActorSystem, config: Config, signals: AsyncIterator[int]) -> int:
+    """Run ``system`` until a stop signal arrives on ``signals``; return the exit code.
+
+    The first signal starts an orderly shutdown (reverse start order, each
+    actor draining its mailbox); a second one, or the shutdown overrunning
+    ``daemon.shutdown_timeout_s``, forces it. A forced stop exits with 128 +
+    the signal's number, or 1 after an overrun.
+    """
+    code = EXIT_OK
+    async with trio.open_nursery() as nursery:
+        forced_by: list[int] = []
+        nursery.start_soon(_watch, system, config.daemon.shutdown_timeout_s, signals, forced_by)
+        try:
+            await system.run()
+        except ChildStartFailed as exc:
+            log.critical("olactors could not start: %s", exc)
+            code = EXIT_FAILED
+        except TopLevelFailure as exc:
+            log.critical("olactors stopped: %s", exc)
+            code = EXIT_FAILED
+        else:
+            if system.forced:
+                code = 128 + forced_by[0] if forced_by else EXIT_FAILED
+                log.warning("olactors stopped by force (exit %d)", code)
+            else:
+                log.info("olactors stopped cleanly")
+        nursery.cancel_scope.cancel()
+    return code
+
+
+async def _watch(
+    system: ActorSystem, grace_s: float, signals: AsyncIterator[int], forced_by: list[int]
+) -> None:
+    async for signum in signals:
+        log.warning(
+            "%s received: stopping in order (send it again to force)", signal.Signals(signum).name
+        )
+        system.shutdown()
+        break
+    else:
+        return
+    with trio.move_on_after(grace_s):
+        async for signum in signals:
+            log.warning("%s received again: forcing shutdown", signal.Signals(signum).name)
+            forced_by.append(signum)
+            system.force_stop()
+            return
+    log.error("orderly shutdown took longer than %g s: forcing it", grace_s)
+    system.force_stop()
+
+
+async def run_daemon(config: Config) -> int:
+    """Build the tree from ``config`` and serve it on the process's real signals."""
+    system = ActorSystem(build_tree(config))
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        log.info("olactors running (pid %d); SIGINT or SIGTERM stops it", os.getpid())
+        return await serve(system, config, signals)

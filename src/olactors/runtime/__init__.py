@@ -1,0 +1,61 @@
+"""The actor runtime: actors, refs, mailboxes and OTP-style supervisors on trio.
+
+It knows nothing of providers or HTTP; everything else in olactors is built
+on it. The whole public surface is re-exported here.
+"""
+
+from ._actor import Actor, ActorContext
+from ._deadletters import DeadLetter, DeadLetterSink
+from ._errors import (
+    ActorError,
+    ActorNotFound,
+    ActorStopped,
+    AskTimeout,
+    ChildStartFailed,
+    DuplicateChild,
+    MailboxFull,
+    MessageDeadLettered,
+    ReplyAbandoned,
+    RestartIntensityExceeded,
+    TopLevelFailure,
+)
+from ._ref import DEFAULT_ASK_TIMEOUT_S, ActorRef
+from ._reply import Reply
+from ._snapshot import ActorSnapshot, ErrorInfo, Snapshot, Status, SupervisorSnapshot
+from ._spec import ActorSpec, Backoff, ChildSpec, Restart, Strategy, SupervisorSpec
+from ._supervisor import SupervisorRef
+from ._system import ActorSystem
+
+__all__ = [
+    "DEFAULT_ASK_TIMEOUT_S",
+    "Actor",
+    "ActorContext",
+    "ActorError",
+    "ActorNotFound",
+    "ActorRef",
+    "ActorSnapshot",
+    "ActorSpec",
+    "ActorStopped",
+    "ActorSystem",
+    "AskTimeout",
+    "Backoff",
+    "ChildSpec",
+    "ChildStartFailed",
+    "DeadLetter",
+    "DeadLetterSink",
+    "DuplicateChild",
+    "ErrorInfo",
+    "MailboxFull",
+    "MessageDeadLettered",
+    "Reply",
+    "ReplyAbandoned",
+    "Restart",
+    "RestartIntensityExceeded",
+    "Snapshot",
+    "Status",
+    "Strategy",
+    "SupervisorRef",
+    "SupervisorSnapshot",
+    "SupervisorSpec",
+    "TopLevelFailure",
+]

@@ -1,0 +1,126 @@
+"""The actor base class and the context an actor sees of the runtime."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+
+import msgspec
+import trio
+
+from ._ref import ActorRef
+from ._reply import Reply
+
+if TYPE_CHECKING:
+    from ._registry import Registry
+
+M = TypeVar("M", bound=msgspec.Struct)
+
+
+class _CellControl(Protocol):
+    """What a context may ask of the cell running its actor."""
+
+    nursery: trio.Nursery | None
+
+    def stop_after_current(self) -> None: ...
+
+    def defer_current(self) -> Reply: ...
+
+
+class ActorContext:
+    """The runtime as one actor sees it: its path, its ref, lookups, its nursery.
+
+    Set as ``actor.context`` before ``started()`` is called; a new instance
+    after a restart gets a context with the same path and ref.
+    """
+
+    __slots__ = ("_cell", "_registry", "path", "ref")
+
+    def __init__(
+        self, path: str, ref: ActorRef[Any], registry: Registry, cell: _CellControl
+    ) -> None:
+        self.path = path
+        self.ref = ref
+        self._registry = registry
+        self._cell = cell
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """The incarnation's own nursery, for the actor's background tasks.
+
+        Tasks started here end with the incarnation: they are cancelled when
+        the actor stops or crashes, and a task that raises crashes the actor.
+        """
+        nursery = self._cell.nursery
+        if nursery is None:
+            raise RuntimeError(f"{self.path} is not running")
+        return nursery
+
+    def lookup(self, path: str) -> Any:
+        """The handle of another child by path (an ActorRef or a SupervisorRef).
+
+        Raises :class:`ActorNotFound` if there is none.
+        """
+        return self._registry.handle(path)
+
+    def stop(self) -> None:
+        """End this incarnation normally once the current message is handled.
+
+        A transient or temporary child is then not restarted; a permanent
+        one is.
+        """
+        self._cell.stop_after_current()
+
+    def defer(self) -> Reply:
+        """Answer the current message later instead of with ``receive``'s return value.
+
+        Call from ``receive``; resolve or reject the returned slot when the
+        answer is known (after a group commit, say). A slot left pending when
+        the incarnation ends is rejected with :class:`ReplyAbandoned` so the
+        asker does not wait out its timeout. For a ``tell`` the slot is
+        inert: answering it does nothing.
+        """
+        return self._cell.defer_current()
+
+
+class Actor(Generic[M]):
+    """Owns its state and handles one message at a time.
+
+    Subclasses implement :meth:`receive`; its return value is the reply to an
+    ``ask`` (ignored for a ``tell``). An exception from ``receive`` crashes
+    the actor, and its supervisor decides what happens next, except for the
+    types listed in ``reply_errors``: those are expected outcomes, sent back
+    to the asker without a crash (and logged for a tell).
+    """
+
+    #: Exceptions that are answers, not crashes.
+    reply_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    context: ActorContext
+
+    async def started(self) -> None:
+        """Called before the first message. Raising here is a failed start."""
+
+    async def receive(self, message: M) -> Any:
+        """Handle one message; the return value answers an ask."""
+        raise NotImplementedError(f"{type(self).__name__} does not handle {type(message).__name__}")
+
+    async def drained(self) -> None:
+        """Called when the mailbox has just been emptied, before waiting for more.
+
+        Where batching actors act on what they gathered (one commit for many
+        messages). Not called again until more messages were handled.
+        """
+
+    async def stopping(self) -> None:
+        """Called when the incarnation ends, after a normal stop or a crash.
+
+        Not called when the actor is cancelled past its shutdown timeout. After
+        a crash the state may be inconsistent; errors raised here are logged.
+        """
+
+    def inspect(self) -> dict[str, Any]:
+        """Actor-specific state for operators (admin ``/actors/{path}``).
+
+        Must not block, and must not include secrets.
+        """
+        return {}

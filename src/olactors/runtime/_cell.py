@@ -1,0 +1,280 @@
+"""An actor cell: runs actor instances over one mailbox, one message at a time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from ._actor import Actor, ActorContext
+from ._child import Child
+from ._deadletters import DeadLetterSink
+from ._errors import ActorStopped, MessageDeadLettered, ReplyAbandoned
+from ._mailbox import WAKE, Envelope, Mailbox
+from ._ref import ActorRef
+from ._registry import Registry
+from ._reply import Reply
+from ._snapshot import ActorSnapshot, RateMeter
+from ._spec import ActorSpec
+
+log = logging.getLogger("olactors.runtime")
+
+#: Messages handled between forced checkpoints, so a busy actor whose
+#: handlers never block still lets other tasks run.
+_CHECKPOINT_EVERY = 64
+
+
+class ActorCell(Child):
+    """The place of one actor in the tree.
+
+    The cell owns the mailbox, the counters and the poison-message record;
+    each incarnation gets a fresh actor instance from the spec's factory.
+    """
+
+    kind = "actor"
+
+    def __init__(
+        self, spec: ActorSpec, path: str, registry: Registry, dead_letters: DeadLetterSink
+    ) -> None:
+        super().__init__(spec, path)
+        self.actor_spec = spec
+        self.mailbox = Mailbox(path, spec.mailbox_capacity)
+        self.ref: ActorRef[Any] = ActorRef(path, self.mailbox)
+        self.context = ActorContext(path, self.ref, registry, self)
+        self.actor: Actor[Any] | None = None
+        self.actor_type = "actor"
+        self.nursery: trio.Nursery | None = None
+        self.handled = 0
+        self._dead_letters = dead_letters
+        self._meter: RateMeter | None = None
+        self._stop_now = False
+        self._drain = False
+        self._idle = False
+        self._current: Envelope | None = None
+        self._deferred = False
+        self._outstanding: set[Reply] = set()
+        self._outstanding_limit = 1024
+        # The message that crashed the last incarnation, and how many times in a row.
+        self._suspect: Envelope | None = None
+        self._suspect_crashes = 0
+
+    # -- incarnation -----------------------------------------------------
+
+    async def _run(self, mark_started: Callable[[], None]) -> None:
+        self._stop_now = False
+        self._drain = False
+        if self._meter is None:
+            self._meter = RateMeter(trio.current_time())
+        actor = self.actor_spec.factory()
+        if not isinstance(actor, Actor):
+            raise TypeError(f"factory of {self.path} returned {actor!r}, not an Actor")
+        actor.context = self.context
+        self.actor = actor
+        self.actor_type = type(actor).__name__
+        error: Exception | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                self.nursery = nursery
+                try:
+                    await actor.started()
+                except Exception as exc:
+                    error = exc
+                else:
+                    mark_started()
+                    try:
+                        await self._loop(actor)
+                    except Exception as exc:
+                        error = exc
+                    await self._call_stopping(actor, crashed=error is not None)
+                nursery.cancel_scope.cancel()
+        except Exception as exc:
+            # A background task of the actor crashed: so did the actor.
+            error = exc
+        finally:
+            self.nursery = None
+            self._current = None
+            self._abandon_outstanding()
+        if error is not None:
+            raise error
+
+    async def _call_stopping(self, actor: Actor[Any], *, crashed: bool) -> None:
+        try:
+            await actor.stopping()
+        except Exception:
+            if not crashed:
+                raise
+            log.exception("%s: stopping() failed after a crash", self.path)
+
+    async def _loop(self, actor: Actor[Any]) -> None:
+        mailbox = self.mailbox
+        get_nowait = mailbox.get_nowait
+        receive = actor.receive
+        reply_errors = actor.reply_errors
+        wants_drained = type(actor).drained is not Actor.drained
+        unsampled = 0
+        handled_since_drained = False
+        while not self._stop_now:
+            try:
+                envelope = get_nowait()
+            except trio.WouldBlock:
+                self._sample()
+                unsampled = 0
+                if wants_drained and handled_since_drained:
+                    handled_since_drained = False
+                    await actor.drained()
+                    continue
+                if self._drain:
+                    return
+                self._idle = True
+                try:
+                    envelope = await mailbox.get()
+                finally:
+                    self._idle = False
+            except trio.EndOfChannel:
+                return
+            if envelope is WAKE:
+                continue
+            message, reply = envelope
+            self._current = envelope
+            try:
+                result = await receive(message)
+            except reply_errors as exc:
+                self._deferred = False
+                if reply is not None:
+                    reply.reject(exc)
+                else:
+                    log.warning(
+                        "%s: %s: %s (told, nobody to answer)",
+                        self.path,
+                        type(exc).__name__,
+                        exc,
+                        extra={"actor": self.path},
+                    )
+            except BaseException as exc:
+                self._current = None
+                self._deferred = False
+                self._after_failure(envelope, exc)
+                raise
+            else:
+                if self._deferred:
+                    self._deferred = False
+                elif reply is not None:
+                    reply.resolve(result)
+            self._current = None
+            if self._suspect is envelope:
+                self._suspect = None
+            self.handled += 1
+            handled_since_drained = True
+            unsampled += 1
+            if unsampled >= _CHECKPOINT_EVERY:
+                unsampled = 0
+                self._sample()
+                await trio.lowlevel.checkpoint()
+
+    def _after_failure(self, envelope: Envelope, error: BaseException) -> None:
+        """The handler of ``envelope`` raised or was cancelled: retry it or give up on it."""
+        reply = envelope[1]
+        if reply is not None:
+            self._outstanding.discard(reply)
+        if isinstance(error, Exception):
+            crashes = self._suspect_crashes + 1 if self._suspect is envelope else 1
+            if crashes >= self.actor_spec.max_message_crashes:
+                self._suspect = None
+                self._dead_letter(envelope, "poison", crashes, error)
+                return
+            self._suspect, self._suspect_crashes = envelope, crashes
+        # Cancelled or not yet poison: the next incarnation handles it first.
+        self.mailbox.redelivery.appendleft(envelope)
+
+    def _dead_letter(
+        self, envelope: Envelope, reason: str, crashes: int, error: BaseException | None
+    ) -> None:
+        message, reply = envelope
+        self._dead_letters.publish(self.path, message, reason=reason, crashes=crashes, error=error)
+        if reply is not None:
+            if error is not None:
+                reply.reject(MessageDeadLettered(self.path, crashes, error))
+            else:
+                reply.reject(ActorStopped(self.path))
+
+    def _sample(self) -> None:
+        if self._meter is not None:
+            self._meter.observe(trio.current_time(), self.handled)
+
+    def _abandon_outstanding(self) -> None:
+        for reply in self._outstanding:
+            reply.reject(ReplyAbandoned(self.path))
+        self._outstanding.clear()
+
+    # -- what the context may ask -----------------------------------------
+
+    def stop_after_current(self) -> None:
+        self._stop_now = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._idle:
+            self._idle = False
+            self.mailbox.wake()
+
+    def defer_current(self) -> Reply:
+        envelope = self._current
+        if envelope is None:
+            raise RuntimeError("defer() answers the message being received; call it in receive()")
+        self._deferred = True
+        reply = envelope[1]
+        if reply is None:
+            return Reply()  # a tell: nobody waits, answering is a no-op
+        outstanding = self._outstanding
+        outstanding.add(reply)
+        if len(outstanding) > self._outstanding_limit:
+            # Answered slots need no tracking; keep the set from growing forever.
+            self._outstanding = outstanding = {r for r in outstanding if r.pending}
+            self._outstanding_limit = max(1024, 2 * len(outstanding))
+        return reply
+
+    # -- Child -----------------------------------------------------------
+
+    def _request_stop(self, drain: bool) -> None:
+        if drain:
+            self._drain = True
+            self._wake()
+        else:
+            self.stop_after_current()
+
+    def close(self) -> None:
+        for envelope in self.mailbox.close():
+            self._dead_letter(envelope, "stopped", 0, None)
+        self._suspect = None
+
+    def reopen(self) -> None:
+        self.mailbox.reopen()
+
+    def handle(self) -> ActorRef[Any]:
+        return self.ref
+
+    def snapshot(self, now: float) -> ActorSnapshot:
+        state: dict[str, Any] = {}
+        if self.actor is not None:
+            try:
+                state = self.actor.inspect()
+            except Exception as exc:
+                state = {"inspect_error": f"{type(exc).__name__}: {exc}"}
+        meter = self._meter
+        return ActorSnapshot(
+            path=self.path,
+            name=self.name,
+            kind=self.actor_type,
+            status=self.status,
+            mailbox_depth=self.mailbox.depth(),
+            mailbox_capacity=self.mailbox.capacity,
+            handled=self.handled,
+            rate_per_s=round(meter.rate(now, self.handled), 3) if meter else 0.0,
+            restarts_total=self.restarts_total,
+            restarts_in_window=self.restarts_in_window(now),
+            last_error=self.last_error,
+            uptime_s=self.uptime(now),
+            state=state,
+        )

@@ -1,0 +1,208 @@
+"""What every supervised child shares: incarnations, exits, stopping with a timeout."""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+import trio
+
+from ._errors import ChildStartFailed
+from ._snapshot import ErrorInfo, Snapshot, Status, unwrap_group
+from ._spec import ChildSpec
+
+log = logging.getLogger("olactors.runtime")
+
+
+class ExitKind(StrEnum):
+    NORMAL = "normal"  #: returned: the actor stopped itself, or drained on request
+    CRASH = "crash"  #: raised
+    KILLED = "killed"  #: cancelled after its shutdown timeout
+
+
+class ChildExited(msgspec.Struct, frozen=True):
+    """A child's incarnation ended without its supervisor asking for it."""
+
+    child: Any
+    incarnation: int
+    kind: ExitKind
+    error: BaseException | None
+
+
+class Child(ABC):
+    """A supervised thing (an actor cell or a supervisor) and its life so far.
+
+    The object lives as long as its place in the tree; each start runs one
+    *incarnation* in its supervisor's nursery. Counters, the last error and
+    the mailbox belong to the object, so they survive restarts.
+    """
+
+    kind: str
+
+    def __init__(self, spec: ChildSpec, path: str) -> None:
+        self.spec: ChildSpec = spec
+        self.name = spec.name
+        self.path = path
+        self.status = Status.STOPPED
+        self.restarts_total = 0
+        self.restart_times: deque[float] = deque()
+        #: The parent's intensity period: what "restarts in window" means here.
+        self.window_s = 5.0
+        self.last_error: ErrorInfo | None = None
+        self.last_exit: ChildExited | None = None
+        self.started_at: float | None = None
+        self.incarnation = 0
+        self._scope: trio.CancelScope | None = None
+        self._done: trio.Event | None = None
+        self._stop_requested = False
+
+    @property
+    def running(self) -> bool:
+        """True from the start of an incarnation until it has fully ended."""
+        return self._done is not None and not self._done.is_set()
+
+    def note_restart(self, now: float) -> int:
+        """Count a restart; return how many fall in the current window."""
+        self.restarts_total += 1
+        self.restart_times.append(now)
+        return self.restarts_in_window(now)
+
+    def restarts_in_window(self, now: float) -> int:
+        start = now - self.window_s
+        while self.restart_times and self.restart_times[0] < start:
+            self.restart_times.popleft()
+        return len(self.restart_times)
+
+    def uptime(self, now: float) -> float | None:
+        return None if self.started_at is None else now - self.started_at
+
+    async def run_incarnation(
+        self,
+        exits: trio.MemorySendChannel[Any] | None,
+        *,
+        initial: bool,
+        task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run one incarnation; meant for ``nursery.start``.
+
+        ``started(True)`` is reported once the child is up, ``started(False)``
+        if it failed to start. When ``initial`` is true a start failure is
+        raised instead (as :class:`ChildStartFailed`), so that a tree that
+        cannot start fails its caller, as in OTP. An end the supervisor did
+        not ask for is posted to ``exits``; it never raises for a crash.
+        """
+        self.incarnation += 1
+        incarnation = self.incarnation
+        done = trio.Event()
+        self._done = done
+        self._stop_requested = False
+        self.status = Status.STARTING
+        started = False
+
+        def mark_started() -> None:
+            nonlocal started
+            started = True
+            self.status = Status.RUNNING
+            self.started_at = trio.current_time()
+            task_status.started(True)
+
+        kind = ExitKind.NORMAL
+        error: BaseException | None = None
+        try:
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                try:
+                    await self._run(mark_started)
+                except Exception as exc:
+                    if not started and initial:
+                        if isinstance(exc, ChildStartFailed):
+                            raise  # a descendant's: already names who failed and why
+                        raise ChildStartFailed(self.path, unwrap_group(exc)) from exc
+                    kind, error = ExitKind.CRASH, exc
+            if scope.cancelled_caught:
+                kind = ExitKind.KILLED
+        finally:
+            self._scope = None
+            self.started_at = None
+            self.status = Status.STOPPED
+            done.set()
+        if error is not None:
+            self.last_error = ErrorInfo.from_exception(error)
+            log.error(
+                "%s %s crashed%s: %s: %s",
+                self.kind,
+                self.path,
+                "" if started else " while starting",
+                type(unwrap_group(error)).__name__,
+                unwrap_group(error),
+                exc_info=error,
+                extra={"actor": self.path},
+            )
+        exited = ChildExited(self, incarnation, kind, error)
+        self.last_exit = exited
+        if not started:
+            task_status.started(False)
+        if exits is not None and not self._stop_requested:
+            exits.send_nowait(exited)
+
+    async def stop(self, *, drain: bool) -> None:
+        """Ask the running incarnation to end, and wait until it has.
+
+        With ``drain`` an actor first handles what its mailbox holds; without,
+        it ends after the message in hand. Past ``shutdown_timeout_s`` it is
+        cancelled. Returns at once if nothing is running.
+        """
+        done = self._done
+        if done is None or done.is_set():
+            return
+        self._stop_requested = True
+        self.status = Status.STOPPING
+        self._request_stop(drain)
+        timeout = self.spec.shutdown_timeout_s
+        with trio.move_on_after(math.inf if timeout is None else timeout):
+            await done.wait()
+        if not done.is_set():
+            log.warning(
+                "%s did not stop within %s s: cancelling it",
+                self.path,
+                timeout,
+                extra={"actor": self.path},
+            )
+            if self._scope is not None:
+                self._scope.cancel()
+            await done.wait()
+
+    def kill(self) -> None:
+        """Cancel the running incarnation now, without waiting."""
+        if self._scope is not None:
+            self._stop_requested = True
+            self._scope.cancel()
+
+    @abstractmethod
+    async def _run(self, mark_started: Callable[[], None]) -> None:
+        """The incarnation's body; calls ``mark_started`` once it is up."""
+
+    @abstractmethod
+    def _request_stop(self, drain: bool) -> None:
+        """Tell the running incarnation to wind down (see :meth:`stop`)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """The child is gone for good: refuse messages, dead-letter what is queued."""
+
+    @abstractmethod
+    def reopen(self) -> None:
+        """Undo :meth:`close` before a stopped child is started again."""
+
+    @abstractmethod
+    def snapshot(self, now: float) -> Snapshot: ...
+
+    @abstractmethod
+    def handle(self) -> Any:
+        """The public handle: an ``ActorRef`` or a ``SupervisorRef``."""

@@ -1,0 +1,79 @@
+"""Actor references: the only way to talk to an actor."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import trio
+
+from ._errors import AskTimeout
+from ._mailbox import Mailbox
+from ._reply import Reply
+
+M = TypeVar("M", bound=msgspec.Struct)
+
+#: Default ``ask`` timeout in seconds.
+DEFAULT_ASK_TIMEOUT_S = 5.0
+
+
+def _check(message: object) -> None:
+    if not isinstance(message, msgspec.Struct):
+        kind = type(message).__name__
+        raise TypeError(f"actor messages are msgspec.Struct instances, not {kind}")
+
+
+class ActorRef(Generic[M]):
+    """A handle on an actor's mailbox, valid across the actor's restarts.
+
+    Refs are cheap, hashable and safe to share between tasks. They stay valid
+    while the actor restarts (its mailbox survives); once the actor is gone
+    for good, sending raises :class:`ActorStopped`.
+    """
+
+    __slots__ = ("_mailbox", "path")
+
+    def __init__(self, path: str, mailbox: Mailbox) -> None:
+        self.path = path
+        self._mailbox = mailbox
+
+    def __repr__(self) -> str:
+        return f"<ActorRef {self.path}>"
+
+    async def tell(self, message: M) -> None:
+        """Send without waiting for an answer.
+
+        Blocks while the mailbox is full (backpressure). A checkpoint: if
+        cancelled, the message was not enqueued.
+        """
+        _check(message)
+        await self._mailbox.put((message, None))
+
+    def tell_nowait(self, message: M) -> None:
+        """Send now or raise :class:`MailboxFull`. Never blocks."""
+        _check(message)
+        self._mailbox.put_nowait((message, None))
+
+    async def ask(
+        self,
+        message: M,
+        *,
+        timeout: float = DEFAULT_ASK_TIMEOUT_S,  # noqa: ASYNC109 -- part of the ask contract
+    ) -> Any:
+        """Send and wait for the actor's reply; return it, or raise the error it replied.
+
+        The timeout covers both waiting for mailbox space and waiting for the
+        reply; past it :class:`AskTimeout` is raised and a reply that comes
+        later is dropped. The message may still be handled after a timeout:
+        an ask is not a transaction.
+        """
+        _check(message)
+        reply = Reply()
+        with trio.move_on_after(timeout):
+            await self._mailbox.put((message, reply))
+            return await reply.wait()
+        raise AskTimeout(self.path, timeout)
+
+    @property
+    def mailbox_depth(self) -> int:
+        return self._mailbox.depth()

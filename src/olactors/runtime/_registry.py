@@ -1,0 +1,43 @@
+"""Every live child of an actor system, by path."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ActorNotFound, DuplicateChild
+
+if TYPE_CHECKING:
+    from ._child import Child
+
+
+class Registry:
+    """Maps paths such as ``/root/webhooks/stripe/worker-1`` to children.
+
+    Supervisors register a child when they add it and unregister it when it
+    is removed for good; a restart keeps the registration (and so every ref
+    handed out stays valid).
+    """
+
+    def __init__(self) -> None:
+        self._children: dict[str, Child] = {}
+
+    def register(self, child: Child) -> None:
+        if child.path in self._children:
+            raise DuplicateChild(child.path)
+        self._children[child.path] = child
+
+    def unregister(self, path: str) -> None:
+        self._children.pop(path, None)
+
+    def get(self, path: str) -> Child:
+        try:
+            return self._children[path.rstrip("/") or "/"]
+        except KeyError:
+            raise ActorNotFound(path) from None
+
+    def handle(self, path: str) -> Any:
+        """The public handle of the child at ``path`` (an ActorRef or SupervisorRef)."""
+        return self.get(path).handle()
+
+    def paths(self) -> list[str]:
+        return sorted(self._children)

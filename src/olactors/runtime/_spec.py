@@ -1,0 +1,121 @@
+"""Declarative child specifications, as in an OTP supervisor's child list."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._actor import Actor
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class Strategy(StrEnum):
+    """Which siblings restart when one child must restart."""
+
+    ONE_FOR_ONE = "one_for_one"  #: only the child itself
+    ONE_FOR_ALL = "one_for_all"  #: every child
+    REST_FOR_ONE = "rest_for_one"  #: the child and the ones started after it
+
+
+class Restart(StrEnum):
+    """When a child that ended is started again."""
+
+    PERMANENT = "permanent"  #: always
+    TRANSIENT = "transient"  #: only after a crash, not after a normal exit
+    TEMPORARY = "temporary"  #: never; it is removed when it ends
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delay before a restart: exponential in the child's recent restarts, with jitter.
+
+    The n-th restart of a child within its supervisor's intensity window
+    waits ``min(max_s, initial_s * multiplier ** (n - 1))``, shortened by a
+    random fraction up to ``jitter`` so that siblings do not restart in step.
+    """
+
+    initial_s: float = 0.05
+    multiplier: float = 2.0
+    max_s: float = 5.0
+    jitter: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.initial_s < 0 or self.max_s < 0 or self.multiplier < 1:
+            raise ValueError("backoff needs initial_s >= 0, max_s >= 0 and multiplier >= 1")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("backoff jitter is a fraction between 0 and 1")
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before restart number ``attempt`` (1-based)."""
+        exponent = min(max(attempt - 1, 0), 64)  # bounded: the cap applies long before
+        base = min(self.max_s, self.initial_s * self.multiplier**exponent)
+        return base * (1.0 - self.jitter * rand())
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"child name {name!r} must match {_NAME.pattern}")
+
+
+@dataclass(frozen=True, slots=True)
+class ActorSpec:
+    """How to start one actor and what to do when it ends.
+
+    ``factory`` builds a fresh actor instance at each (re)start: state does
+    not survive a crash, but the mailbox does. A message whose handling
+    crashes the actor ``max_message_crashes`` times in a row is dead-lettered.
+    On shutdown the actor may drain its mailbox for ``shutdown_timeout_s``
+    (None: no limit) before it is cancelled.
+    """
+
+    name: str
+    factory: Callable[[], Actor[Any]]
+    restart: Restart = Restart.PERMANENT
+    mailbox_capacity: int = 1000
+    max_message_crashes: int = 3
+    shutdown_timeout_s: float | None = 5.0
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if self.mailbox_capacity < 1:
+            raise ValueError("mailbox_capacity must be at least 1")
+        if self.max_message_crashes < 1:
+            raise ValueError("max_message_crashes must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorSpec:
+    """A supervisor: its children in start order, its strategy and restart intensity.
+
+    More than ``max_restarts`` restarts within ``within_s`` seconds make the
+    supervisor stop its children and fail, which its own parent handles as a
+    crash (escalation). Defaults are OTP's: 1 restart in 5 seconds.
+    Supervisors default to no shutdown limit: their children carry their own.
+    """
+
+    name: str
+    children: Sequence[ActorSpec | SupervisorSpec] = ()
+    strategy: Strategy = Strategy.ONE_FOR_ONE
+    max_restarts: int = 1
+    within_s: float = 5.0
+    backoff: Backoff = field(default_factory=Backoff)
+    restart: Restart = Restart.PERMANENT
+    shutdown_timeout_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if self.max_restarts < 0 or self.within_s <= 0:
+            raise ValueError("max_restarts must be >= 0 and within_s > 0")
+        names = [child.name for child in self.children]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"supervisor {self.name!r} has duplicate children: {duplicates}")
+
+
+ChildSpec = ActorSpec | SupervisorSpec

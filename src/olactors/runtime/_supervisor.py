@@ -1,0 +1,426 @@
+"""Supervisors with Erlang/OTP semantics: strategies, restart types, intensity."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import msgspec
+import trio
+
+from ._cell import ActorCell
+from ._child import Child, ChildExited, ExitKind
+from ._deadletters import DeadLetterSink
+from ._errors import (
+    ActorNotFound,
+    ActorStopped,
+    ChildStartFailed,
+    DuplicateChild,
+    RestartIntensityExceeded,
+)
+from ._registry import Registry
+from ._reply import Reply
+from ._snapshot import Status, SupervisorSnapshot
+from ._spec import ChildSpec, Restart, Strategy, SupervisorSpec
+
+log = logging.getLogger("olactors.runtime")
+
+
+class _StartChild(msgspec.Struct, frozen=True):
+    spec: Any
+    reply: Reply
+
+
+class _RemoveChild(msgspec.Struct, frozen=True):
+    name: str
+    reply: Reply
+
+
+class _RestartChild(msgspec.Struct, frozen=True):
+    name: str
+    reply: Reply
+
+
+class _Stop(msgspec.Struct, frozen=True):
+    drain: bool
+
+
+_Command = ChildExited | _StartChild | _RemoveChild | _RestartChild | _Stop
+
+
+class _Escalate(msgspec.Struct, frozen=True):
+    error: RestartIntensityExceeded
+
+
+class Supervisor(Child):
+    """Starts its children in order, restarts them by its strategy, gives up past its intensity.
+
+    Everything a supervisor decides happens in one loop that takes one
+    command at a time from its control channel: child exits, dynamic child
+    changes and stop requests. That loop is the only code that starts or
+    stops its children, so decisions never interleave.
+
+    A restart waits for the backoff delay without blocking the loop: the
+    child is marked due, and the loop starts due children when their time
+    comes (commands first, so a crash during a group restart is seen before
+    the rest of the group starts).
+    """
+
+    kind = "supervisor"
+
+    def __init__(
+        self,
+        spec: SupervisorSpec,
+        path: str,
+        registry: Registry,
+        dead_letters: DeadLetterSink,
+    ) -> None:
+        super().__init__(spec, path)
+        self.sup_spec = spec
+        self._registry = registry
+        self._dead_letters = dead_letters
+        self.children: list[Child] = []
+        self._control_send, self._control_recv = trio.open_memory_channel[_Command](math.inf)
+        self._restart_times: deque[float] = deque()
+        self._due: dict[Child, float] = {}
+        self._nursery: trio.Nursery | None = None
+        self._closed = False
+        self._handle = SupervisorRef(self)
+        for child_spec in spec.children:
+            self._add(child_spec)
+
+    # -- building the tree ----------------------------------------------------
+
+    def _add(self, spec: ChildSpec) -> Child:
+        if any(child.name == spec.name for child in self.children):
+            raise DuplicateChild(f"{self.path}/{spec.name}")
+        path = f"{self.path}/{spec.name}"
+        child: Child
+        if isinstance(spec, SupervisorSpec):
+            child = Supervisor(spec, path, self._registry, self._dead_letters)
+        else:
+            child = ActorCell(spec, path, self._registry, self._dead_letters)
+        child.window_s = self.sup_spec.within_s
+        self._registry.register(child)
+        self.children.append(child)
+        return child
+
+    def _discard(self, child: Child) -> None:
+        """Remove a child for good: close it and forget it and its descendants."""
+        self.children.remove(child)
+        self._due.pop(child, None)
+        child.close()
+        for path in _paths(child):
+            self._registry.unregister(path)
+
+    def _find(self, name: str) -> Child:
+        for child in self.children:
+            if child.name == name:
+                return child
+        raise ActorNotFound(f"{self.path}/{name}")
+
+    # -- incarnation -------------------------------------------------------------
+
+    async def _run(self, mark_started: Callable[[], None]) -> None:
+        # A new incarnation starts with a fresh intensity window, as a restarted
+        # OTP supervisor process does.
+        self._restart_times.clear()
+        self._due.clear()
+        self._drop_stale_commands()
+        failure: BaseException | None = None
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                failure = await self._start_all()
+                if failure is None:
+                    mark_started()
+                    failure = await self._supervise()
+            finally:
+                self._nursery = None
+        if failure is not None:
+            raise failure
+
+    def _drop_stale_commands(self) -> None:
+        """Drop exits and stop requests addressed to an earlier incarnation."""
+        keep: list[_Command] = []
+        while True:
+            try:
+                command = self._control_recv.receive_nowait()
+            except trio.WouldBlock:
+                break
+            if not isinstance(command, ChildExited | _Stop):
+                keep.append(command)
+        for command in keep:
+            self._control_send.send_nowait(command)
+
+    async def _start(self, child: Child, *, initial: bool) -> bool:
+        assert self._nursery is not None
+        child.reopen()
+        started: bool = await self._nursery.start(
+            partial(child.run_incarnation, self._control_send, initial=initial)
+        )
+        return started
+
+    async def _start_all(self) -> ChildStartFailed | None:
+        """Start every child in order; on a failure stop the started ones, in reverse."""
+        for child in list(self.children):
+            try:
+                await self._start(child, initial=True)
+            except ChildStartFailed as exc:
+                await self._stop_all(drain=False)
+                return exc
+        return None
+
+    async def _stop_all(self, *, drain: bool) -> None:
+        self._due.clear()
+        for child in reversed(self.children):
+            await child.stop(drain=drain)
+            child.status = Status.STOPPED
+
+    async def _supervise(self) -> RestartIntensityExceeded | None:
+        """The decision loop. Returns None after an orderly stop, or the escalation."""
+        while True:
+            try:
+                command: _Command | None = self._control_recv.receive_nowait()
+            except trio.WouldBlock:
+                command = None
+                with trio.move_on_at(min(self._due.values(), default=math.inf)):
+                    command = await self._control_recv.receive()
+            if command is not None:
+                finished = await self._dispatch(command)
+                if isinstance(finished, _Escalate):
+                    return finished.error
+                if finished:
+                    return None
+            await self._start_due()
+
+    async def _start_due(self) -> None:
+        now = trio.current_time()
+        for child in list(self.children):
+            due = self._due.get(child)
+            if due is None or due > now:
+                continue
+            del self._due[child]
+            if not await self._start(child, initial=False):
+                # Its crash is queued; let the strategy see it before the rest starts.
+                return
+
+    # -- commands ------------------------------------------------------------
+
+    async def _dispatch(self, command: _Command) -> bool | _Escalate:
+        if isinstance(command, ChildExited):
+            escalation = await self._child_exited(command)
+            return escalation if escalation is not None else False
+        if isinstance(command, _Stop):
+            await self._stop_all(drain=command.drain)
+            return True
+        try:
+            if isinstance(command, _StartChild):
+                command.reply.resolve(await self._start_child(command.spec))
+            elif isinstance(command, _RemoveChild):
+                child = self._find(command.name)
+                await child.stop(drain=True)
+                self._discard(child)
+                command.reply.resolve(None)
+            else:
+                child = self._find(command.name)
+                self._due.pop(child, None)
+                await child.stop(drain=False)
+                child.restarts_total += 1
+                log.info("%s restarted on request", child.path, extra={"actor": child.path})
+                await self._start(child, initial=False)
+                command.reply.resolve(None)
+        except (ActorNotFound, DuplicateChild, ChildStartFailed) as exc:
+            command.reply.reject(exc)
+        return False
+
+    async def _start_child(self, spec: ChildSpec) -> Any:
+        child = self._add(spec)
+        try:
+            await self._start(child, initial=True)
+        except ChildStartFailed:
+            self._discard(child)
+            raise
+        return child.handle()
+
+    async def _child_exited(self, exited: ChildExited) -> _Escalate | None:
+        child: Child = exited.child
+        if child not in self.children or exited.incarnation != child.incarnation:
+            return None  # an exit from before a restart or removal
+        restart = child.spec.restart
+        if restart is Restart.TEMPORARY or (
+            restart is Restart.TRANSIENT and exited.kind is ExitKind.NORMAL
+        ):
+            log.info(
+                "%s ended (%s); %s, not restarted",
+                child.path,
+                exited.kind.value,
+                restart.value,
+                extra={"actor": child.path},
+            )
+            if restart is Restart.TEMPORARY:
+                self._discard(child)
+            else:
+                child.close()
+            return None
+
+        spec = self.sup_spec
+        now = trio.current_time()
+        self._restart_times.append(now)
+        while self._restart_times and self._restart_times[0] < now - spec.within_s:
+            self._restart_times.popleft()
+        if len(self._restart_times) > spec.max_restarts:
+            log.error(
+                "supervisor %s: more than %d restart(s) in %g s (last: %s); "
+                "stopping its children and escalating",
+                self.path,
+                spec.max_restarts,
+                spec.within_s,
+                child.path,
+                extra={"actor": self.path},
+            )
+            await self._stop_all(drain=False)
+            return _Escalate(RestartIntensityExceeded(self.path, spec.max_restarts, spec.within_s))
+
+        group = self._restart_group(child)
+        for sibling in reversed(group):
+            if sibling is not child:
+                await sibling.stop(drain=False)
+        delay = spec.backoff.delay(child.restarts_in_window(now) + 1)
+        for member in group:
+            if member is not child and member.spec.restart is Restart.TEMPORARY:
+                self._discard(member)
+                continue
+            member.note_restart(now)
+            member.status = Status.RESTARTING
+            self._due[member] = now + delay
+        log.info(
+            "%s: restarting %s in %.3f s (%s)",
+            self.path,
+            ", ".join(m.name for m in group if m in self._due),
+            delay,
+            spec.strategy.value,
+            extra={"actor": child.path},
+        )
+        return None
+
+    def _restart_group(self, child: Child) -> list[Child]:
+        strategy = self.sup_spec.strategy
+        if strategy is Strategy.ONE_FOR_ONE:
+            return [child]
+        if strategy is Strategy.ONE_FOR_ALL:
+            candidates = self.children
+        else:
+            candidates = self.children[self.children.index(child) :]
+        return [c for c in candidates if c is child or c.running or c in self._due]
+
+    # -- Child -------------------------------------------------------------------
+
+    def _request_stop(self, drain: bool) -> None:
+        self._control_send.send_nowait(_Stop(drain))
+
+    def post_stop(self, *, drain: bool = True) -> None:
+        """Ask the running incarnation to stop its children and end; returns at once."""
+        self._request_stop(drain)
+
+    def post(self, command: _Command) -> None:
+        if self._closed:
+            raise ActorStopped(self.path)
+        self._control_send.send_nowait(command)
+
+    def close(self) -> None:
+        self._closed = True
+        for child in self.children:
+            child.close()
+        while True:
+            try:
+                command = self._control_recv.receive_nowait()
+            except trio.WouldBlock:
+                return
+            if isinstance(command, _StartChild | _RemoveChild | _RestartChild):
+                command.reply.reject(ActorStopped(self.path))
+
+    def reopen(self) -> None:
+        self._closed = False
+        for child in self.children:
+            child.reopen()
+
+    def handle(self) -> SupervisorRef:
+        return self._handle
+
+    def snapshot(self, now: float) -> SupervisorSnapshot:
+        spec = self.sup_spec
+        start = now - spec.within_s
+        return SupervisorSnapshot(
+            path=self.path,
+            name=self.name,
+            kind=self.kind,
+            status=self.status,
+            strategy=spec.strategy.value,
+            max_restarts=spec.max_restarts,
+            within_s=spec.within_s,
+            intensity_used=sum(1 for t in self._restart_times if t >= start),
+            restarts_total=self.restarts_total,
+            restarts_in_window=self.restarts_in_window(now),
+            last_error=self.last_error,
+            uptime_s=self.uptime(now),
+            children=[child.snapshot(now) for child in self.children],
+        )
+
+
+def _paths(child: Child) -> list[str]:
+    if isinstance(child, Supervisor):
+        return [child.path, *(p for c in child.children for p in _paths(c))]
+    return [child.path]
+
+
+class SupervisorRef:
+    """A handle on a supervisor, for changing its children at run time.
+
+    Each call is a command to the supervisor's decision loop and waits until
+    the supervisor has carried it out (which may include a child's shutdown
+    timeout). Calls made while the supervisor restarts wait for its next
+    incarnation; once it is gone for good they raise :class:`ActorStopped`.
+    """
+
+    __slots__ = ("_supervisor", "path")
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+        self.path = supervisor.path
+
+    def __repr__(self) -> str:
+        return f"<SupervisorRef {self.path}>"
+
+    def children(self) -> list[str]:
+        """Names of the current children, in start order."""
+        return [child.name for child in self._supervisor.children]
+
+    async def start_child(self, spec: ChildSpec) -> Any:
+        """Add a child after the others and start it; return its handle.
+
+        Raises :class:`DuplicateChild` for a name in use and
+        :class:`ChildStartFailed` (with nothing added) if it cannot start.
+        """
+        reply = Reply()
+        self._supervisor.post(_StartChild(spec, reply))
+        return await reply.wait()
+
+    async def remove_child(self, name: str) -> None:
+        """Stop a child (draining its mailbox) and remove it; its refs then raise ActorStopped."""
+        reply = Reply()
+        self._supervisor.post(_RemoveChild(name, reply))
+        await reply.wait()
+
+    async def restart_child(self, name: str) -> None:
+        """Stop a child (after its current message) and start it again, by an operator's hand.
+
+        Counted in the child's restarts but not against the restart intensity.
+        """
+        reply = Reply()
+        self._supervisor.post(_RestartChild(name, reply))
+        await reply.wait()

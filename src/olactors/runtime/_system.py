@@ -1,0 +1,118 @@
+"""The actor system: a supervision tree, its registry and its dead letters."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+
+from ._child import ExitKind
+from ._deadletters import DeadLetterSink
+from ._errors import ActorNotFound, TopLevelFailure
+from ._ref import ActorRef
+from ._registry import Registry
+from ._snapshot import Snapshot, SupervisorSnapshot, unwrap_group
+from ._spec import SupervisorSpec
+from ._supervisor import Supervisor, SupervisorRef
+
+log = logging.getLogger("olactors.runtime")
+
+
+class ActorSystem:
+    """A tree of supervised actors under one root supervisor.
+
+    Build it from a :class:`SupervisorSpec`, then ``await nursery.start(system.run)``:
+    the whole tree runs inside that call, so it lives in the caller's nursery
+    and nothing outlives it. Paths start with the root's name: ``/root/...``.
+    """
+
+    def __init__(self, root: SupervisorSpec, *, dead_letters: DeadLetterSink | None = None) -> None:
+        self.registry = Registry()
+        self.dead_letters = dead_letters if dead_letters is not None else DeadLetterSink()
+        self._root = Supervisor(root, "/" + root.name, self.registry, self.dead_letters)
+        self.registry.register(self._root)
+        self._scope: trio.CancelScope | None = None
+        self._ran = False
+        #: True once ``force_stop`` cut a shutdown short.
+        self.forced = False
+
+    @property
+    def root(self) -> SupervisorRef:
+        return self._root.handle()
+
+    def ref(self, path: str) -> ActorRef[Any]:
+        """The ref of the actor at ``path``; :class:`ActorNotFound` if none."""
+        handle = self.registry.handle(path)
+        if not isinstance(handle, ActorRef):
+            raise ActorNotFound(f"{path} (a supervisor, not an actor)")
+        return handle
+
+    def supervisor(self, path: str) -> SupervisorRef:
+        """The handle of the supervisor at ``path``; :class:`ActorNotFound` if none."""
+        handle = self.registry.handle(path)
+        if not isinstance(handle, SupervisorRef):
+            raise ActorNotFound(f"{path} (an actor, not a supervisor)")
+        return handle
+
+    def snapshot(self, path: str | None = None) -> Snapshot:
+        """The tree from ``path`` (default: the root) as it is now. Never blocks."""
+        child = self._root if path is None else self.registry.get(path)
+        return child.snapshot(trio.current_time())
+
+    def tree(self) -> SupervisorSnapshot:
+        return self._root.snapshot(trio.current_time())
+
+    async def restart(self, path: str) -> None:
+        """Restart the child at ``path`` by hand (see ``SupervisorRef.restart_child``)."""
+        self.registry.get(path)
+        parent, _, name = path.rstrip("/").rpartition("/")
+        if not parent:
+            raise ActorNotFound(f"{path} (the root has no supervisor to restart it)")
+        await self.supervisor(parent).restart_child(name)
+
+    async def run(self, *, task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the tree, report started once every child is up, and supervise until shutdown.
+
+        Raises :class:`ChildStartFailed` if the tree cannot start, and
+        :class:`TopLevelFailure` when the root supervisor exceeds its restart
+        intensity. Either way, and after :meth:`shutdown`, every mailbox is
+        closed when it returns, and what was left in them is dead-lettered.
+        A system runs once.
+        """
+        if self._ran:
+            raise RuntimeError("an ActorSystem runs once; build a new one")
+        self._ran = True
+        try:
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                await self._root.run_incarnation(None, initial=True, task_status=task_status)
+            self.forced = scope.cancelled_caught
+        finally:
+            self._scope = None
+            self._root.close()
+        exited = self._root.last_exit
+        if exited is not None and exited.kind is ExitKind.CRASH and exited.error is not None:
+            cause = unwrap_group(exited.error)
+            log.critical(
+                "top-level supervisor %s gave up (%s: %s); stopping",
+                self._root.path,
+                type(cause).__name__,
+                cause,
+            )
+            raise TopLevelFailure(cause) from exited.error
+
+    def shutdown(self) -> None:
+        """Begin an orderly shutdown; returns at once.
+
+        Children stop in reverse start order, each draining its mailbox for
+        up to its shutdown timeout and then cancelled; ``run`` returns when
+        the last one has stopped.
+        """
+        if self._scope is not None:
+            self._root.post_stop()
+
+    def force_stop(self) -> None:
+        """Cancel everything now (a second Ctrl-C); ``run`` returns promptly."""
+        if self._scope is not None:
+            self._scope.cancel()

@@ -1,0 +1,108 @@
+"""Children added, removed and restarted at run time."""
+
+from __future__ import annotations
+
+import pytest
+import trio.testing
+
+from olactors.runtime import (
+    ActorNotFound,
+    ActorSpec,
+    ActorStopped,
+    ChildStartFailed,
+    DuplicateChild,
+    Restart,
+    Status,
+    SupervisorSpec,
+)
+
+from .support import Boom, Exit, Journal, Recorder, Work, recorder, running, tree
+
+
+async def test_start_child_runs_a_new_child_at_its_path(journal: Journal) -> None:
+    spec = tree(SupervisorSpec("stripe"))
+    async with running(spec) as system:
+        ref = await system.supervisor("/root/stripe").start_child(recorder("worker-1", journal))
+        assert ref.path == "/root/stripe/worker-1"
+        assert await system.ref("/root/stripe/worker-1").ask(Work(3)) == 3
+        assert system.snapshot("/root/stripe/worker-1").status is Status.RUNNING
+
+
+async def test_start_child_refuses_a_name_in_use(journal: Journal) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        with pytest.raises(DuplicateChild):
+            await system.root.start_child(recorder("a", journal))
+
+
+async def test_a_child_that_cannot_start_is_not_added(journal: Journal) -> None:
+    class Broken(Recorder):
+        async def started(self) -> None:
+            raise RuntimeError("bad credentials")
+
+    async with running(tree()) as system:
+        with pytest.raises(ChildStartFailed):
+            await system.root.start_child(ActorSpec("b", lambda: Broken("b", journal)))
+        assert system.root.children() == []
+        with pytest.raises(ActorNotFound):
+            system.ref("/root/b")
+
+
+async def test_remove_child_drains_it_and_forgets_its_path(journal: Journal) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        ref = system.ref("/root/a")
+        for n in range(5):
+            ref.tell_nowait(Work(n))
+        await system.root.remove_child("a")
+        assert journal.count("handled") == 5
+        with pytest.raises(ActorNotFound):
+            system.ref("/root/a")
+        with pytest.raises(ActorStopped):
+            await ref.tell(Work(6))
+
+
+async def test_a_dynamic_child_is_restarted_like_a_static_one(journal: Journal) -> None:
+    async with running(tree()) as system:
+        await system.root.start_child(recorder("d", journal, max_message_crashes=1))
+        await system.ref("/root/d").tell(Boom())
+        await journal.wait_for(lambda: journal.count("start", "d") == 2)
+
+
+async def test_restart_by_hand_does_not_count_against_the_intensity(journal: Journal) -> None:
+    spec = SupervisorSpec("root", children=[recorder("a", journal)], max_restarts=0)
+    async with running(spec) as system:
+        for _ in range(3):
+            await system.restart("/root/a")
+        await trio.testing.wait_all_tasks_blocked()
+        snapshot = system.snapshot("/root/a")
+        assert journal.count("start", "a") == 4
+        assert snapshot.restarts_total == 3
+        assert system.tree().intensity_used == 0
+
+
+async def test_dynamic_children_survive_their_supervisors_restart(journal: Journal) -> None:
+    # mid gives up at the first crash of w, so root restarts the whole subtree.
+    spec = tree(
+        SupervisorSpec(
+            "mid", children=[recorder("w", journal, max_message_crashes=1)], max_restarts=0
+        )
+    )
+    async with running(spec) as system:
+        mid = system.supervisor("/root/mid")
+        await mid.start_child(recorder("extra", journal))
+        await system.ref("/root/mid/w").tell(Boom())
+        await journal.wait_for(lambda: journal.count("start", "extra") == 2)
+        assert system.snapshot("/root/mid").restarts_total == 1
+        assert mid.children() == ["w", "extra"]
+        assert await system.ref("/root/mid/extra").ask(Work(1)) == 1
+
+
+async def test_a_stopped_transient_child_can_be_restarted_by_hand(journal: Journal) -> None:
+    async with running(tree(recorder("t", journal, restart=Restart.TRANSIENT))) as system:
+        ref = system.ref("/root/t")
+        await ref.tell(Exit())
+        await journal.wait_for(lambda: journal.count("stop") == 1)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(ActorStopped):
+            await ref.tell(Work(0))
+        await system.restart("/root/t")
+        assert await ref.ask(Work(2)) == 2

@@ -1,0 +1,149 @@
+"""ActorRef: tell, tell_nowait and ask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+import trio.testing
+
+from olactors.runtime import (
+    Actor,
+    ActorSpec,
+    ActorStopped,
+    AskTimeout,
+    MailboxFull,
+    Restart,
+)
+
+from .support import Journal, Sleep, Work, recorder, running, tree
+
+
+class Gate(msgspec.Struct, frozen=True):
+    pass
+
+
+class Gated(Actor[Any]):
+    """Blocks on its first message until the test opens the gate."""
+
+    def __init__(self, gate: trio.Event, journal: Journal) -> None:
+        self.gate = gate
+        self.journal = journal
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, Gate):
+            await self.gate.wait()
+        else:
+            self.journal.add("handled", "gated", message.n)
+        return None
+
+
+async def test_tell_delivers_messages_in_order(journal: Journal) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        ref = system.ref("/root/a")
+        for n in range(50):
+            await ref.tell(Work(n))
+        await journal.wait_for(lambda: journal.count("handled") == 50)
+    assert [e[2] for e in journal.of("handled")] == list(range(50))
+
+
+async def test_tell_waits_while_the_mailbox_is_full(journal: Journal) -> None:
+    gate = trio.Event()
+    spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=2)
+    async with running(tree(spec)) as system:
+        ref = system.ref("/root/g")
+        await ref.tell(Gate())
+        await trio.testing.wait_all_tasks_blocked()  # the actor now holds the gate message
+        await ref.tell(Work(1))
+        await ref.tell(Work(2))
+        with trio.move_on_after(0.2) as scope:
+            await ref.tell(Work(3))
+        assert scope.cancelled_caught, "a third tell into a full mailbox of 2 must wait"
+        gate.set()
+        await ref.tell(Work(3))
+        await journal.wait_for(lambda: journal.count("handled") == 3)
+
+
+async def test_tell_nowait_raises_mailbox_full_at_capacity(journal: Journal) -> None:
+    gate = trio.Event()
+    spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=1)
+    async with running(tree(spec)) as system:
+        ref = system.ref("/root/g")
+        ref.tell_nowait(Gate())
+        await trio.testing.wait_all_tasks_blocked()
+        ref.tell_nowait(Work(1))
+        with pytest.raises(MailboxFull) as caught:
+            ref.tell_nowait(Work(2))
+        assert caught.value.capacity == 1
+        gate.set()
+
+
+async def test_ask_returns_the_reply(journal: Journal) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        assert await system.ref("/root/a").ask(Work(42)) == 42
+
+
+async def test_ask_raises_ask_timeout_when_no_reply_comes(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        with pytest.raises(AskTimeout) as caught:
+            await system.ref("/root/a").ask(Sleep(10), timeout=1)
+        assert caught.value.timeout == 1
+
+
+async def test_a_late_reply_is_dropped_and_never_reaches_a_later_ask(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    class SlowFirst(Actor[Work]):
+        async def receive(self, message: Work) -> int:
+            if message.n == 1:
+                await trio.sleep(5)
+            return message.n
+
+    async with running(tree(ActorSpec("s", SlowFirst))) as system:
+        ref = system.ref("/root/s")
+        with pytest.raises(AskTimeout):
+            await ref.ask(Work(1), timeout=1)
+        # The first message is still being handled; its reply (1) comes later
+        # and must not be taken as the answer to this one.
+        assert await ref.ask(Work(2), timeout=10) == 2
+
+
+async def test_tell_refuses_a_message_that_is_not_a_struct(journal: Journal) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        with pytest.raises(TypeError, match=r"msgspec\.Struct"):
+            await system.ref("/root/a").tell({"n": 1})  # type: ignore[arg-type]
+
+
+async def test_tell_to_an_actor_gone_for_good_raises_actor_stopped(journal: Journal) -> None:
+    spec = recorder("t", journal, restart=Restart.TEMPORARY)
+    async with running(tree(spec)) as system:
+        ref = system.ref("/root/t")
+        await system.root.remove_child("t")
+        with pytest.raises(ActorStopped):
+            await ref.tell(Work(1))
+
+
+async def test_a_sender_blocked_on_a_full_mailbox_wakes_with_actor_stopped(
+    journal: Journal,
+) -> None:
+    gate = trio.Event()
+    spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=1, shutdown_timeout_s=0)
+    async with running(tree(spec)) as system:
+        ref = system.ref("/root/g")
+        await ref.tell(Gate())
+        await ref.tell(Work(1))
+        async with trio.open_nursery() as nursery:
+
+            async def blocked_sender() -> None:
+                with pytest.raises(ActorStopped):
+                    await ref.tell(Work(2))
+                journal.add("sender", "woke")
+
+            nursery.start_soon(blocked_sender)
+            await trio.testing.wait_all_tasks_blocked()
+            await system.root.remove_child("g")
+        assert journal.count("sender") == 1

@@ -1,0 +1,74 @@
+"""The olactors command, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def olactors(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OLACTORS_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "olactors", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until_running(process: subprocess.Popen[str]) -> list[str]:
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if "olactors running" in line:
+            return seen
+    raise AssertionError(f"olactors exited before running: {''.join(seen)}")
+
+
+def test_help_lists_the_run_command(tmp_path: Path) -> None:
+    process = olactors("--help", cwd=tmp_path)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "run" in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_run_stops_cleanly_on_a_stop_signal(tmp_path: Path, signum: signal.Signals) -> None:
+    process = olactors("run", "--config", str(REPO / "config" / "olactors.toml"), cwd=tmp_path)
+    try:
+        wait_until_running(process)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert f"{signum.name} received: stopping in order" in err
+    assert "olactors stopped cleanly" in err
+
+
+def test_run_without_config_uses_the_embedded_defaults(tmp_path: Path) -> None:
+    process = olactors("run", cwd=tmp_path)
+    try:
+        seen = wait_until_running(process)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert any("configuration: embedded defaults" in line for line in seen)
+
+
+def test_run_with_a_missing_config_exits_2_and_says_why(tmp_path: Path) -> None:
+    process = olactors("run", "--config", "nowhere.toml", cwd=tmp_path)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "configuration error: nowhere.toml: no such file" in err

@@ -1,0 +1,59 @@
+"""The configuration file: defaults, validation, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from olactors.config import Config, ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_shipped_config_file_spells_out_the_embedded_defaults() -> None:
+    assert Config.load(REPO / "config" / "olactors.toml") == Config()
+
+
+def test_an_unknown_key_is_refused_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[supervision]\nmax_restart = 3\n")
+    with pytest.raises(ConfigError, match=r"supervision\.max_restart: Extra inputs"):
+        Config.load(path)
+
+
+def test_an_invalid_value_is_refused_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[supervision]\nmax_restarts = -1\n")
+    with pytest.raises(ConfigError, match=r"supervision\.max_restarts: .*greater than or equal"):
+        Config.load(path)
+
+
+def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        Config.load(tmp_path / "absent.toml")
+
+
+def test_a_file_that_is_not_toml_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[supervision\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Config.load(path)
+
+
+def test_without_a_path_the_embedded_defaults_are_used_outside_the_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Config.discover(None) == (Config(), "embedded defaults")
+
+
+def test_without_a_path_the_working_directory_config_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "olactors.toml").write_text("[log]\nlevel = 'DEBUG'\n")
+    monkeypatch.chdir(tmp_path)
+    config, source = Config.discover(None)
+    assert config.log.level == "DEBUG"
+    assert source == "config/olactors.toml"

@@ -1,0 +1,133 @@
+"""The daemon's life: signals, orderly and forced shutdown, exit codes."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import pytest
+import trio
+import trio.testing
+
+from olactors.config import Config, DaemonConfig
+from olactors.daemon import build_tree, serve
+from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
+
+from .runtime.support import Boom, Journal, Recorder, Sleep, Work, recorder, tree
+
+
+class Signals:
+    """Stands for the operating system: delivers the signals a test sends."""
+
+    def __init__(self) -> None:
+        self._send, self._receive = trio.open_memory_channel[int](10)
+
+    def send(self, signum: int) -> None:
+        self._send.send_nowait(signum)
+
+    def __aiter__(self) -> Signals:
+        return self
+
+    async def __anext__(self) -> int:
+        return await self._receive.receive()
+
+
+def config(grace_s: float = 30.0) -> Config:
+    return Config(daemon=DaemonConfig(shutdown_timeout_s=grace_s))
+
+
+async def test_sigterm_stops_the_daemon_in_order_with_exit_code_0() -> None:
+    journal = Journal()
+    system = ActorSystem(tree(recorder("a", journal), recorder("b", journal)))
+    signals = Signals()
+    async with trio.open_nursery() as nursery:
+
+        async def stop_when_up() -> None:
+            await journal.wait_for(lambda: journal.count("start") == 2)
+            for n in range(5):
+                system.ref("/root/a").tell_nowait(Work(n))
+            signals.send(signal.SIGTERM)
+
+        nursery.start_soon(stop_when_up)
+        assert await serve(system, config(), signals) == 0
+    assert journal.count("handled") == 5
+    assert journal.order("stop") == ["b", "a"]
+
+
+async def test_a_second_signal_forces_the_shutdown(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    journal = Journal()
+    system = ActorSystem(tree(recorder("slow", journal, shutdown_timeout_s=3600)))
+    signals = Signals()
+    async with trio.open_nursery() as nursery:
+
+        async def interrupt_twice() -> None:
+            await journal.wait_for(lambda: journal.count("start") == 1)
+            system.ref("/root/slow").tell_nowait(Sleep(3600))
+            await trio.sleep(1)
+            signals.send(signal.SIGINT)
+            await trio.sleep(1)
+            signals.send(signal.SIGINT)
+
+        nursery.start_soon(interrupt_twice)
+        assert await serve(system, config(), signals) == 128 + signal.SIGINT
+    assert trio.current_time() < 10
+
+
+async def test_a_shutdown_that_overruns_its_grace_period_is_forced(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = Journal()
+    system = ActorSystem(tree(recorder("slow", journal, shutdown_timeout_s=3600)))
+    signals = Signals()
+    async with trio.open_nursery() as nursery:
+
+        async def interrupt_once() -> None:
+            await journal.wait_for(lambda: journal.count("start") == 1)
+            system.ref("/root/slow").tell_nowait(Sleep(3600))
+            await trio.sleep(1)
+            signals.send(signal.SIGTERM)
+
+        nursery.start_soon(interrupt_once)
+        assert await serve(system, config(grace_s=20), signals) == 1
+    assert trio.current_time() == pytest.approx(21)
+    assert "orderly shutdown took longer than 20 s" in caplog.text
+
+
+async def test_a_top_level_failure_exits_1_with_a_clear_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = Journal()
+    spec = tree(recorder("w", journal, max_message_crashes=1), max_restarts=0)
+    system = ActorSystem(spec)
+    async with trio.open_nursery() as nursery:
+
+        async def crash_when_up() -> None:
+            await journal.wait_for(lambda: journal.count("start") == 1)
+            system.ref("/root/w").tell_nowait(Boom())
+
+        nursery.start_soon(crash_when_up)
+        assert await serve(system, config(), Signals()) == 1
+    critical = [r.getMessage() for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert any(
+        "olactors stopped: top-level supervisor failed: RestartIntensityExceeded" in line
+        for line in critical
+    )
+
+
+async def test_a_tree_that_cannot_start_exits_1(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(Recorder):
+        async def started(self) -> None:
+            raise ConnectionRefusedError("redis at 127.0.0.1:1")
+
+    journal = Journal()
+    system = ActorSystem(tree(ActorSpec("store", lambda: Broken("store", journal))))
+    assert await serve(system, config(), Signals()) == 1
+    assert "olactors could not start: /root/store failed to start" in caplog.text
+
+
+def test_the_root_supervisor_takes_its_intensity_from_the_config() -> None:
+    spec = build_tree(Config.model_validate({"supervision": {"max_restarts": 4, "within_s": 9}}))
+    assert isinstance(spec, SupervisorSpec)
+    assert (spec.name, spec.max_restarts, spec.within_s) == ("root", 4, 9)
