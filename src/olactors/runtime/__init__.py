@@ -5,6 +5,7 @@ on it. The whole public surface is re-exported here.
 """
 
 from ._actor import Actor, ActorContext
+from ._control import SupervisorRef
 from ._deadletters import DeadLetter, DeadLetterSink
 from ._errors import (
     ActorError,
@@ -23,7 +24,6 @@ from ._ref import DEFAULT_ASK_TIMEOUT_S, ActorRef
 from ._reply import Reply
 from ._snapshot import ActorSnapshot, ErrorInfo, Snapshot, Status, SupervisorSnapshot
 from ._spec import ActorSpec, Backoff, ChildSpec, Restart, Strategy, SupervisorSpec
-from ._supervisor import SupervisorRef
 from ._system import ActorSystem
 
 __all__ = [

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 import trio
 
 from ._ref import ActorRef
 from ._reply import Reply
-
-if TYPE_CHECKING:
-    from ._registry import Registry
 
 M = TypeVar("M", bound=msgspec.Struct)
 
@@ -33,14 +31,14 @@ class ActorContext:
     after a restart gets a context with the same path and ref.
     """
 
-    __slots__ = ("_cell", "_registry", "path", "ref")
+    __slots__ = ("_cell", "_lookup", "path", "ref")
 
     def __init__(
-        self, path: str, ref: ActorRef[Any], registry: Registry, cell: _CellControl
+        self, path: str, ref: ActorRef[Any], lookup: Callable[[str], Any], cell: _CellControl
     ) -> None:
         self.path = path
         self.ref = ref
-        self._registry = registry
+        self._lookup = lookup
         self._cell = cell
 
     @property
@@ -60,7 +58,7 @@ class ActorContext:
 
         Raises :class:`ActorNotFound` if there is none.
         """
-        return self._registry.handle(path)
+        return self._lookup(path)
 
     def stop(self) -> None:
         """End this incarnation normally once the current message is handled.

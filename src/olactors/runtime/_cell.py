@@ -42,7 +42,7 @@ class ActorCell(Child):
         self.actor_spec = spec
         self.mailbox = Mailbox(path, spec.mailbox_capacity)
         self.ref: ActorRef[Any] = ActorRef(path, self.mailbox)
-        self.context = ActorContext(path, self.ref, registry, self)
+        self.context = ActorContext(path, self.ref, registry.handle, self)
         self.actor: Actor[Any] | None = None
         self.actor_type = "actor"
         self.nursery: trio.Nursery | None = None

@@ -14,6 +14,14 @@ import trio
 
 from ._cell import ActorCell
 from ._child import Child, ChildExited, ExitKind
+from ._control import (
+    Command,
+    RemoveChild,
+    RestartChild,
+    StartChild,
+    StopSupervisor,
+    SupervisorRef,
+)
 from ._deadletters import DeadLetterSink
 from ._errors import (
     ActorNotFound,
@@ -23,33 +31,10 @@ from ._errors import (
     RestartIntensityExceeded,
 )
 from ._registry import Registry
-from ._reply import Reply
 from ._snapshot import Status, SupervisorSnapshot
 from ._spec import ChildSpec, Restart, Strategy, SupervisorSpec
 
 log = logging.getLogger("olactors.runtime")
-
-
-class _StartChild(msgspec.Struct, frozen=True):
-    spec: Any
-    reply: Reply
-
-
-class _RemoveChild(msgspec.Struct, frozen=True):
-    name: str
-    reply: Reply
-
-
-class _RestartChild(msgspec.Struct, frozen=True):
-    name: str
-    reply: Reply
-
-
-class _Stop(msgspec.Struct, frozen=True):
-    drain: bool
-
-
-_Command = ChildExited | _StartChild | _RemoveChild | _RestartChild | _Stop
 
 
 class _Escalate(msgspec.Struct, frozen=True):
@@ -84,12 +69,12 @@ class Supervisor(Child):
         self._registry = registry
         self._dead_letters = dead_letters
         self.children: list[Child] = []
-        self._control_send, self._control_recv = trio.open_memory_channel[_Command](math.inf)
+        self._control_send, self._control_recv = trio.open_memory_channel[Command](math.inf)
         self._restart_times: deque[float] = deque()
         self._due: dict[Child, float] = {}
         self._nursery: trio.Nursery | None = None
         self._closed = False
-        self._handle = SupervisorRef(self)
+        self._handle = SupervisorRef(self.path, self.post, self.child_names)
         for child_spec in spec.children:
             self._add(child_spec)
 
@@ -146,13 +131,13 @@ class Supervisor(Child):
 
     def _drop_stale_commands(self) -> None:
         """Drop exits and stop requests addressed to an earlier incarnation."""
-        keep: list[_Command] = []
+        keep: list[Command] = []
         while True:
             try:
                 command = self._control_recv.receive_nowait()
             except trio.WouldBlock:
                 break
-            if not isinstance(command, ChildExited | _Stop):
+            if not isinstance(command, ChildExited | StopSupervisor):
                 keep.append(command)
         for command in keep:
             self._control_send.send_nowait(command)
@@ -185,7 +170,7 @@ class Supervisor(Child):
         """The decision loop. Returns None after an orderly stop, or the escalation."""
         while True:
             try:
-                command: _Command | None = self._control_recv.receive_nowait()
+                command: Command | None = self._control_recv.receive_nowait()
             except trio.WouldBlock:
                 command = None
                 with trio.move_on_at(min(self._due.values(), default=math.inf)):
@@ -211,17 +196,17 @@ class Supervisor(Child):
 
     # -- commands ------------------------------------------------------------
 
-    async def _dispatch(self, command: _Command) -> bool | _Escalate:
+    async def _dispatch(self, command: Command) -> bool | _Escalate:
         if isinstance(command, ChildExited):
             escalation = await self._child_exited(command)
             return escalation if escalation is not None else False
-        if isinstance(command, _Stop):
+        if isinstance(command, StopSupervisor):
             await self._stop_all(drain=command.drain)
             return True
         try:
-            if isinstance(command, _StartChild):
+            if isinstance(command, StartChild):
                 command.reply.resolve(await self._start_child(command.spec))
-            elif isinstance(command, _RemoveChild):
+            elif isinstance(command, RemoveChild):
                 child = self._find(command.name)
                 await child.stop(drain=True)
                 self._discard(child)
@@ -321,13 +306,16 @@ class Supervisor(Child):
     # -- Child -------------------------------------------------------------------
 
     def _request_stop(self, drain: bool) -> None:
-        self._control_send.send_nowait(_Stop(drain))
+        self._control_send.send_nowait(StopSupervisor(drain))
+
+    def child_names(self) -> list[str]:
+        return [child.name for child in self.children]
 
     def post_stop(self, *, drain: bool = True) -> None:
         """Ask the running incarnation to stop its children and end; returns at once."""
         self._request_stop(drain)
 
-    def post(self, command: _Command) -> None:
+    def post(self, command: Command) -> None:
         if self._closed:
             raise ActorStopped(self.path)
         self._control_send.send_nowait(command)
@@ -341,7 +329,7 @@ class Supervisor(Child):
                 command = self._control_recv.receive_nowait()
             except trio.WouldBlock:
                 return
-            if isinstance(command, _StartChild | _RemoveChild | _RestartChild):
+            if isinstance(command, StartChild | RemoveChild | RestartChild):
                 command.reply.reject(ActorStopped(self.path))
 
     def reopen(self) -> None:
@@ -376,51 +364,3 @@ def _paths(child: Child) -> list[str]:
     if isinstance(child, Supervisor):
         return [child.path, *(p for c in child.children for p in _paths(c))]
     return [child.path]
-
-
-class SupervisorRef:
-    """A handle on a supervisor, for changing its children at run time.
-
-    Each call is a command to the supervisor's decision loop and waits until
-    the supervisor has carried it out (which may include a child's shutdown
-    timeout). Calls made while the supervisor restarts wait for its next
-    incarnation; once it is gone for good they raise :class:`ActorStopped`.
-    """
-
-    __slots__ = ("_supervisor", "path")
-
-    def __init__(self, supervisor: Supervisor) -> None:
-        self._supervisor = supervisor
-        self.path = supervisor.path
-
-    def __repr__(self) -> str:
-        return f"<SupervisorRef {self.path}>"
-
-    def children(self) -> list[str]:
-        """Names of the current children, in start order."""
-        return [child.name for child in self._supervisor.children]
-
-    async def start_child(self, spec: ChildSpec) -> Any:
-        """Add a child after the others and start it; return its handle.
-
-        Raises :class:`DuplicateChild` for a name in use and
-        :class:`ChildStartFailed` (with nothing added) if it cannot start.
-        """
-        reply = Reply()
-        self._supervisor.post(_StartChild(spec, reply))
-        return await reply.wait()
-
-    async def remove_child(self, name: str) -> None:
-        """Stop a child (draining its mailbox) and remove it; its refs then raise ActorStopped."""
-        reply = Reply()
-        self._supervisor.post(_RemoveChild(name, reply))
-        await reply.wait()
-
-    async def restart_child(self, name: str) -> None:
-        """Stop a child (after its current message) and start it again, by an operator's hand.
-
-        Counted in the child's restarts but not against the restart intensity.
-        """
-        reply = Reply()
-        self._supervisor.post(_RestartChild(name, reply))
-        await reply.wait()

@@ -8,13 +8,14 @@ from typing import Any
 import trio
 
 from ._child import ExitKind
+from ._control import SupervisorRef
 from ._deadletters import DeadLetterSink
 from ._errors import ActorNotFound, TopLevelFailure
 from ._ref import ActorRef
 from ._registry import Registry
 from ._snapshot import Snapshot, SupervisorSnapshot, unwrap_group
 from ._spec import SupervisorSpec
-from ._supervisor import Supervisor, SupervisorRef
+from ._supervisor import Supervisor
 
 log = logging.getLogger("olactors.runtime")
 
