@@ -9,6 +9,7 @@ from olactors.runtime import (
     ActorNotFound,
     ActorSpec,
     ActorStopped,
+    ActorSystem,
     ChildStartFailed,
     DuplicateChild,
     Restart,
@@ -16,7 +17,7 @@ from olactors.runtime import (
     SupervisorSpec,
 )
 
-from .support import Boom, Exit, Journal, Recorder, Work, recorder, running, tree
+from .support import Boom, Exit, Journal, Recorder, Sleep, Work, recorder, running, tree
 
 
 async def test_start_child_runs_a_new_child_at_its_path(journal: Journal) -> None:
@@ -106,3 +107,49 @@ async def test_a_stopped_transient_child_can_be_restarted_by_hand(journal: Journ
             await ref.tell(Work(0))
         await system.restart("/root/t")
         assert await ref.ask(Work(2)) == 2
+
+
+async def test_a_failed_restart_by_hand_is_reported_and_leaves_the_child_stopped(
+    journal: Journal,
+) -> None:
+    refuse = False
+
+    class Picky(Recorder):
+        async def started(self) -> None:
+            if refuse:
+                raise RuntimeError("bad credentials")
+            await super().started()
+
+    spec = tree(
+        SupervisorSpec(
+            "mid", children=[ActorSpec("p", lambda: Picky("p", journal))], max_restarts=0
+        )
+    )
+    async with running(spec) as system:
+        refuse = True
+        with pytest.raises(ChildStartFailed, match="bad credentials"):
+            await system.restart("/root/mid/p")
+        await trio.testing.wait_all_tasks_blocked()
+        assert system.snapshot("/root/mid/p").status is Status.STOPPED
+        assert system.snapshot("/root/mid").restarts_total == 0
+
+
+async def test_a_command_cut_short_by_a_forced_stop_is_answered(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    system = ActorSystem(tree(recorder("a", journal, shutdown_timeout_s=100)))
+    outcome: list[BaseException] = []
+    async with trio.open_nursery() as operators, trio.open_nursery() as daemon:
+        await daemon.start(system.run)
+        system.ref("/root/a").tell_nowait(Sleep(60))
+
+        async def operator() -> None:
+            try:
+                await system.root.remove_child("a")
+            except ActorStopped as exc:
+                outcome.append(exc)
+
+        operators.start_soon(operator)
+        await trio.sleep(1)  # the root is now waiting for a to drain
+        system.force_stop()
+    assert len(outcome) == 1

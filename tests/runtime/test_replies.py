@@ -93,3 +93,23 @@ async def test_a_deferred_reply_pending_when_the_actor_crashes_is_abandoned(
     async with running(tree(ActorSpec("f", Forgetful))) as system:
         with pytest.raises(ReplyAbandoned):
             await system.ref("/root/f").ask(Charge(1))
+
+
+async def test_an_ended_instance_cannot_steer_the_one_that_replaced_it(journal: Journal) -> None:
+    instances: list[Actor[Any]] = []
+
+    class Remembered(Actor[Any]):
+        async def started(self) -> None:
+            instances.append(self)
+
+        async def receive(self, message: Any) -> None:
+            raise RuntimeError("crash")
+
+    spec = tree(ActorSpec("r", Remembered, max_message_crashes=1))
+    async with running(spec) as system:
+        await system.ref("/root/r").tell(Charge(1))
+        while len(instances) < 2:
+            await trio.sleep(0.01)
+        with pytest.raises(RuntimeError, match="has ended"):
+            instances[0].context.stop()
+        assert system.snapshot("/root/r").status.value == "running"

@@ -7,9 +7,16 @@ from typing import Any
 import trio
 import trio.testing
 
-from olactors.runtime import Actor, ActorSpec, ActorSystem, DeadLetterSink, SupervisorSpec
+from olactors.runtime import (
+    Actor,
+    ActorSpec,
+    ActorSystem,
+    DeadLetterSink,
+    Status,
+    SupervisorSpec,
+)
 
-from .support import Journal, Sleep, Work, recorder, running, tree
+from .support import Journal, Recorder, Sleep, Work, recorder, running, tree
 
 
 async def test_shutdown_stops_children_in_reverse_start_order(journal: Journal) -> None:
@@ -96,3 +103,84 @@ async def test_a_background_task_that_crashes_crashes_its_actor(journal: Journal
         error = system.snapshot("/root/fragile").last_error
     assert error is not None
     assert (error.type, error.message) == ("OSError", "lost the connection")
+
+
+async def test_a_stop_request_while_a_message_is_handed_over_is_orderly(
+    journal: Journal,
+) -> None:
+    instances: list[Actor[Any]] = []
+
+    class Kept(Recorder):
+        async def started(self) -> None:
+            instances.append(self)
+            await super().started()
+
+    spec = tree(ActorSpec("k", lambda: Kept("k", journal), mailbox_capacity=1))
+    async with running(spec) as system:
+        await trio.testing.wait_all_tasks_blocked()
+        ref = system.ref("/root/k")
+        ref.tell_nowait(Work(1))  # handed straight to the idle actor, which has not run yet
+        ref.tell_nowait(Work(2))  # fills the one slot
+        instances[0].context.stop()  # must not fail for want of room to wake it
+        await journal.wait_for(lambda: journal.count("start") == 2)
+    assert [e[2] for e in journal.of("handled")] == [1, 2]
+
+
+async def test_an_error_raised_while_an_actor_is_cancelled_is_its_own_crash(
+    journal: Journal,
+) -> None:
+    class Messy(Actor[Any]):
+        async def started(self) -> None:
+            journal.add("start", "messy")
+            self.context.nursery.start_soon(self.hold)
+
+        async def hold(self) -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                raise RuntimeError("cleanup failed")
+
+        async def receive(self, message: Any) -> None:
+            await trio.sleep(60)
+
+    spec = tree(recorder("sibling", journal), ActorSpec("messy", Messy, shutdown_timeout_s=0))
+    async with running(spec) as system:
+        system.ref("/root/messy").tell_nowait(Work(1))
+        await trio.testing.wait_all_tasks_blocked()
+        await system.restart("/root/messy")  # stop overruns at once: cancelled
+        await journal.wait_for(lambda: journal.count("start", "messy") == 2)
+        assert system.tree().status is Status.RUNNING
+        assert journal.count("start", "sibling") == 1
+
+
+async def test_stopping_runs_after_a_background_task_crashes_the_actor(journal: Journal) -> None:
+    class Fragile(Recorder):
+        async def started(self) -> None:
+            await super().started()
+            if journal.count("start") == 1:
+                self.context.nursery.start_soon(self.fail)
+
+        async def fail(self) -> None:
+            raise OSError("connection reset")
+
+    async with running(tree(ActorSpec("f", lambda: Fragile("f", journal)))):
+        await journal.wait_for(lambda: journal.count("start") == 2)
+    assert journal.order("stop")[0] == "f"
+    assert [e[0] for e in journal.events[:3]] == ["start", "stop", "start"]
+
+
+async def test_a_stop_requested_while_the_tree_starts_takes_effect_once_it_is_up(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    class SlowStart(Recorder):
+        async def started(self) -> None:
+            await trio.sleep(5)
+            await super().started()
+
+    system = ActorSystem(tree(ActorSpec("s", lambda: SlowStart("s", journal))))
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(system.run)
+        await trio.sleep(1)
+        system.shutdown()  # a SIGTERM during start-up
+    assert journal.order("start") == ["s"]
+    assert journal.order("stop") == ["s"]

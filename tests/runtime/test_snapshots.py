@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import pytest
 import trio
 import trio.testing
 
@@ -101,3 +102,29 @@ async def test_inspect_errors_are_reported_not_raised(journal: Journal) -> None:
         snap = system.snapshot("/root/o")
     assert isinstance(snap, ActorSnapshot)
     assert snap.state == {"inspect_error": "RuntimeError: nope"}
+
+
+async def test_a_burst_in_the_first_second_shows_in_the_rate(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        ref = system.ref("/root/a")
+        await trio.sleep(0.2)
+        for n in range(500):
+            ref.tell_nowait(Work(n))
+        await trio.sleep(0.8)
+        snap = system.snapshot("/root/a")
+    assert snap.rate_per_s == pytest.approx(500.0)
+
+
+async def test_the_rate_of_a_busy_slow_actor_is_measured_over_the_window(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tree(recorder("slow", journal))) as system:
+        ref = system.ref("/root/slow")
+        for _ in range(400):
+            ref.tell_nowait(Sleep(0.5))  # two a second, never idle, sampled every 32 s
+        await trio.sleep(100.25)  # between two completions, not on one
+        snap = system.snapshot("/root/slow")
+        system.force_stop()
+    assert snap.rate_per_s == pytest.approx(2.0, abs=0.1)

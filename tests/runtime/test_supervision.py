@@ -120,3 +120,34 @@ async def test_a_restarted_child_keeps_its_ref(journal: Journal) -> None:
         ref = system.ref("/root/a")
         await crash_and_settle(system, "/root/a", journal, starts_expected=2)
         assert await ref.ask(Work(7)) == 7
+
+
+async def test_siblings_crashing_together_under_one_for_all_count_as_one_restart(
+    journal: Journal,
+) -> None:
+    spec = tree(recorder("a", journal), recorder("b", journal), strategy=Strategy.ONE_FOR_ALL)
+    async with running(spec) as system:
+        # Both crash before the supervisor handles the first exit; the group
+        # restart stops b, which settles b's own exit report.
+        system.ref("/root/a").tell_nowait(Boom())
+        system.ref("/root/b").tell_nowait(Boom())
+        await journal.wait_for(lambda: journal.count("start") == 4)
+        await trio.testing.wait_all_tasks_blocked()
+        root = system.tree()
+        assert root.intensity_used == 1
+        assert [c.restarts_total for c in root.children] == [1, 1]
+
+
+async def test_a_group_restart_also_starts_a_transient_sibling_that_had_ended(
+    journal: Journal,
+) -> None:
+    spec = tree(
+        recorder("t", journal, restart=Restart.TRANSIENT),
+        recorder("a", journal),
+        strategy=Strategy.ONE_FOR_ALL,
+    )
+    async with running(spec) as system:
+        await system.ref("/root/t").tell(Exit())
+        await journal.wait_for(lambda: journal.count("stop", "t") == 1)
+        await crash_and_settle(system, "/root/a", journal, starts_expected=4)
+    assert journal.order("start") == ["t", "a", "t", "a"]

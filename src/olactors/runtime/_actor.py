@@ -27,11 +27,12 @@ class _CellControl(Protocol):
 class ActorContext:
     """The runtime as one actor sees it: its path, its ref, lookups, its nursery.
 
-    Set as ``actor.context`` before ``started()`` is called; a new instance
-    after a restart gets a context with the same path and ref.
+    Set as ``actor.context`` before ``started()`` is called. Each incarnation
+    gets its own context (same path, same ref); once the incarnation ends,
+    ``nursery``, ``stop`` and ``defer`` raise ``RuntimeError``.
     """
 
-    __slots__ = ("_cell", "_lookup", "path", "ref")
+    __slots__ = ("_cell", "_ended", "_lookup", "path", "ref")
 
     def __init__(
         self, path: str, ref: ActorRef[Any], lookup: Callable[[str], Any], cell: _CellControl
@@ -40,6 +41,16 @@ class ActorContext:
         self.ref = ref
         self._lookup = lookup
         self._cell = cell
+        self._ended = False
+
+    def end(self) -> None:
+        """The incarnation is over: from now on this context steers nothing."""
+        self._ended = True
+
+    def _live_cell(self) -> _CellControl:
+        if self._ended:
+            raise RuntimeError(f"this instance of {self.path} has ended")
+        return self._cell
 
     @property
     def nursery(self) -> trio.Nursery:
@@ -48,7 +59,7 @@ class ActorContext:
         Tasks started here end with the incarnation: they are cancelled when
         the actor stops or crashes, and a task that raises crashes the actor.
         """
-        nursery = self._cell.nursery
+        nursery = self._live_cell().nursery
         if nursery is None:
             raise RuntimeError(f"{self.path} is not running")
         return nursery
@@ -66,7 +77,7 @@ class ActorContext:
         A transient or temporary child is then not restarted; a permanent
         one is.
         """
-        self._cell.stop_after_current()
+        self._live_cell().stop_after_current()
 
     def defer(self) -> Reply:
         """Answer the current message later instead of with ``receive``'s return value.
@@ -77,7 +88,7 @@ class ActorContext:
         asker does not wait out its timeout. For a ``tell`` the slot is
         inert: answering it does nothing.
         """
-        return self._cell.defer_current()
+        return self._live_cell().defer_current()
 
 
 class Actor(Generic[M]):

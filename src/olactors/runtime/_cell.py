@@ -16,7 +16,7 @@ from ._mailbox import WAKE, Envelope, Mailbox
 from ._ref import ActorRef
 from ._registry import Registry
 from ._reply import Reply
-from ._snapshot import ActorSnapshot, RateMeter
+from ._snapshot import ActorSnapshot, RateMeter, unwrap_group
 from ._spec import ActorSpec
 
 log = logging.getLogger("olactors.runtime")
@@ -42,7 +42,7 @@ class ActorCell(Child):
         self.actor_spec = spec
         self.mailbox = Mailbox(path, spec.mailbox_capacity)
         self.ref: ActorRef[Any] = ActorRef(path, self.mailbox)
-        self.context = ActorContext(path, self.ref, registry.handle, self)
+        self._lookup = registry.handle
         self.actor: Actor[Any] | None = None
         self.actor_type = "actor"
         self.nursery: trio.Nursery | None = None
@@ -53,6 +53,7 @@ class ActorCell(Child):
         self._drain = False
         self._idle = False
         self._current: Envelope | None = None
+        self._interrupted: Envelope | None = None
         self._deferred = False
         self._outstanding: set[Reply] = set()
         self._outstanding_limit = 1024
@@ -65,15 +66,20 @@ class ActorCell(Child):
     async def _run(self, mark_started: Callable[[], None]) -> None:
         self._stop_now = False
         self._drain = False
+        self.actor = None
         if self._meter is None:
             self._meter = RateMeter(trio.current_time())
+        # A context per incarnation, so that an instance that has ended cannot
+        # steer (stop, defer, spawn into) the one that replaced it.
+        context = ActorContext(self.path, self.ref, self._lookup, self)
         actor = self.actor_spec.factory()
         if not isinstance(actor, Actor):
             raise TypeError(f"factory of {self.path} returned {actor!r}, not an Actor")
-        actor.context = self.context
+        actor.context = context
         self.actor = actor
         self.actor_type = type(actor).__name__
         error: Exception | None = None
+        up = hook_ran = False
         try:
             async with trio.open_nursery() as nursery:
                 self.nursery = nursery
@@ -82,19 +88,28 @@ class ActorCell(Child):
                 except Exception as exc:
                     error = exc
                 else:
+                    up = True
                     mark_started()
                     try:
                         await self._loop(actor)
                     except Exception as exc:
                         error = exc
+                    hook_ran = True
                     await self._call_stopping(actor, crashed=error is not None)
                 nursery.cancel_scope.cancel()
         except Exception as exc:
-            # A background task of the actor crashed: so did the actor.
+            # A background task of the actor crashed (or an orderly stopping()
+            # failed): so did the actor.
             error = exc
+            if up and not hook_ran:
+                await self._call_stopping(actor, crashed=True)
         finally:
+            context.end()
             self.nursery = None
             self._current = None
+            interrupted, self._interrupted = self._interrupted, None
+            if interrupted is not None:
+                self._after_failure(interrupted, error)
             self._abandon_outstanding()
         if error is not None:
             raise error
@@ -152,10 +167,12 @@ class ActorCell(Child):
                         exc,
                         extra={"actor": self.path},
                     )
-            except BaseException as exc:
+            except BaseException:
+                # Crashed or cancelled in hand: settled once the incarnation has
+                # ended and it is known which (a background task may be the cause).
                 self._current = None
                 self._deferred = False
-                self._after_failure(envelope, exc)
+                self._interrupted = envelope
                 raise
             else:
                 if self._deferred:
@@ -173,19 +190,23 @@ class ActorCell(Child):
                 self._sample()
                 await trio.lowlevel.checkpoint()
 
-    def _after_failure(self, envelope: Envelope, error: BaseException) -> None:
-        """The handler of ``envelope`` raised or was cancelled: retry it or give up on it."""
+    def _after_failure(self, envelope: Envelope, crash: BaseException | None) -> None:
+        """The incarnation ended with ``envelope`` in hand: retry it first, or give up on it.
+
+        ``crash`` is what crashed the actor, or None if it was cancelled (which
+        does not count against the message).
+        """
         reply = envelope[1]
         if reply is not None:
             self._outstanding.discard(reply)
-        if isinstance(error, Exception):
+        if crash is not None:
+            crash = unwrap_group(crash)
             crashes = self._suspect_crashes + 1 if self._suspect is envelope else 1
             if crashes >= self.actor_spec.max_message_crashes:
                 self._suspect = None
-                self._dead_letter(envelope, "poison", crashes, error)
+                self._dead_letter(envelope, "poison", crashes, crash)
                 return
             self._suspect, self._suspect_crashes = envelope, crashes
-        # Cancelled or not yet poison: the next incarnation handles it first.
         self.mailbox.redelivery.appendleft(envelope)
 
     def _dead_letter(

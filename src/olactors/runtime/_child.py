@@ -61,6 +61,9 @@ class Child(ABC):
         self._scope: trio.CancelScope | None = None
         self._done: trio.Event | None = None
         self._stop_requested = False
+        #: The newest incarnation whose end the supervisor has dealt with: an
+        #: exit report from it or an older one is stale and ignored.
+        self.settled = 0
 
     @property
     def running(self) -> bool:
@@ -115,23 +118,26 @@ class Child(ABC):
         kind = ExitKind.NORMAL
         error: BaseException | None = None
         try:
-            with trio.CancelScope() as scope:
-                self._scope = scope
-                try:
+            try:
+                with trio.CancelScope() as scope:
+                    self._scope = scope
                     await self._run(mark_started)
-                except Exception as exc:
-                    if not started and initial:
-                        if isinstance(exc, ChildStartFailed):
-                            raise  # a descendant's: already names who failed and why
-                        raise ChildStartFailed(self.path, unwrap_group(exc)) from exc
-                    kind, error = ExitKind.CRASH, exc
-            if scope.cancelled_caught:
-                kind = ExitKind.KILLED
+            except Exception as exc:
+                # Also what is left of a group once the scope has taken its own
+                # Cancelled out: an error raised while being cancelled is a crash.
+                kind, error = ExitKind.CRASH, exc
+            else:
+                if scope.cancelled_caught:
+                    kind = ExitKind.KILLED
         finally:
             self._scope = None
             self.started_at = None
             self.status = Status.STOPPED
             done.set()
+        if error is not None and not started and initial:
+            if isinstance(error, ChildStartFailed):
+                raise error  # a descendant's: it already names who failed and why
+            raise ChildStartFailed(self.path, unwrap_group(error)) from error
         if error is not None:
             self.last_error = ErrorInfo.from_exception(error)
             log.error(
@@ -158,6 +164,8 @@ class Child(ABC):
         it ends after the message in hand. Past ``shutdown_timeout_s`` it is
         cancelled. Returns at once if nothing is running.
         """
+        # Whatever this incarnation reported, or will, the stop decides its fate.
+        self.settled = self.incarnation
         done = self._done
         if done is None or done.is_set():
             return

@@ -74,11 +74,13 @@ class Mailbox:
         return await self._receive.receive()
 
     def wake(self) -> None:
-        """Hand ``WAKE`` to the reader blocked in ``get``. Call only while it is blocked.
+        """Hand ``WAKE`` to the reader if it is blocked in ``get``. Never blocks or raises.
 
-        The channel is empty then, so there is always room. Never blocks.
+        A reader already handed a message (but not yet running) needs no
+        wake-up: it looks at its flags after that message.
         """
-        self._send.send_nowait(WAKE)
+        if self._receive.statistics().tasks_waiting_receive:
+            self._send.send_nowait(WAKE)  # goes straight to the waiting reader
 
     @property
     def closed(self) -> bool:

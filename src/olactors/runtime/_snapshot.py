@@ -86,38 +86,43 @@ class RateMeter:
     """Messages per second over a sliding window, from occasional samples.
 
     The hot path only bumps a counter; the actor loop calls :meth:`observe`
-    when it goes idle or every few dozen messages, which keeps one sample per
-    second of activity. The count at the window's start is the newest sample
-    taken at or before it (the count is a step function between samples).
+    when it goes idle and every few dozen messages. Samples are kept at least
+    a second apart (a newer one within the second replaces the last, never
+    the first). The count at the window's start is interpolated between the
+    samples around it, so an actor sampled rarely (slow handlers, never idle)
+    is still measured over the window and not over the gap between samples.
     """
 
     __slots__ = ("_samples", "window_s")
 
     def __init__(self, now: float, window_s: float = 10.0) -> None:
         self.window_s = window_s
-        self._samples: deque[list[float]] = deque([[now, 0.0]])
+        self._samples: deque[tuple[float, int]] = deque([(now, 0)])
 
     def observe(self, now: float, total: int) -> None:
         samples = self._samples
-        last = samples[-1]
-        if int(last[0]) == int(now):
-            last[1] = total
+        if len(samples) > 1 and now - samples[-2][0] < 1.0:
+            samples[-1] = (now, total)
         else:
-            samples.append([now, float(total)])
+            samples.append((now, total))
         start = now - self.window_s
-        while len(samples) > 1 and samples[1][0] <= start:
+        while len(samples) > 2 and samples[1][0] <= start:
             samples.popleft()
 
     def rate(self, now: float, total: int) -> float:
         start = now - self.window_s
-        first_t, first_total = self._samples[0]
-        if first_t <= start:
-            # Count at the window's start is the newest sample not after it.
-            base = first_total
-            for t, count in self._samples:
-                if t > start:
-                    break
-                base = count
-            return (total - base) / self.window_s
-        elapsed = now - first_t
-        return (total - first_total) / elapsed if elapsed > 0 else 0.0
+        first_t, first_count = self._samples[0]
+        if first_t >= start:
+            elapsed = now - first_t
+            return (total - first_count) / elapsed if elapsed > 0 else 0.0
+        # Bracket the window's start between two samples (the last one being now).
+        points = [*self._samples, (now, total)]
+        before = points[0]
+        for point in points[1:]:
+            if point[0] > start:
+                t0, c0 = before
+                t1, c1 = point
+                at_start = c0 + (c1 - c0) * (start - t0) / (t1 - t0)
+                return (total - at_start) / self.window_s
+            before = point
+        return 0.0

@@ -31,7 +31,7 @@ from ._errors import (
     RestartIntensityExceeded,
 )
 from ._registry import Registry
-from ._snapshot import Status, SupervisorSnapshot
+from ._snapshot import Status, SupervisorSnapshot, unwrap_group
 from ._spec import ChildSpec, Restart, Strategy, SupervisorSpec
 
 log = logging.getLogger("olactors.runtime")
@@ -130,7 +130,13 @@ class Supervisor(Child):
             raise failure
 
     def _drop_stale_commands(self) -> None:
-        """Drop exits and stop requests addressed to an earlier incarnation."""
+        """Drop exits and stop requests addressed to an earlier incarnation.
+
+        Before the first incarnation nothing is stale: a stop requested while
+        the tree was still starting (a SIGTERM during start-up) must hold.
+        """
+        if self.incarnation == 1:
+            return
         keep: list[Command] = []
         while True:
             try:
@@ -203,24 +209,37 @@ class Supervisor(Child):
         if isinstance(command, StopSupervisor):
             await self._stop_all(drain=command.drain)
             return True
+        reply = command.reply
         try:
             if isinstance(command, StartChild):
-                command.reply.resolve(await self._start_child(command.spec))
+                reply.resolve(await self._start_child(command.spec))
             elif isinstance(command, RemoveChild):
                 child = self._find(command.name)
                 await child.stop(drain=True)
                 self._discard(child)
-                command.reply.resolve(None)
+                reply.resolve(None)
             else:
                 child = self._find(command.name)
                 self._due.pop(child, None)
                 await child.stop(drain=False)
                 child.restarts_total += 1
                 log.info("%s restarted on request", child.path, extra={"actor": child.path})
-                await self._start(child, initial=False)
-                command.reply.resolve(None)
+                if await self._start(child, initial=False):
+                    reply.resolve(None)
+                else:
+                    # As OTP's restart_child: the failure goes to the operator and
+                    # the child stays stopped; supervision does not retry it.
+                    child.settled = child.incarnation
+                    exited = child.last_exit
+                    assert exited is not None
+                    assert exited.error is not None
+                    reply.reject(ChildStartFailed(child.path, unwrap_group(exited.error)))
         except (ActorNotFound, DuplicateChild, ChildStartFailed) as exc:
-            command.reply.reject(exc)
+            reply.reject(exc)
+        finally:
+            # Cancelled half-way (a forced stop): the caller must not wait forever.
+            if reply.pending:
+                reply.reject(ActorStopped(self.path))
         return False
 
     async def _start_child(self, spec: ChildSpec) -> Any:
@@ -234,8 +253,9 @@ class Supervisor(Child):
 
     async def _child_exited(self, exited: ChildExited) -> _Escalate | None:
         child: Child = exited.child
-        if child not in self.children or exited.incarnation != child.incarnation:
-            return None  # an exit from before a restart or removal
+        if child not in self.children or exited.incarnation <= child.settled:
+            return None  # stale: that incarnation was already stopped or dealt with
+        child.settled = exited.incarnation
         restart = child.spec.restart
         if restart is Restart.TEMPORARY or (
             restart is Restart.TRANSIENT and exited.kind is ExitKind.NORMAL
@@ -294,14 +314,17 @@ class Supervisor(Child):
         return None
 
     def _restart_group(self, child: Child) -> list[Child]:
+        """The children a restart of ``child`` covers, in start order.
+
+        As in OTP, a group restart covers every sibling in scope, including a
+        transient one that had ended normally.
+        """
         strategy = self.sup_spec.strategy
         if strategy is Strategy.ONE_FOR_ONE:
             return [child]
         if strategy is Strategy.ONE_FOR_ALL:
-            candidates = self.children
-        else:
-            candidates = self.children[self.children.index(child) :]
-        return [c for c in candidates if c is child or c.running or c in self._due]
+            return list(self.children)
+        return self.children[self.children.index(child) :]
 
     # -- Child -------------------------------------------------------------------
 
