@@ -1,0 +1,390 @@
+"""The embedded backend: one sqlite file in WAL mode, fsync at every commit by default."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from ._commands import (
+    Ack,
+    Bury,
+    Claim,
+    ClaimKey,
+    Command,
+    Counts,
+    DeleteDead,
+    Enqueue,
+    GetDead,
+    KvDelete,
+    KvGet,
+    KvPut,
+    ListDead,
+    Nack,
+    Queues,
+    ReplayAllDead,
+    ReplayDead,
+)
+from ._errors import ItemNotFound, LeaseLost, StoreUnavailable
+from ._types import (
+    DeadLetterItem,
+    DeadLetterPage,
+    EnqueueResult,
+    Lease,
+    QueueCounts,
+    QueueItem,
+)
+
+Synchronous = Literal["FULL", "NORMAL"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dedup (
+    key TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    dead INTEGER NOT NULL DEFAULT 0,
+    -- when the item may next be claimed: not-before, retry time or lease expiry
+    available_at REAL NOT NULL,
+    lease_token TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL,
+    meta BLOB NOT NULL,
+    payload BLOB NOT NULL,
+    enqueued_at REAL NOT NULL,
+    last_error TEXT,
+    dead_at REAL
+);
+CREATE INDEX IF NOT EXISTS items_claimable ON items (queue, dead, available_at);
+
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expires_at REAL
+) WITHOUT ROWID;
+"""
+
+_ITEM_COLUMNS = "id, queue, payload, source, meta, attempt, enqueued_at, last_error"
+_DEAD_COLUMNS = f"{_ITEM_COLUMNS}, dead_at, seq"
+
+#: Expired dedup keys and kv entries are purged at most this often, a bounded
+#: number at a time, inside an ordinary write batch.
+_PURGE_EVERY_S = 60.0
+_PURGE_LIMIT = 1000
+
+
+class SqliteBackend:
+    """Runs command batches on one sqlite connection.
+
+    The ``writer`` runs each batch in one ``BEGIN IMMEDIATE`` transaction, so
+    a batch costs one commit and, with ``synchronous=FULL``, one fsync of the
+    WAL. The ``reader`` has its own connection: in WAL mode its reads never
+    wait for the writer's transaction. Time comes from ``clock`` (unix
+    seconds), read once per batch.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        role: Literal["writer", "reader"] = "writer",
+        synchronous: Synchronous = "FULL",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = "sqlite"
+        self.path = path
+        self.role = role
+        self.synchronous = synchronous
+        self._clock = clock
+        self._conn: sqlite3.Connection | None = None
+        self._last_purge = 0.0
+        self._apply: dict[type[Any], Callable[[Any, float], Any]] = {
+            ClaimKey: self._claim_key,
+            Enqueue: self._enqueue,
+            Claim: self._claim,
+            Ack: self._ack,
+            Nack: self._nack,
+            Bury: self._bury,
+            ListDead: self._list_dead,
+            GetDead: self._get_dead,
+            ReplayDead: self._replay_dead,
+            ReplayAllDead: self._replay_all_dead,
+            DeleteDead: self._delete_dead,
+            Counts: self._counts,
+            Queues: self._queues,
+            KvGet: self._kv_get,
+            KvPut: self._kv_put,
+            KvDelete: self._kv_delete,
+        }
+
+    # -- Backend ------------------------------------------------------------
+
+    def open(self) -> None:
+        try:
+            if self.role == "writer":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            if self.role == "writer":
+                conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: cannot open: {exc}") from exc
+        self._conn = conn
+
+    def execute(self, batch: list[Command]) -> list[Any]:
+        conn = self._conn
+        if conn is None:
+            raise StoreUnavailable(f"sqlite {self.path}: not open")
+        now = self._clock()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if self.role == "writer" else "BEGIN")
+            try:
+                outcomes = [self._run(command, now) for command in batch]
+                if self.role == "writer" and now - self._last_purge >= _PURGE_EVERY_S:
+                    self._purge(now)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        return outcomes
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "role": self.role,
+            "path": str(self.path),
+            "synchronous": self.synchronous,
+        }
+
+    # -- commands -------------------------------------------------------------
+
+    def _run(self, command: Command, now: float) -> Any:
+        try:
+            return self._apply[type(command)](command, now)
+        except (LeaseLost, ItemNotFound) as exc:
+            return exc
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        assert self._conn is not None
+        return self._conn
+
+    def _claim_key(self, command: ClaimKey, now: float) -> bool:
+        return self._take_key(command.key, now + command.ttl_s, now)
+
+    def _take_key(self, key: str, expires_at: float, now: float) -> bool:
+        # Inserted, or took over an expired key: first seen. Otherwise a duplicate.
+        cursor = self._db.execute(
+            "INSERT INTO dedup (key, expires_at) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at "
+            "WHERE dedup.expires_at <= ?",
+            (key, expires_at, now),
+        )
+        return cursor.rowcount == 1
+
+    def _enqueue(self, command: Enqueue, now: float) -> EnqueueResult:
+        item = command.item
+        if command.dedup_key is not None and not self._take_key(
+            command.dedup_key, now + command.dedup_ttl_s, now
+        ):
+            return EnqueueResult(id=item.id, duplicate=True)
+        cursor = self._db.execute(
+            "INSERT INTO items (id, queue, available_at, source, meta, payload, enqueued_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (
+                item.id,
+                command.queue,
+                max(now, item.not_before),
+                item.source,
+                msgspec.json.encode(item.meta),
+                item.payload,
+                now,
+            ),
+        )
+        return EnqueueResult(id=item.id, duplicate=cursor.rowcount == 0)
+
+    def _claim(self, command: Claim, now: float) -> Lease | None:
+        expires_at = now + command.lease_s
+        row = self._db.execute(
+            "UPDATE items SET lease_token = ?, available_at = ?, attempt = attempt + 1 "  # noqa: S608
+            "WHERE seq = (SELECT seq FROM items WHERE queue = ? AND dead = 0 "
+            "AND available_at <= ? ORDER BY available_at, seq LIMIT 1) "
+            f"RETURNING {_ITEM_COLUMNS}",
+            (command.token, expires_at, command.queue, now),
+        ).fetchone()
+        if row is None:
+            return None
+        return Lease(item=_item(row), token=command.token, expires_at=expires_at)
+
+    def _ack(self, command: Ack, now: float) -> None:
+        cursor = self._db.execute(
+            "DELETE FROM items WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
+            (command.id, command.queue, command.token),
+        )
+        if cursor.rowcount == 0:
+            raise LeaseLost(command.queue, command.id)
+
+    def _nack(self, command: Nack, now: float) -> None:
+        cursor = self._db.execute(
+            "UPDATE items SET lease_token = NULL, available_at = ?, last_error = ? "
+            "WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
+            (max(now, command.retry_at), command.error, command.id, command.queue, command.token),
+        )
+        if cursor.rowcount == 0:
+            raise LeaseLost(command.queue, command.id)
+
+    def _bury(self, command: Bury, now: float) -> None:
+        cursor = self._db.execute(
+            "UPDATE items SET dead = 1, lease_token = NULL, last_error = ?, dead_at = ? "
+            "WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
+            (command.error, now, command.id, command.queue, command.token),
+        )
+        if cursor.rowcount == 0:
+            raise LeaseLost(command.queue, command.id)
+
+    def _list_dead(self, command: ListDead, now: float) -> DeadLetterPage:
+        rows = self._db.execute(
+            f"SELECT {_DEAD_COLUMNS} FROM items WHERE queue = ? AND dead = 1 AND seq > ? "  # noqa: S608
+            "ORDER BY seq LIMIT ?",
+            (command.queue, command.after, command.limit + 1),
+        ).fetchall()
+        items = [_dead(row) for row in rows[: command.limit]]
+        more = len(rows) > command.limit
+        return DeadLetterPage(items=items, next_cursor=items[-1].cursor if more else None)
+
+    def _get_dead(self, command: GetDead, now: float) -> DeadLetterItem:
+        row = self._db.execute(
+            f"SELECT {_DEAD_COLUMNS} FROM items WHERE queue = ? AND id = ? AND dead = 1",  # noqa: S608
+            (command.queue, command.id),
+        ).fetchone()
+        if row is None:
+            raise ItemNotFound(command.queue, command.id)
+        return _dead(row)
+
+    def _replay_dead(self, command: ReplayDead, now: float) -> None:
+        cursor = self._db.execute(
+            "UPDATE items SET dead = 0, attempt = 0, available_at = ?, dead_at = NULL "
+            "WHERE queue = ? AND id = ? AND dead = 1",
+            (now, command.queue, command.id),
+        )
+        if cursor.rowcount == 0:
+            raise ItemNotFound(command.queue, command.id)
+
+    def _replay_all_dead(self, command: ReplayAllDead, now: float) -> int:
+        cursor = self._db.execute(
+            "UPDATE items SET dead = 0, attempt = 0, available_at = ?, dead_at = NULL "
+            "WHERE seq IN (SELECT seq FROM items WHERE queue = ? AND dead = 1 "
+            "ORDER BY seq LIMIT ?)",
+            (now, command.queue, command.limit),
+        )
+        return cursor.rowcount
+
+    def _delete_dead(self, command: DeleteDead, now: float) -> None:
+        cursor = self._db.execute(
+            "DELETE FROM items WHERE queue = ? AND id = ? AND dead = 1",
+            (command.queue, command.id),
+        )
+        if cursor.rowcount == 0:
+            raise ItemNotFound(command.queue, command.id)
+
+    def _counts(self, command: Counts, now: float) -> QueueCounts:
+        ready, leased, delayed, dead = self._db.execute(
+            "SELECT "
+            "COALESCE(SUM(dead = 0 AND available_at <= :now), 0), "
+            "COALESCE(SUM(dead = 0 AND available_at > :now AND lease_token IS NOT NULL), 0), "
+            "COALESCE(SUM(dead = 0 AND available_at > :now AND lease_token IS NULL), 0), "
+            "COALESCE(SUM(dead = 1), 0) "
+            "FROM items WHERE queue = :queue",
+            {"now": now, "queue": command.queue},
+        ).fetchone()
+        return QueueCounts(ready=ready, leased=leased, delayed=delayed, dead=dead)
+
+    def _queues(self, command: Queues, now: float) -> list[str]:
+        rows = self._db.execute("SELECT DISTINCT queue FROM items ORDER BY queue").fetchall()
+        return [row[0] for row in rows]
+
+    def _kv_get(self, command: KvGet, now: float) -> bytes | None:
+        row = self._db.execute(
+            "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (command.key, now),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _kv_put(self, command: KvPut, now: float) -> None:
+        expires_at = None if command.ttl_s is None else now + command.ttl_s
+        self._db.execute(
+            "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "expires_at = excluded.expires_at",
+            (command.key, command.value, expires_at),
+        )
+
+    def _kv_delete(self, command: KvDelete, now: float) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+            (command.key, now),
+        )
+        return cursor.rowcount == 1
+
+    def _purge(self, now: float) -> None:
+        self._last_purge = now
+        self._db.execute(
+            "DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)",
+            (now, _PURGE_LIMIT),
+        )
+        self._db.execute(
+            "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at <= ? LIMIT ?)",
+            (now, _PURGE_LIMIT),
+        )
+
+
+def _item(row: tuple[Any, ...]) -> QueueItem:
+    item_id, queue, payload, source, meta, attempt, enqueued_at, last_error = row
+    return QueueItem(
+        id=item_id,
+        queue=queue,
+        payload=bytes(payload),
+        source=source,
+        meta=msgspec.json.decode(meta, type=dict[str, str]),
+        attempt=attempt,
+        enqueued_at=enqueued_at,
+        last_error=last_error,
+    )
+
+
+def _dead(row: tuple[Any, ...]) -> DeadLetterItem:
+    item = _item(row[:8])
+    dead_at, seq = row[8:]
+    return DeadLetterItem(
+        id=item.id,
+        queue=item.queue,
+        payload=item.payload,
+        source=item.source,
+        meta=item.meta,
+        attempts=item.attempt,
+        enqueued_at=item.enqueued_at,
+        dead_at=dead_at,
+        last_error=item.last_error,
+        cursor=seq,
+    )

@@ -1,0 +1,213 @@
+"""The store as the rest of the daemon sees it: typed calls over two store actors."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from ..runtime import (
+    ActorError,
+    ActorRef,
+    ActorSpec,
+    Restart,
+    Strategy,
+    SupervisorSpec,
+)
+from ._actor import StoreActor
+from ._backend import Backend
+from ._commands import (
+    WRITES,
+    Ack,
+    Bury,
+    Claim,
+    ClaimKey,
+    Command,
+    Counts,
+    DeleteDead,
+    Enqueue,
+    GetDead,
+    KvDelete,
+    KvGet,
+    KvPut,
+    ListDead,
+    Nack,
+    Queues,
+    ReplayAllDead,
+    ReplayDead,
+)
+from ._errors import StoreError, StoreUnavailable
+from ._types import (
+    DeadLetterItem,
+    DeadLetterPage,
+    EnqueueResult,
+    Lease,
+    NewItem,
+    QueueCounts,
+)
+
+
+class Store:
+    """Dedup keys, durable queues and key-value state, on sqlite or Redis.
+
+    Every call is an ask to a store actor: writes go to the writer (batched
+    into shared commits), reads to the reader (which never waits for the
+    writer). A call that returns has been carried out durably; a call that
+    raises :class:`StoreUnavailable` may or may not have been (the backend
+    failed mid-batch), and the caller retries or answers 503, never treats it
+    as done. Every failure of the machinery in between (a timeout, a crashed
+    or stopped store actor) is reported as :class:`StoreUnavailable` too.
+    """
+
+    def __init__(
+        self, writer: ActorRef[Command], reader: ActorRef[Command], *, timeout_s: float = 5.0
+    ) -> None:
+        self._writer = writer
+        self._reader = reader
+        self._timeout_s = timeout_s
+
+    @classmethod
+    def at(cls, lookup: Callable[[str], Any], path: str, *, timeout_s: float = 5.0) -> Store:
+        """The store whose supervisor is at ``path`` (see :func:`store_spec`)."""
+        return cls(lookup(f"{path}/writer"), lookup(f"{path}/reader"), timeout_s=timeout_s)
+
+    async def _call(self, command: Command) -> Any:
+        ref = self._writer if isinstance(command, WRITES) else self._reader
+        try:
+            return await ref.ask(command, timeout=self._timeout_s)
+        except StoreError:
+            raise
+        except ActorError as exc:
+            raise StoreUnavailable(f"store did not answer: {exc}") from exc
+
+    # -- dedup ---------------------------------------------------------------
+
+    async def claim_key(self, key: str, ttl_s: float) -> bool:
+        """True if ``key`` is seen for the first time (and now held for ``ttl_s``).
+
+        Atomic across callers and, with Redis, across replicas: while the key
+        lives, every other claimer gets False.
+        """
+        result: bool = await self._call(ClaimKey(key, ttl_s))
+        return result
+
+    # -- queues ---------------------------------------------------------------
+
+    async def enqueue(
+        self,
+        queue: str,
+        item: NewItem,
+        *,
+        dedup_key: str | None = None,
+        dedup_ttl_s: float = 7 * 24 * 3600.0,
+    ) -> EnqueueResult:
+        """Store ``item`` durably in ``queue``; with ``dedup_key``, only if the key is new.
+
+        The dedup claim and the enqueue are one atomic step: there is no
+        moment where the key is taken and the item not stored.
+        """
+        result: EnqueueResult = await self._call(Enqueue(queue, item, dedup_key, dedup_ttl_s))
+        return result
+
+    async def claim(self, queue: str, lease_s: float) -> Lease | None:
+        """Lease the next ready item for ``lease_s`` seconds, or None if there is none."""
+        lease: Lease | None = await self._call(Claim(queue, lease_s, secrets.token_hex(16)))
+        return lease
+
+    async def ack(self, lease: Lease) -> None:
+        """The item is done: remove it. :class:`LeaseLost` if the lease was lost."""
+        await self._call(Ack(lease.item.queue, lease.item.id, lease.token))
+
+    async def nack(self, lease: Lease, error: str, retry_at: float) -> None:
+        """Give the item back with ``error``, claimable again at unix time ``retry_at``."""
+        await self._call(Nack(lease.item.queue, lease.item.id, lease.token, error, retry_at))
+
+    async def bury(self, lease: Lease, error: str) -> None:
+        """Move the item to its queue's dead letters, with the error that ended it."""
+        await self._call(Bury(lease.item.queue, lease.item.id, lease.token, error))
+
+    async def counts(self, queue: str) -> QueueCounts:
+        counts: QueueCounts = await self._call(Counts(queue))
+        return counts
+
+    async def queues(self) -> list[str]:
+        """Queues that hold at least one item, in any state."""
+        names: list[str] = await self._call(Queues())
+        return names
+
+    # -- dead letters -----------------------------------------------------------
+
+    async def dead_letters(
+        self, queue: str, *, limit: int = 50, cursor: int | None = None
+    ) -> DeadLetterPage:
+        """Dead letters of ``queue``, oldest first, ``limit`` at a time from ``cursor``."""
+        page: DeadLetterPage = await self._call(ListDead(queue, limit, cursor or 0))
+        return page
+
+    async def dead_letter(self, queue: str, item_id: str) -> DeadLetterItem:
+        """One dead letter; :class:`ItemNotFound` if it is not (or no longer) dead."""
+        item: DeadLetterItem = await self._call(GetDead(queue, item_id))
+        return item
+
+    async def replay(self, queue: str, item_id: str) -> None:
+        """Put a dead letter back in its queue, ready now, with its attempts reset."""
+        await self._call(ReplayDead(queue, item_id))
+
+    async def replay_all(self, queue: str, *, limit: int = 1000) -> int:
+        """Replay up to ``limit`` dead letters of ``queue``, oldest first; return how many."""
+        moved: int = await self._call(ReplayAllDead(queue, limit))
+        return moved
+
+    async def delete_dead_letter(self, queue: str, item_id: str) -> None:
+        await self._call(DeleteDead(queue, item_id))
+
+    # -- key-value ---------------------------------------------------------------
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._call(KvGet(key))
+        return value
+
+    async def put(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
+        await self._call(KvPut(key, value, ttl_s))
+
+    async def delete(self, key: str) -> bool:
+        """Remove ``key``; False if it was not there (or had expired)."""
+        deleted: bool = await self._call(KvDelete(key))
+        return deleted
+
+
+def store_spec(
+    make_backend: Callable[[str], Backend],
+    *,
+    name: str = "store",
+    mailbox_capacity: int = 10_000,
+    max_batch: int = 512,
+    shutdown_timeout_s: float = 10.0,
+    max_restarts: int = 5,
+    within_s: float = 10.0,
+) -> SupervisorSpec:
+    """The store's subtree: a ``writer`` and a ``reader`` actor, each with its own backend.
+
+    ``make_backend(role)`` builds a fresh backend for ``"writer"`` or
+    ``"reader"`` at each (re)start. The writer starts first, so the reader
+    finds the schema in place; they restart independently.
+    """
+
+    def actor(role: str) -> ActorSpec:
+        return ActorSpec(
+            role,
+            lambda: StoreActor(make_backend(role), max_batch=max_batch),
+            restart=Restart.PERMANENT,
+            mailbox_capacity=mailbox_capacity,
+            shutdown_timeout_s=shutdown_timeout_s,
+            # A command that crashes the backend code is a bug; never retry it forever.
+            max_message_crashes=2,
+        )
+
+    return SupervisorSpec(
+        name,
+        children=[actor("writer"), actor("reader")],
+        strategy=Strategy.ONE_FOR_ONE,
+        max_restarts=max_restarts,
+        within_s=within_s,
+    )
