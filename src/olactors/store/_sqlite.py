@@ -41,6 +41,7 @@ from ._types import (
 )
 
 Synchronous = Literal["FULL", "NORMAL"]
+_LEVELS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dedup (
@@ -106,6 +107,7 @@ class SqliteBackend:
         self.synchronous = synchronous
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
+        self._settings: dict[str, str] = {}
         self._last_purge = 0.0
         self._apply: dict[type[Any], Callable[[Any, float], Any]] = {
             ClaimKey: self._claim_key,
@@ -135,12 +137,19 @@ class SqliteBackend:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=5.0
             )
-            conn.execute("PRAGMA journal_mode=WAL")
+            (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            (level,) = conn.execute("PRAGMA synchronous").fetchone()
             if self.role == "writer":
                 conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"sqlite {self.path}: cannot open: {exc}") from exc
+        if mode != "wal":
+            # Some filesystems refuse WAL and sqlite silently keeps another mode,
+            # where readers would wait for the writer: refuse instead.
+            conn.close()
+            raise StoreUnavailable(f"sqlite {self.path}: WAL unavailable (journal mode {mode})")
+        self._settings = {"journal_mode": mode, "synchronous": _LEVELS.get(level, str(level))}
         self._conn = conn
 
     def execute(self, batch: list[Command]) -> list[Any]:
@@ -170,12 +179,8 @@ class SqliteBackend:
             self._conn = None
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "backend": self.name,
-            "role": self.role,
-            "path": str(self.path),
-            "synchronous": self.synchronous,
-        }
+        # What the connection reports, not what was asked for.
+        return {"backend": self.name, "role": self.role, "path": str(self.path), **self._settings}
 
     # -- commands -------------------------------------------------------------
 

@@ -1,0 +1,93 @@
+"""What only the Redis backend promises: survive restarts, act as one state for many replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+import trio
+
+from olactors.store import NewItem, Store, StoreUnavailable
+
+from ..redis_server import RedisServer
+from .conftest import open_store, redis_backends
+
+T = TypeVar("T")
+
+
+async def eventually(call: Callable[[], Awaitable[T]], within_s: float = 20.0) -> T:
+    """Retry ``call`` while the store is unavailable (a liveness bound, not a speed check)."""
+    with trio.fail_after(within_s):
+        while True:
+            try:
+                return await call()
+            except StoreUnavailable:
+                await trio.sleep(0.1)
+
+
+async def test_calls_fail_while_redis_is_down_and_resume_after_with_nothing_lost(
+    redis_server: RedisServer,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        system, store = await open_store(nursery, redis_backends(redis_server.url))
+        acknowledged = [(await store.enqueue("q", NewItem(payload=b"x"))).id for _ in range(20)]
+
+        await trio.to_thread.run_sync(redis_server.stop)
+        with pytest.raises(StoreUnavailable):
+            await store.enqueue("q", NewItem(payload=b"while down"))
+        with pytest.raises(StoreUnavailable):
+            await store.counts("q")
+        assert system.snapshot("/root/store/writer").state["available"] is False  # type: ignore[union-attr]
+
+        await trio.to_thread.run_sync(redis_server.start)
+        after = await eventually(lambda: store.enqueue("q", NewItem(payload=b"after")))
+        acknowledged.append(after.id)
+        claimed = set()
+        while (lease := await store.claim("q", lease_s=60)) is not None:
+            claimed.add(lease.item.id)
+        system.shutdown()
+    assert set(acknowledged) <= claimed
+
+
+async def test_two_replicas_never_claim_the_same_item(redis_server: RedisServer) -> None:
+    backends = redis_backends(redis_server.url, "shared")
+    claimed: list[str] = []
+    async with trio.open_nursery() as nursery:
+        first, store_a = await open_store(nursery, backends)
+        second, store_b = await open_store(nursery, backends)
+        for n in range(200):
+            await store_a.enqueue("q", NewItem(payload=str(n).encode()))
+
+        async def worker(store: Store) -> None:
+            while (lease := await store.claim("q", lease_s=60)) is not None:
+                claimed.append(lease.item.id)
+                await store.ack(lease)
+
+        async with trio.open_nursery() as workers:
+            for store in (store_a, store_b) * 8:
+                workers.start_soon(worker, store)
+        first.shutdown()
+        second.shutdown()
+    assert len(claimed) == 200
+    assert len(set(claimed)) == 200
+
+
+async def test_two_replicas_agree_on_which_event_is_first_seen(redis_server: RedisServer) -> None:
+    backends = redis_backends(redis_server.url, "shared")
+    wins: dict[str, int] = {}
+    async with trio.open_nursery() as nursery:
+        first, store_a = await open_store(nursery, backends)
+        second, store_b = await open_store(nursery, backends)
+
+        async def deliver(store: Store, key: str) -> None:
+            if await store.claim_key(key, ttl_s=60):
+                wins[key] = wins.get(key, 0) + 1
+
+        async with trio.open_nursery() as deliveries:
+            for n in range(100):
+                for store in (store_a, store_b):
+                    deliveries.start_soon(deliver, store, f"evt_{n}")
+        first.shutdown()
+        second.shutdown()
+    assert wins == {f"evt_{n}": 1 for n in range(100)}
