@@ -56,7 +56,9 @@ def test_run_stops_cleanly_on_a_stop_signal(tmp_path: Path, signum: signal.Signa
     assert "olactors stopped cleanly" in err
 
 
-def test_run_without_config_uses_the_embedded_defaults(tmp_path: Path) -> None:
+def test_run_without_config_uses_the_embedded_defaults_and_an_sqlite_store(
+    tmp_path: Path,
+) -> None:
     process = olactors("run", cwd=tmp_path)
     try:
         seen = wait_until_running(process)
@@ -65,6 +67,7 @@ def test_run_without_config_uses_the_embedded_defaults(tmp_path: Path) -> None:
     finally:
         process.kill()
     assert any("configuration: embedded defaults" in line for line in seen)
+    assert (tmp_path / "var" / "olactors.db").is_file()
 
 
 def test_run_with_a_missing_config_exits_2_and_says_why(tmp_path: Path) -> None:

@@ -57,3 +57,11 @@ def test_without_a_path_the_working_directory_config_is_used(
     config, source = Config.discover(None)
     assert config.log.level == "DEBUG"
     assert source == "config/olactors.toml"
+
+
+def test_a_redis_url_with_a_password_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[store]\nredis_url = "redis://:hunter2@cache:6379/0"\n')
+    with pytest.raises(ConfigError, match="must not hold a password") as caught:
+        Config.load(path)
+    assert "hunter2" not in str(caught.value)

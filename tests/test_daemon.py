@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import signal
+from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-from olactors.config import Config, DaemonConfig
+from olactors.config import Config, ConfigError, DaemonConfig
 from olactors.daemon import build_tree, serve
 from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
+from olactors.store import Store
 
 from .runtime.support import Boom, Journal, Recorder, Sleep, Work, recorder, tree
 
@@ -128,6 +130,33 @@ async def test_a_tree_that_cannot_start_exits_1(caplog: pytest.LogCaptureFixture
 
 
 def test_the_root_supervisor_takes_its_intensity_from_the_config() -> None:
-    spec = build_tree(Config.model_validate({"supervision": {"max_restarts": 4, "within_s": 9}}))
+    spec = build_tree(
+        Config.model_validate({"supervision": {"max_restarts": 4, "within_s": 9}}), env={}
+    )
     assert isinstance(spec, SupervisorSpec)
     assert (spec.name, spec.max_restarts, spec.within_s) == ("root", 4, 9)
+
+
+def test_the_store_is_the_first_subsystem_to_start() -> None:
+    spec = build_tree(Config(), env={})
+    assert [child.name for child in spec.children][:1] == ["store"]
+
+
+def test_a_redis_password_comes_from_the_variable_the_config_names() -> None:
+    config = Config.model_validate(
+        {"store": {"backend": "redis", "redis_password_env": "OLACTORS_REDIS_PASSWORD"}}
+    )
+    with pytest.raises(ConfigError, match="OLACTORS_REDIS_PASSWORD, which is not set"):
+        build_tree(config, env={})
+    build_tree(config, env={"OLACTORS_REDIS_PASSWORD": "s3cret"})
+
+
+async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> None:
+    config = Config.model_validate({"store": {"sqlite_path": str(tmp_path / "o.db")}})
+    system = ActorSystem(build_tree(config, env={}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        store = Store.at(system.registry.handle, "/root/store")
+        assert await store.claim_key("evt_1", ttl_s=60) is True
+        system.shutdown()
+    assert (tmp_path / "o.db").exists()

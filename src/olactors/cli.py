@@ -55,4 +55,8 @@ def _run(path: Path | None) -> int:
         return EXIT_USAGE
     logs.configure(config.log.level)
     log.info("configuration: %s", source)
-    return trio.run(run_daemon, config)
+    try:
+        return trio.run(run_daemon, config)
+    except ConfigError as exc:
+        print(f"olactors: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

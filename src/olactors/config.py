@@ -11,8 +11,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .runtime import Backoff
 
@@ -53,6 +54,34 @@ class SupervisionConfig(_Section):
         )
 
 
+class StoreConfig(_Section):
+    """Where durable state lives: an embedded sqlite file, or a Redis shared by replicas."""
+
+    backend: Literal["sqlite", "redis"] = "sqlite"
+    sqlite_path: Path = Path("var/olactors.db")
+    #: FULL fsyncs at every commit; NORMAL may lose the last commits on power loss.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: The environment variable that holds the Redis password, if it needs one.
+    redis_password_env: str | None = None
+    redis_prefix: str = "olactors"
+    redis_connect_timeout_s: float = Field(default=1.0, gt=0)
+    #: How long a store call may take before the caller gets StoreUnavailable.
+    timeout_s: float = Field(default=5.0, gt=0)
+    #: Commands per shared commit at most (one sqlite transaction, one Redis pipeline).
+    max_batch: int = Field(default=512, ge=1)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _no_password_in_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        if parts.password:
+            raise ValueError("must not hold a password: name its variable in redis_password_env")
+        return url
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -60,6 +89,7 @@ class LogConfig(_Section):
 class Config(_Section):
     daemon: DaemonConfig = DaemonConfig()
     supervision: SupervisionConfig = SupervisionConfig()
+    store: StoreConfig = StoreConfig()
     log: LogConfig = LogConfig()
 
     @classmethod

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import trio
 
-from .config import Config
+from .config import Config, ConfigError, StoreConfig
 from .runtime import ActorSystem, ChildStartFailed, SupervisorSpec, TopLevelFailure
+from .store import Backend, RedisBackend, SqliteBackend, store_spec
 
 log = logging.getLogger("olactors.daemon")
 
@@ -20,20 +21,50 @@ EXIT_FAILED = 1  #: the tree could not start, its root gave up, or shutdown over
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def build_tree(config: Config) -> SupervisorSpec:
+def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
     """The root of the daemon's supervision tree.
 
-    Subsystems (store, resilience, webhooks, ...) join here as their issues
-    land; each is a child supervisor in start order, so shutdown stops the
-    public listeners first and the store last.
+    Subsystems join as child supervisors in start order, so shutdown stops
+    the public listeners first and the store last. ``env`` is where secrets
+    named in the config are read from; nothing below reads the environment.
     """
     supervision = config.supervision
+    store = config.store
     return SupervisorSpec(
         "root",
-        children=[],
+        children=[
+            store_spec(
+                backends(store, env),
+                max_batch=store.max_batch,
+                max_restarts=supervision.max_restarts,
+                within_s=supervision.within_s,
+                backoff=supervision.backoff(),
+            ),
+        ],
         max_restarts=supervision.max_restarts,
         within_s=supervision.within_s,
         backoff=supervision.backoff(),
+    )
+
+
+def backends(store: StoreConfig, env: Mapping[str, str]) -> Callable[[str], Backend]:
+    """Builds a store backend for a role ("writer" or "reader") from the config."""
+    if store.backend == "sqlite":
+        path, synchronous = store.sqlite_path, store.sqlite_synchronous
+        return lambda role: SqliteBackend(path, role=role, synchronous=synchronous)  # type: ignore[arg-type]
+    password = None
+    if store.redis_password_env is not None:
+        password = env.get(store.redis_password_env)
+        if not password:
+            raise ConfigError(
+                f"store.redis_password_env names {store.redis_password_env}, which is not set"
+            )
+    return lambda role: RedisBackend(
+        store.redis_url,
+        prefix=store.redis_prefix,
+        password=password,
+        connect_timeout_s=store.redis_connect_timeout_s,
+        timeout_s=store.timeout_s,
     )
 
 
@@ -50,7 +81,7 @@ async def serve(system: ActorSystem, config: Config, signals: AsyncIterator[int]
         forced_by: list[int] = []
         nursery.start_soon(_watch, system, config.daemon.shutdown_timeout_s, signals, forced_by)
         try:
-            await system.run()
+            await system.run(task_status=_Announce())
         except ChildStartFailed as exc:
             log.critical("olactors could not start: %s", exc)
             code = EXIT_FAILED
@@ -90,7 +121,13 @@ async def _watch(
 
 async def run_daemon(config: Config) -> int:
     """Build the tree from ``config`` and serve it on the process's real signals."""
-    system = ActorSystem(build_tree(config))
+    system = ActorSystem(build_tree(config, os.environ))
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        log.info("olactors running (pid %d); SIGINT or SIGTERM stops it", os.getpid())
         return await serve(system, config, signals)
+
+
+class _Announce:
+    """Says so once the whole tree is up (what operators and tests wait for)."""
+
+    def started(self, value: bool | None = None) -> None:
+        log.info("olactors running (pid %d); SIGINT or SIGTERM stops it", os.getpid())

@@ -72,11 +72,13 @@ class RedisBackend:
         url: str,
         *,
         prefix: str = "olactors",
+        password: str | None = None,
         connect_timeout_s: float = 1.0,
         timeout_s: float = 5.0,
     ) -> None:
         self.name = "redis"
         self.url = url
+        self._password = password
         self.prefix = prefix
         self.connect_timeout_s = connect_timeout_s
         self.timeout_s = timeout_s
@@ -90,6 +92,7 @@ class RedisBackend:
         # until it is back, rather than refusing to start.
         client = redis.Redis.from_url(
             self.url,
+            password=self._password,
             socket_connect_timeout=self.connect_timeout_s,
             socket_timeout=self.timeout_s,
             retry=Retry(NoBackoff(), 0),

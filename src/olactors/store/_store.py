@@ -10,6 +10,7 @@ from ..runtime import (
     ActorError,
     ActorRef,
     ActorSpec,
+    Backoff,
     Restart,
     Strategy,
     SupervisorSpec,
@@ -185,6 +186,7 @@ def store_spec(
     shutdown_timeout_s: float = 10.0,
     max_restarts: int = 5,
     within_s: float = 10.0,
+    backoff: Backoff | None = None,
 ) -> SupervisorSpec:
     """The store's subtree: a ``writer`` and a ``reader`` actor, each with its own backend.
 
@@ -210,4 +212,5 @@ def store_spec(
         strategy=Strategy.ONE_FOR_ONE,
         max_restarts=max_restarts,
         within_s=within_s,
+        backoff=backoff or Backoff(),
     )
