@@ -22,3 +22,17 @@ def test_bench_runtime_prints_both_ratios_on_a_short_profile() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("ratio ours/bare") == 2
     assert result.stdout.startswith("tell:")
+
+
+def test_bench_store_prints_all_four_ratios_on_a_short_profile() -> None:
+    result = subprocess.run(
+        [sys.executable, "scripts/bench_store.py", "--items", "256", "--single-items", "20"]
+        + ["--rounds", "1"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("ratio ours/bare") == 4

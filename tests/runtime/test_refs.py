@@ -13,6 +13,7 @@ from olactors.runtime import (
     Actor,
     ActorSpec,
     ActorStopped,
+    ActorSystem,
     AskTimeout,
     MailboxFull,
     Restart,
@@ -147,3 +148,61 @@ async def test_a_sender_blocked_on_a_full_mailbox_wakes_with_actor_stopped(
             await trio.testing.wait_all_tasks_blocked()
             await system.root.remove_child("g")
         assert journal.count("sender") == 1
+
+
+async def test_a_shorter_ask_times_out_on_time_behind_a_longer_one(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        ref = system.ref("/root/a")
+        ref.tell_nowait(Sleep(100))
+        began = trio.current_time()
+        async with trio.open_nursery() as nursery:
+
+            async def long_ask() -> None:
+                with pytest.raises(AskTimeout):
+                    await ref.ask(Work(1), timeout=30)
+
+            nursery.start_soon(long_ask)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(AskTimeout):
+                await ref.ask(Work(2), timeout=1)
+            assert trio.current_time() - began == pytest.approx(1, abs=0.02)
+        system.force_stop()
+
+
+async def test_an_ask_waiting_for_room_in_a_full_mailbox_times_out(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    gate = trio.Event()
+    spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=1)
+    async with running(tree(spec)) as system:
+        ref = system.ref("/root/g")
+        ref.tell_nowait(Gate())
+        await trio.testing.wait_all_tasks_blocked()
+        ref.tell_nowait(Work(1))
+        with pytest.raises(AskTimeout):
+            await ref.ask(Work(2), timeout=2)
+        gate.set()
+
+
+async def test_an_ask_left_waiting_when_the_system_stops_gets_actor_stopped(
+    journal: Journal,
+) -> None:
+    system = ActorSystem(tree(recorder("a", journal, shutdown_timeout_s=0)))
+    outcome: list[BaseException] = []
+    async with trio.open_nursery() as callers, trio.open_nursery() as daemon:
+        await daemon.start(system.run)
+        ref = system.ref("/root/a")
+        ref.tell_nowait(Sleep(100))
+
+        async def caller() -> None:
+            try:
+                await ref.ask(Work(1), timeout=60)
+            except ActorStopped as exc:
+                outcome.append(exc)
+
+        callers.start_soon(caller)
+        await trio.testing.wait_all_tasks_blocked()
+        system.shutdown()
+    assert len(outcome) == 1

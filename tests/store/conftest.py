@@ -9,8 +9,7 @@ import trio
 
 from olactors.runtime import ActorSystem, SupervisorSpec
 from olactors.store import Backend, RedisBackend, SqliteBackend, Store, store_spec
-
-from ..redis_server import RedisServer
+from olactors.testing import RedisServer
 
 MakeBackend = Callable[[str], Backend]
 _prefixes = itertools.count()

@@ -11,8 +11,8 @@ import pytest
 import trio
 
 from olactors.store import NewItem, Store
+from olactors.testing import RedisServer
 
-from ..redis_server import RedisServer
 from .conftest import MakeBackend, open_store, redis_backends, sqlite_backends
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pytest
 import trio
 
 from olactors.store import NewItem, Store, StoreUnavailable
+from olactors.testing import RedisServer
 
-from ..redis_server import RedisServer
 from .conftest import open_store, redis_backends
 
 T = TypeVar("T")

@@ -10,12 +10,11 @@ import trio
 
 from ._actor import Actor, ActorContext
 from ._child import Child
-from ._deadletters import DeadLetterSink
 from ._errors import ActorStopped, MessageDeadLettered, ReplyAbandoned
 from ._mailbox import WAKE, Envelope, Mailbox
 from ._ref import ActorRef
-from ._registry import Registry
 from ._reply import Reply
+from ._services import SystemServices
 from ._snapshot import ActorSnapshot, RateMeter, unwrap_group
 from ._spec import ActorSpec
 
@@ -35,19 +34,17 @@ class ActorCell(Child):
 
     kind = "actor"
 
-    def __init__(
-        self, spec: ActorSpec, path: str, registry: Registry, dead_letters: DeadLetterSink
-    ) -> None:
+    def __init__(self, spec: ActorSpec, path: str, services: SystemServices) -> None:
         super().__init__(spec, path)
         self.actor_spec = spec
-        self.mailbox = Mailbox(path, spec.mailbox_capacity)
+        self.mailbox = Mailbox(path, spec.mailbox_capacity, services.timer)
         self.ref: ActorRef[Any] = ActorRef(path, self.mailbox)
-        self._lookup = registry.handle
+        self._lookup = services.registry.handle
         self.actor: Actor[Any] | None = None
         self.actor_type = "actor"
         self.nursery: trio.Nursery | None = None
         self.handled = 0
-        self._dead_letters = dead_letters
+        self._dead_letters = services.dead_letters
         self._meter: RateMeter | None = None
         self._stop_now = False
         self._drain = False

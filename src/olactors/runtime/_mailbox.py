@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ._errors import ActorStopped, MailboxFull
 from ._reply import Reply
+
+if TYPE_CHECKING:
+    from ._timer import AskTimer
 
 #: What travels in a mailbox: the message and, for an ask, its reply slot.
 #: A tuple, because this is the hot path and a tuple is the cheapest carrier.
@@ -34,9 +37,9 @@ class Mailbox:
     blocked at the time of closing.
     """
 
-    __slots__ = ("_closed", "_receive", "_send", "capacity", "path", "redelivery")
+    __slots__ = ("_closed", "_receive", "_send", "capacity", "path", "redelivery", "timer")
 
-    def __init__(self, path: str, capacity: int) -> None:
+    def __init__(self, path: str, capacity: int, timer: AskTimer | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"mailbox capacity must be at least 1, got {capacity}")
         self.path = path
@@ -44,6 +47,8 @@ class Mailbox:
         self._send, self._receive = trio.open_memory_channel[Envelope](capacity)
         self.redelivery: deque[Envelope] = deque()
         self._closed = False
+        #: The actor system's ask timer, which asks to this mailbox use.
+        self.timer = timer
 
     async def put(self, envelope: Envelope) -> None:
         """Enqueue, waiting while the mailbox is full. A checkpoint."""
@@ -52,14 +57,23 @@ class Mailbox:
         except trio.ClosedResourceError:
             raise ActorStopped(self.path) from None
 
-    def put_nowait(self, envelope: Envelope) -> None:
-        """Enqueue now or raise :class:`MailboxFull`. Never blocks."""
+    def offer(self, envelope: Envelope) -> bool:
+        """Enqueue if there is room now; False if full. Never blocks.
+
+        Raises :class:`ActorStopped` once closed.
+        """
         try:
             self._send.send_nowait(envelope)
         except trio.WouldBlock:
-            raise MailboxFull(self.path, self.capacity) from None
+            return False
         except trio.ClosedResourceError:
             raise ActorStopped(self.path) from None
+        return True
+
+    def put_nowait(self, envelope: Envelope) -> None:
+        """Enqueue now or raise :class:`MailboxFull`. Never blocks."""
+        if not self.offer(envelope):
+            raise MailboxFull(self.path, self.capacity)
 
     def get_nowait(self) -> Envelope:
         """Next envelope, redeliveries first; raises ``trio.WouldBlock`` when empty."""

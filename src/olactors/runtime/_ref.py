@@ -69,8 +69,19 @@ class ActorRef(Generic[M]):
         """
         _check(message)
         reply = Reply()
-        with trio.move_on_after(timeout):
-            await self._mailbox.put((message, reply))
+        envelope = (message, reply)
+        deadline = trio.current_time() + timeout
+        enqueued = self._mailbox.offer(envelope)
+        timer = self._mailbox.timer
+        if enqueued and timer is not None and timer.running:
+            # The common case: no cancel scope, the system's ask timer keeps
+            # the deadline, and waiting for the reply is the checkpoint.
+            reply.expect_by(self.path, timeout)
+            timer.watch(reply, deadline)
+            return await reply.wait()
+        with trio.CancelScope(deadline=deadline):
+            if not enqueued:
+                await self._mailbox.put(envelope)
             return await reply.wait()
         raise AskTimeout(self.path, timeout)
 

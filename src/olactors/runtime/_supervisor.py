@@ -22,7 +22,6 @@ from ._control import (
     StopSupervisor,
     SupervisorRef,
 )
-from ._deadletters import DeadLetterSink
 from ._errors import (
     ActorNotFound,
     ActorStopped,
@@ -30,7 +29,7 @@ from ._errors import (
     DuplicateChild,
     RestartIntensityExceeded,
 )
-from ._registry import Registry
+from ._services import SystemServices
 from ._snapshot import Status, SupervisorSnapshot, unwrap_group
 from ._spec import ChildSpec, Restart, Strategy, SupervisorSpec
 
@@ -61,13 +60,12 @@ class Supervisor(Child):
         self,
         spec: SupervisorSpec,
         path: str,
-        registry: Registry,
-        dead_letters: DeadLetterSink,
+        services: SystemServices,
     ) -> None:
         super().__init__(spec, path)
         self.sup_spec = spec
-        self._registry = registry
-        self._dead_letters = dead_letters
+        self._services = services
+        self._registry = services.registry
         self.children: list[Child] = []
         self._control_send, self._control_recv = trio.open_memory_channel[Command](math.inf)
         self._restart_times: deque[float] = deque()
@@ -86,9 +84,9 @@ class Supervisor(Child):
         path = f"{self.path}/{spec.name}"
         child: Child
         if isinstance(spec, SupervisorSpec):
-            child = Supervisor(spec, path, self._registry, self._dead_letters)
+            child = Supervisor(spec, path, self._services)
         else:
-            child = ActorCell(spec, path, self._registry, self._dead_letters)
+            child = ActorCell(spec, path, self._services)
         child.window_s = self.sup_spec.within_s
         self._registry.register(child)
         self.children.append(child)

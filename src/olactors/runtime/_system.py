@@ -10,12 +10,14 @@ import trio
 from ._child import ExitKind
 from ._control import SupervisorRef
 from ._deadletters import DeadLetterSink
-from ._errors import ActorNotFound, TopLevelFailure
+from ._errors import ActorNotFound, ChildStartFailed, TopLevelFailure
 from ._ref import ActorRef
 from ._registry import Registry
+from ._services import SystemServices
 from ._snapshot import Snapshot, SupervisorSnapshot, unwrap_group
 from ._spec import SupervisorSpec
 from ._supervisor import Supervisor
+from ._timer import AskTimer
 
 log = logging.getLogger("olactors.runtime")
 
@@ -31,7 +33,9 @@ class ActorSystem:
     def __init__(self, root: SupervisorSpec, *, dead_letters: DeadLetterSink | None = None) -> None:
         self.registry = Registry()
         self.dead_letters = dead_letters if dead_letters is not None else DeadLetterSink()
-        self._root = Supervisor(root, "/" + root.name, self.registry, self.dead_letters)
+        self._timer = AskTimer()
+        services = SystemServices(self.registry, self.dead_letters, self._timer)
+        self._root = Supervisor(root, "/" + root.name, services)
         self.registry.register(self._root)
         self._scope: trio.CancelScope | None = None
         self._ran = False
@@ -84,14 +88,25 @@ class ActorSystem:
         if self._ran:
             raise RuntimeError("an ActorSystem runs once; build a new one")
         self._ran = True
+        failed_start: ChildStartFailed | None = None
         try:
             with trio.CancelScope() as scope:
                 self._scope = scope
-                await self._root.run_incarnation(None, initial=True, task_status=task_status)
+                async with trio.open_nursery() as services:
+                    await services.start(self._timer.run)
+                    try:
+                        await self._root.run_incarnation(
+                            None, initial=True, task_status=task_status
+                        )
+                    except ChildStartFailed as exc:
+                        failed_start = exc  # raised below, not wrapped in a group
+                    services.cancel_scope.cancel()
             self.forced = scope.cancelled_caught
         finally:
             self._scope = None
             self._root.close()
+        if failed_start is not None:
+            raise failed_start
         exited = self._root.last_exit
         if exited is not None and exited.kind is ExitKind.CRASH and exited.error is not None:
             cause = unwrap_group(exited.error)

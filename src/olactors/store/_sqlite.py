@@ -111,7 +111,6 @@ class SqliteBackend:
         self._last_purge = 0.0
         self._apply: dict[type[Any], Callable[[Any, float], Any]] = {
             ClaimKey: self._claim_key,
-            Enqueue: self._enqueue,
             Claim: self._claim,
             Ack: self._ack,
             Nack: self._nack,
@@ -160,7 +159,7 @@ class SqliteBackend:
         try:
             conn.execute("BEGIN IMMEDIATE" if self.role == "writer" else "BEGIN")
             try:
-                outcomes = [self._run(command, now) for command in batch]
+                outcomes = self._run_all(batch, now)
                 if self.role == "writer" and now - self._last_purge >= _PURGE_EVERY_S:
                     self._purge(now)
                 conn.execute("COMMIT")
@@ -183,6 +182,22 @@ class SqliteBackend:
         return {"backend": self.name, "role": self.role, "path": str(self.path), **self._settings}
 
     # -- commands -------------------------------------------------------------
+
+    def _run_all(self, batch: list[Command], now: float) -> list[Any]:
+        """Run commands in order; a run of consecutive enqueues runs as one bulk step."""
+        outcomes: list[Any] = []
+        run: list[Enqueue] = []
+        for command in batch:
+            if isinstance(command, Enqueue):
+                run.append(command)
+                continue
+            if run:
+                outcomes += self._enqueue_many(run, now)
+                run = []
+            outcomes.append(self._run(command, now))
+        if run:
+            outcomes += self._enqueue_many(run, now)
+        return outcomes
 
     def _run(self, command: Command, now: float) -> Any:
         try:
@@ -208,26 +223,60 @@ class SqliteBackend:
         )
         return cursor.rowcount == 1
 
-    def _enqueue(self, command: Enqueue, now: float) -> EnqueueResult:
-        item = command.item
-        if command.dedup_key is not None and not self._take_key(
-            command.dedup_key, now + command.dedup_ttl_s, now
-        ):
-            return EnqueueResult(id=item.id, duplicate=True)
-        cursor = self._db.execute(
-            "INSERT INTO items (id, queue, available_at, source, meta, payload, enqueued_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-            (
-                item.id,
-                command.queue,
-                max(now, item.not_before),
-                item.source,
-                msgspec.json.encode(item.meta),
-                item.payload,
-                now,
-            ),
+    def _enqueue_many(self, commands: list[Enqueue], now: float) -> list[EnqueueResult]:
+        """Enqueue in bulk: two lookups and two multi-row inserts, whatever the count.
+
+        The same outcome as one command at a time, in order: a live dedup key
+        (or one taken earlier in this run) makes a duplicate; so does an id
+        already stored. The ingress hot path is mostly this.
+        """
+        db = self._db
+        keys = [c.dedup_key for c in commands if c.dedup_key is not None]
+        taken = set(
+            _present(db, "SELECT key FROM dedup WHERE expires_at > ? AND key IN", keys, now)
         )
-        return EnqueueResult(id=item.id, duplicate=cursor.rowcount == 0)
+        stored = set(
+            _present(db, "SELECT id FROM items WHERE id IN", [c.item.id for c in commands])
+        )
+        results: list[EnqueueResult] = []
+        key_rows: list[tuple[str, float]] = []
+        item_rows: list[tuple[Any, ...]] = []
+        for command in commands:
+            item = command.item
+            if command.dedup_key is not None:
+                if command.dedup_key in taken:
+                    results.append(EnqueueResult(id=item.id, duplicate=True))
+                    continue
+                taken.add(command.dedup_key)
+                key_rows.append((command.dedup_key, now + command.dedup_ttl_s))
+            if item.id in stored:
+                results.append(EnqueueResult(id=item.id, duplicate=True))
+                continue
+            stored.add(item.id)
+            item_rows.append(
+                (
+                    item.id,
+                    command.queue,
+                    max(now, item.not_before),
+                    item.source,
+                    msgspec.json.encode(item.meta),
+                    item.payload,
+                    now,
+                )
+            )
+            results.append(EnqueueResult(id=item.id, duplicate=False))
+        # Keys found live were skipped above; an expired one is taken over.
+        db.executemany(
+            "INSERT INTO dedup (key, expires_at) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at",
+            key_rows,
+        )
+        db.executemany(
+            "INSERT INTO items (id, queue, available_at, source, meta, payload, enqueued_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            item_rows,
+        )
+        return results
 
     def _claim(self, command: Claim, now: float) -> Lease | None:
         expires_at = now + command.lease_s
@@ -362,6 +411,17 @@ class SqliteBackend:
             "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at <= ? LIMIT ?)",
             (now, _PURGE_LIMIT),
         )
+
+
+def _present(db: sqlite3.Connection, query: str, values: list[str], *leading: object) -> list[str]:
+    """Which of ``values`` the query (ending in ``IN``) finds; one statement per 500."""
+    found: list[str] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(f"{query} ({marks})", (*leading, *chunk)).fetchall()
+        found += [row[0] for row in rows]
+    return found
 
 
 def _item(row: tuple[Any, ...]) -> QueueItem:
