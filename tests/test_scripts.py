@@ -8,6 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT_PROFILE = ["--messages", "2000", "--asks", "500", "--rounds", "1"]
+SHORT_STORE_PROFILE = ["--items", "256", "--single-items", "20", "--rounds", "1"]
 
 
 def test_bench_runtime_prints_both_ratios_on_a_short_profile() -> None:
@@ -26,8 +27,7 @@ def test_bench_runtime_prints_both_ratios_on_a_short_profile() -> None:
 
 def test_bench_store_prints_all_four_ratios_on_a_short_profile() -> None:
     result = subprocess.run(
-        [sys.executable, "scripts/bench_store.py", "--items", "256", "--single-items", "20"]
-        + ["--rounds", "1"],
+        [sys.executable, "scripts/bench_store.py", *SHORT_STORE_PROFILE],
         cwd=REPO,
         capture_output=True,
         text=True,

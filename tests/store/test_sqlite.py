@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,22 @@ async def test_a_store_that_cannot_open_its_file_fails_the_start_and_says_why(
     )
     with pytest.raises(ChildStartFailed, match=r"store/writer failed to start: StoreUnavailable"):
         await ActorSystem(spec).run()
+
+
+async def test_reads_go_on_while_another_connection_holds_an_exclusive_write_lock(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "o.db"
+    async with trio.open_nursery() as nursery:
+        system, store = await open_store(nursery, sqlite_backends(db))
+        await store.enqueue("q", NewItem(payload=b"x"))
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        blocker.execute("DELETE FROM kv")
+        try:
+            # In WAL mode the reader sees the last commit and does not wait.
+            assert (await store.counts("q")).ready == 1
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        system.shutdown()
