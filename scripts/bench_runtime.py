@@ -17,7 +17,6 @@ with min and max to show the noise.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import msgspec
 import trio
 
+from benchreport import report
 from olactors.runtime import Actor, ActorRef, ActorSpec, ActorSystem, SupervisorSpec
 
 CAPACITY = 1000
@@ -169,20 +169,6 @@ def measure(rounds: int, n: int, bare: Runner, ours: Runner) -> tuple[list[float
     return bare_rates, our_rates
 
 
-def report(name: str, bare: list[float], ours: list[float], goal: float) -> None:
-    ratios = [o / b for o, b in zip(ours, bare, strict=True)]
-    print(f"{name}:")
-    for label, rates in (("bare", bare), ("ours", ours)):
-        print(
-            f"  {label:5} median {statistics.median(rates):>10,.0f} msg/s"
-            f"   (min {min(rates):,.0f}, max {max(rates):,.0f})"
-        )
-    print(
-        f"  ratio ours/bare: median {statistics.median(ratios):.2f}"
-        f"   (min {min(ratios):.2f}, max {max(ratios):.2f})   goal >= {goal}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
@@ -192,8 +178,8 @@ def main() -> None:
     # One warm-up of each, not counted: imports, allocator, caches.
     measure(1, 1000, bare_tell, ours_tell)
     measure(1, 1000, bare_ask, ours_ask)
-    report("tell", *measure(args.rounds, args.messages, bare_tell, ours_tell), goal=0.7)
-    report("ask", *measure(args.rounds, args.asks, bare_ask, ours_ask), goal=0.5)
+    report("tell", "msg/s", *measure(args.rounds, args.messages, bare_tell, ours_tell), goal=0.7)
+    report("ask", "msg/s", *measure(args.rounds, args.asks, bare_ask, ours_ask), goal=0.5)
 
 
 if __name__ == "__main__":

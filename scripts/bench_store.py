@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ import msgspec
 import redis
 import trio
 
+from benchreport import report
 from olactors.runtime import ActorSystem, SupervisorSpec
 from olactors.store import Backend, NewItem, RedisBackend, SqliteBackend, Store, store_spec
 from olactors.store import _redis_scripts as lua
@@ -106,25 +106,6 @@ def bare_redis(url: str, prefix: str, items: int, batch: int) -> float:
     return elapsed
 
 
-def report(
-    title: str, items: int, bare: list[float], mine: list[float], goal: float | None
-) -> None:
-    bare_rates = [items / t for t in bare]
-    our_rates = [items / t for t in mine]
-    ratios = [o / b for o, b in zip(our_rates, bare_rates, strict=True)]
-    print(f"{title}:")
-    for label, rates in (("bare", bare_rates), ("ours", our_rates)):
-        print(
-            f"  {label:5} median {statistics.median(rates):>9,.0f} enqueues/s"
-            f"   (min {min(rates):,.0f}, max {max(rates):,.0f})"
-        )
-    target = f"   goal >= {goal}" if goal is not None else ""
-    print(
-        f"  ratio ours/bare: median {statistics.median(ratios):.2f}"
-        f"   (min {min(ratios):.2f}, max {max(ratios):.2f}){target}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=4000, help="items with 64 producers")
@@ -168,7 +149,8 @@ def main() -> None:
                     our_times.append(mine(items, producers))
                 title = f"{name}, {producers} producer{'s' if producers > 1 else ''}"
                 title += f" (bare: {batch} per commit)"
-                report(title, items, bare_times, our_times, goal)
+                rates = ([items / t for t in bare_times], [items / t for t in our_times])
+                report(title, "enqueues/s", *rates, goal)
 
 
 if __name__ == "__main__":

@@ -6,28 +6,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
-SHORT_PROFILE = ["--messages", "2000", "--asks", "500", "--rounds", "1"]
-SHORT_STORE_PROFILE = ["--items", "256", "--single-items", "20", "--rounds", "1"]
 
 
-def test_bench_runtime_prints_both_ratios_on_a_short_profile() -> None:
+@pytest.mark.parametrize(
+    ("script", "profile", "comparisons"),
+    [
+        ("bench_runtime.py", ["--messages", "2000", "--asks", "500", "--rounds", "1"], 2),
+        ("bench_store.py", ["--items", "256", "--single-items", "20", "--rounds", "1"], 4),
+    ],
+)
+def test_a_benchmark_prints_every_ratio_on_its_short_profile(
+    script: str, profile: list[str], comparisons: int
+) -> None:
     result = subprocess.run(
-        [sys.executable, "scripts/bench_runtime.py", *SHORT_PROFILE],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.count("ratio ours/bare") == 2
-    assert result.stdout.startswith("tell:")
-
-
-def test_bench_store_prints_all_four_ratios_on_a_short_profile() -> None:
-    result = subprocess.run(
-        [sys.executable, "scripts/bench_store.py", *SHORT_STORE_PROFILE],
+        [sys.executable, f"scripts/{script}", *profile],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -35,4 +30,4 @@ def test_bench_store_prints_all_four_ratios_on_a_short_profile() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("ratio ours/bare") == 4
+    assert result.stdout.count("ratio ours/bare") == comparisons

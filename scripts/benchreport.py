@@ -1,0 +1,25 @@
+"""How every benchmark script prints a comparison: medians, spread, and the ratio."""
+
+from __future__ import annotations
+
+import statistics
+
+
+def report(title: str, unit: str, bare: list[float], ours: list[float], goal: float | None) -> None:
+    """Print rates (higher is better) of bare and ours, paired round by round.
+
+    The ratio is taken per round (ours/bare of the same round) so that drift
+    in the machine's speed between rounds cancels; min and max show the noise.
+    """
+    ratios = [o / b for o, b in zip(ours, bare, strict=True)]
+    print(f"{title}:")
+    for label, rates in (("bare", bare), ("ours", ours)):
+        print(
+            f"  {label:5} median {statistics.median(rates):>10,.0f} {unit}"
+            f"   (min {min(rates):,.0f}, max {max(rates):,.0f})"
+        )
+    target = f"   goal >= {goal}" if goal is not None else ""
+    print(
+        f"  ratio ours/bare: median {statistics.median(ratios):.2f}"
+        f"   (min {min(ratios):.2f}, max {max(ratios):.2f}){target}"
+    )
