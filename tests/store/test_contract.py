@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 import trio
 
-from olactors.store import ItemNotFound, LeaseLost, NewItem, QueueCounts, Store
+from olactors.store import (
+    InvalidStoreCall,
+    ItemNotFound,
+    LeaseLost,
+    NewItem,
+    QueueCounts,
+    Store,
+)
 
 SHORT = 0.3  # seconds: TTLs and leases that tests wait out
 
@@ -253,3 +261,63 @@ async def test_a_value_expires_after_its_ttl(store: Store) -> None:
     assert await store.get("cache:me") == b"{}"
     await trio.sleep(SHORT + 0.2)
     assert await store.get("cache:me") is None
+
+
+# -- edges both backends must agree on ---------------------------------------------------
+
+
+async def test_one_id_in_two_queues_is_two_items(store: Store) -> None:
+    event = NewItem(payload=b"evt", id="evt_1")
+    assert (await store.enqueue("billing", event)).duplicate is False
+    assert (await store.enqueue("audit", event)).duplicate is False
+    assert await store.claim("billing", lease_s=30) is not None
+    assert await store.claim("audit", lease_s=30) is not None
+
+
+async def test_an_expired_lease_still_holds_until_someone_claims_the_item(store: Store) -> None:
+    await store.enqueue("q", item(1))
+    await store.enqueue("q", item(2))
+    late = await store.claim("q", lease_s=SHORT)
+    assert late is not None
+    await trio.sleep(SHORT + 0.2)
+    other = await store.claim("q", lease_s=30)  # reclaims nothing of late's: takes the other
+    assert other is not None
+    assert other.item.id != late.item.id
+    await store.ack(late)  # nobody claimed it meanwhile: the late holder may still finish
+    await store.ack(other)
+    assert await store.counts("q") == QueueCounts(ready=0, leased=0, delayed=0, dead=0)
+
+
+async def test_a_queue_with_no_items_left_is_not_listed(store: Store) -> None:
+    await store.enqueue("q", item(1))
+    lease = await store.claim("q", lease_s=30)
+    assert lease is not None
+    await store.ack(lease)
+    assert await store.queues() == []
+
+
+async def test_a_key_with_a_sub_millisecond_ttl_is_still_claimed(store: Store) -> None:
+    assert await store.claim_key("evt_fast", ttl_s=0.0005) is True
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: s.claim_key("", ttl_s=60),
+        lambda s: s.claim_key("k", ttl_s=0),
+        lambda s: s.claim_key("k", ttl_s=float("nan")),
+        lambda s: s.enqueue("q", item(1), dedup_key="", dedup_ttl_s=60),
+        lambda s: s.enqueue("q{x}", item(1)),
+        lambda s: s.enqueue("q", item(1, not_before=float("inf"))),
+        lambda s: s.claim("q", lease_s=0),
+        lambda s: s.dead_letters("q", limit=0),
+        lambda s: s.replay_all("q", limit=0),
+        lambda s: s.put("k", b"v", ttl_s=-1),
+    ],
+)
+async def test_out_of_range_arguments_are_refused_before_reaching_the_backend(
+    store: Store, call: Callable[[Store], Awaitable[object]]
+) -> None:
+    with pytest.raises(InvalidStoreCall):
+        await call(store)
+    assert await store.queues() == []

@@ -8,7 +8,7 @@ redis-py.
 
 from ._actor import StoreActor
 from ._backend import Backend
-from ._errors import ItemNotFound, LeaseLost, StoreError, StoreUnavailable
+from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._redis import RedisBackend
 from ._sqlite import SqliteBackend
 from ._store import Store, store_spec
@@ -28,6 +28,7 @@ __all__ = [
     "DeadLetterItem",
     "DeadLetterPage",
     "EnqueueResult",
+    "InvalidStoreCall",
     "ItemNotFound",
     "Lease",
     "LeaseLost",

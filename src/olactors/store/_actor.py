@@ -10,7 +10,7 @@ import trio
 from ..runtime import Actor, Reply
 from ._backend import Backend
 from ._commands import Command
-from ._errors import StoreUnavailable
+from ._errors import StoreError, StoreUnavailable
 
 log = logging.getLogger("olactors.store")
 
@@ -31,7 +31,7 @@ class StoreActor(Actor[Command]):
     connection; the first batch after the back-off is the probe.
     """
 
-    reply_errors: ClassVar[tuple[type[Exception], ...]] = (StoreUnavailable,)
+    reply_errors: ClassVar[tuple[type[Exception], ...]] = (StoreError,)
 
     def __init__(
         self,
@@ -73,7 +73,12 @@ class StoreActor(Actor[Command]):
         await trio.to_thread.run_sync(self.backend.close)
 
     async def _flush(self) -> None:
-        batch, self.pending = self.pending, []
+        # An asker that gave up (timed out, cancelled) was told its command was
+        # not carried out; it must not be carried out now.
+        batch = [(command, reply) for command, reply in self.pending if not reply.abandoned]
+        self.pending = []
+        if not batch:
+            return
         commands = [command for command, _ in batch]
         try:
             outcomes = await trio.to_thread.run_sync(self.backend.execute, commands)
@@ -81,6 +86,15 @@ class StoreActor(Actor[Command]):
             self._went_down(exc)
             for _, reply in batch:
                 reply.reject(exc)
+            return
+        except Exception as exc:
+            # A bug in a backend: the batch was rolled back (sqlite) or its
+            # replies are unreadable (Redis). Answer, log, and carry on; a
+            # restart would not make the same batch succeed.
+            log.exception("%s store failed on a batch of %d", self.backend.name, len(batch))
+            failure = StoreError(f"{self.backend.name} store failed: {type(exc).__name__}: {exc}")
+            for _, reply in batch:
+                reply.reject(failure)
             return
         self._came_up()
         self.batches += 1

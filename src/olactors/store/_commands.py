@@ -6,16 +6,52 @@ A backend runs a batch of these in one transaction (sqlite) or one pipeline
 
 from __future__ import annotations
 
+import math
+import re
 from typing import get_args
 
 import msgspec
 
+from ._errors import InvalidStoreCall
 from ._types import NewItem
+
+# Queue names end up in Redis keys inside a hash tag: no braces, no spaces.
+_QUEUE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+MAX_PAGE = 1000
+
+
+def _queue(name: str) -> None:
+    if not _QUEUE.match(name):
+        raise InvalidStoreCall(f"queue name {name!r} must match {_QUEUE.pattern}")
+
+
+def _key(key: str, what: str) -> None:
+    if not key:
+        raise InvalidStoreCall(f"{what} must not be empty")
+
+
+def _positive(seconds: float, what: str) -> None:
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise InvalidStoreCall(f"{what} must be a finite number of seconds above 0, not {seconds}")
+
+
+def _time(at: float, what: str) -> None:
+    if not (math.isfinite(at) and at >= 0):
+        raise InvalidStoreCall(f"{what} must be a unix time, not {at}")
+
+
+def _limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidStoreCall(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
 
 
 class ClaimKey(msgspec.Struct, frozen=True, tag=True):
     key: str
     ttl_s: float
+
+    def __post_init__(self) -> None:
+        _key(self.key, "dedup key")
+        _positive(self.ttl_s, "ttl_s")
 
 
 class Enqueue(msgspec.Struct, frozen=True, tag=True):
@@ -24,11 +60,23 @@ class Enqueue(msgspec.Struct, frozen=True, tag=True):
     dedup_key: str | None = None
     dedup_ttl_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        _queue(self.queue)
+        _key(self.item.id, "item id")
+        _time(self.item.not_before, "not_before")
+        if self.dedup_key is not None:
+            _key(self.dedup_key, "dedup key")
+            _positive(self.dedup_ttl_s, "dedup_ttl_s")
+
 
 class Claim(msgspec.Struct, frozen=True, tag=True):
     queue: str
     lease_s: float
     token: str
+
+    def __post_init__(self) -> None:
+        _queue(self.queue)
+        _positive(self.lease_s, "lease_s")
 
 
 class Ack(msgspec.Struct, frozen=True, tag=True):
@@ -44,6 +92,9 @@ class Nack(msgspec.Struct, frozen=True, tag=True):
     error: str
     retry_at: float
 
+    def __post_init__(self) -> None:
+        _time(self.retry_at, "retry_at")
+
 
 class Bury(msgspec.Struct, frozen=True, tag=True):
     queue: str
@@ -56,6 +107,10 @@ class ListDead(msgspec.Struct, frozen=True, tag=True):
     queue: str
     limit: int
     after: int
+
+    def __post_init__(self) -> None:
+        _queue(self.queue)
+        _limit(self.limit)
 
 
 class GetDead(msgspec.Struct, frozen=True, tag=True):
@@ -72,6 +127,10 @@ class ReplayAllDead(msgspec.Struct, frozen=True, tag=True):
     queue: str
     limit: int
 
+    def __post_init__(self) -> None:
+        _queue(self.queue)
+        _limit(self.limit)
+
 
 class DeleteDead(msgspec.Struct, frozen=True, tag=True):
     queue: str
@@ -81,6 +140,9 @@ class DeleteDead(msgspec.Struct, frozen=True, tag=True):
 class Counts(msgspec.Struct, frozen=True, tag=True):
     queue: str
 
+    def __post_init__(self) -> None:
+        _queue(self.queue)
+
 
 class Queues(msgspec.Struct, frozen=True, tag=True):
     pass
@@ -89,15 +151,26 @@ class Queues(msgspec.Struct, frozen=True, tag=True):
 class KvGet(msgspec.Struct, frozen=True, tag=True):
     key: str
 
+    def __post_init__(self) -> None:
+        _key(self.key, "key")
+
 
 class KvPut(msgspec.Struct, frozen=True, tag=True):
     key: str
     value: bytes
     ttl_s: float | None = None
 
+    def __post_init__(self) -> None:
+        _key(self.key, "key")
+        if self.ttl_s is not None:
+            _positive(self.ttl_s, "ttl_s")
+
 
 class KvDelete(msgspec.Struct, frozen=True, tag=True):
     key: str
+
+    def __post_init__(self) -> None:
+        _key(self.key, "key")
 
 
 Write = (

@@ -5,7 +5,8 @@
     StoreError
     ├── StoreUnavailable   the backend cannot be reached or written: answer 503, drop nothing
     ├── LeaseLost          the lease is no longer yours: it expired and was claimed again
-    └── ItemNotFound       no such item (a dead letter that was replayed or deleted)
+    ├── ItemNotFound       no such item (a dead letter that was replayed or deleted)
+    └── InvalidStoreCall   the call's arguments are out of range (a bug in the caller)
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ class StoreError(Exception):
 
 
 class StoreUnavailable(StoreError):
-    """The backend cannot be reached or cannot write: nothing was stored.
+    """The backend could not be reached, could not write, or did not answer in time.
 
-    At the edge this is a 503 with ``Retry-After``, never a silent drop.
+    The call was not carried out, except when the answer was only late (a
+    timeout): then it may have been. Either way it is not acknowledged, and
+    the caller retries or answers 503 with ``Retry-After``, never treats it as
+    done. That is why an event is stored with ``enqueue(dedup_key=...)``, one
+    atomic step, and not with ``claim_key`` followed by ``enqueue``: a retry
+    after a late commit then finds the event stored, not just its key taken.
     """
 
 
@@ -42,3 +48,10 @@ class ItemNotFound(StoreError, LookupError):
         super().__init__(f"no item {item_id} in {queue}")
         self.queue = queue
         self.item_id = item_id
+
+
+class InvalidStoreCall(StoreError, ValueError):
+    """Arguments out of range (an empty key, a zero lease, a limit below 1...).
+
+    Raised where the call is made, before anything reaches a backend.
+    """

@@ -11,6 +11,7 @@ import msgspec
 import redis
 from redis.backoff import NoBackoff
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
 from . import _redis_scripts as lua
@@ -32,15 +33,16 @@ from ._commands import (
     ReplayAllDead,
     ReplayDead,
 )
-from ._errors import ItemNotFound, LeaseLost, StoreUnavailable
+from ._errors import ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._types import DeadLetterItem, DeadLetterPage, EnqueueResult, Lease, QueueCounts, QueueItem
 
 #: Turns one pipeline reply into the command's outcome (a value or an error instance).
 Parse = Callable[[Any], Any]
 
-# Failures that mean "Redis is not there right now" (BusyLoadingError, the
-# dataset still loading after a restart, is a ConnectionError).
-_DOWN = (redis.ConnectionError, redis.TimeoutError, OSError)
+# Any failure of the pipeline as a whole means "Redis cannot serve us right
+# now": down, still loading its data after a restart, a failover, a protocol
+# error. The batch is not acknowledged; the actor backs off and retries.
+_UNAVAILABLE = (redis.RedisError, OSError)
 
 
 def _ms(seconds: float) -> int:
@@ -60,11 +62,13 @@ def redacted(url: str) -> str:
 class RedisBackend:
     """Runs command batches as one Redis pipeline: one round trip per batch.
 
-    Every command is one call (a native command or a Lua script), so replies
-    map one to one. The client does not retry on its own: a failed batch
-    raises :class:`StoreUnavailable` and the store actor backs off, which is
-    what reconnecting with back-off amounts to. Scripts missing after a Redis
-    restart are loaded again by the pipeline before it runs.
+    Every command is one call (a native command or a script by its SHA), so
+    replies map one to one. The client does not retry on its own (a retried
+    pipeline could apply twice): a failed batch raises
+    :class:`StoreUnavailable` and the store actor backs off, which is what
+    reconnecting with back-off amounts to. Scripts are sent by SHA; those a
+    Redis restart lost answer NOSCRIPT without running, and only those are
+    loaded and sent again (no SCRIPT EXISTS round trip per batch).
     """
 
     def __init__(
@@ -74,13 +78,15 @@ class RedisBackend:
         prefix: str = "olactors",
         password: str | None = None,
         connect_timeout_s: float = 1.0,
-        timeout_s: float = 5.0,
+        timeout_s: float = 2.0,
     ) -> None:
         self.name = "redis"
         self.url = url
         self._password = password
         self.prefix = prefix
         self.connect_timeout_s = connect_timeout_s
+        # Kept below the store's ask timeout, so that a batch that cannot
+        # finish fails before its askers give up on it.
         self.timeout_s = timeout_s
         self._client: redis.Redis | None = None
         self._scripts: dict[str, Script] = {}
@@ -97,42 +103,38 @@ class RedisBackend:
             socket_timeout=self.timeout_s,
             retry=Retry(NoBackoff(), 0),
         )
-        self._scripts = {
-            name: client.register_script(getattr(lua, name))
-            for name in (
-                "ENQUEUE",
-                "CLAIM",
-                "ACK",
-                "NACK",
-                "BURY",
-                "REPLAY",
-                "DELETE_DEAD",
-                "DEAD",
-                "COUNTS",
-            )
-        }
+        self._scripts = {name: client.register_script(text) for name, text in lua.ALL.items()}
         self._client = client
 
     def execute(self, batch: list[Command]) -> list[Any]:
         client = self._client
         if client is None:
             raise StoreUnavailable("redis: not open")
+        try:
+            parsers, replies = self._send(client, batch)
+            missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+            if missing:
+                # Those did not run: load every script, then send just them again.
+                for script in self._scripts.values():
+                    script.sha = client.script_load(script.script)
+                again, retried = self._send(client, [batch[i] for i in missing])
+                for i, parse, reply in zip(missing, again, retried, strict=True):
+                    parsers[i], replies[i] = parse, reply
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"redis {redacted(self.url)}: {exc}") from exc
+        return [
+            _outcome(command, parse, reply)
+            for command, parse, reply in zip(batch, parsers, replies, strict=True)
+        ]
+
+    def _send(self, client: redis.Redis, batch: list[Command]) -> tuple[list[Parse], list[Any]]:
         pipe = client.pipeline(transaction=False)
         try:
             parsers = [self._add(pipe, command) for command in batch]
-            replies = pipe.execute(raise_on_error=False)
-        except _DOWN as exc:
-            raise StoreUnavailable(f"redis {redacted(self.url)}: {exc}") from exc
+            replies: list[Any] = pipe.execute(raise_on_error=False)
         finally:
             pipe.reset()
-        outcomes: list[Any] = []
-        for parse, reply in zip(parsers, replies, strict=True):
-            if isinstance(reply, redis.RedisError):
-                # OOM, READONLY, MISCONF...: this command did not happen.
-                outcomes.append(StoreUnavailable(f"redis: {reply}"))
-            else:
-                outcomes.append(parse(reply))
-        return outcomes
+        return parsers, replies
 
     def close(self) -> None:
         if self._client is not None:
@@ -151,119 +153,115 @@ class RedisBackend:
     def _item_prefix(self, queue: str) -> str:
         return self._q(queue, "i:")
 
+    def _lease_keys(self, queue: str) -> list[str]:
+        """What every lease check needs, in the scripts' order: leased, tokens, ready."""
+        return [self._q(queue, "leased"), self._q(queue, "tokens"), self._q(queue, "ready")]
+
     # -- commands -------------------------------------------------------------
 
+    def _script(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+
     def _add(self, pipe: Any, command: Command) -> Parse:
-        script = self._scripts
+        """Queue ``command`` on ``pipe``; return what reads its reply."""
+        script = self._script
         if isinstance(command, ClaimKey):
-            pipe.set(f"{self.prefix}:dedup:{command.key}", b"1", nx=True, px=_ms(command.ttl_s))
+            px = max(1, _ms(command.ttl_s))
+            pipe.set(f"{self.prefix}:dedup:{command.key}", b"1", nx=True, px=px)
             return bool
         if isinstance(command, Enqueue):
-            item = command.item
-            dedup = f"{self.prefix}:dedup:{command.dedup_key}" if command.dedup_key else ""
-            script["ENQUEUE"](
-                keys=[
-                    self._q(command.queue, "ready"),
+            item, queue = command.item, command.queue
+            keyed = command.dedup_key is not None
+            script(
+                pipe,
+                "ENQUEUE",
+                [
+                    self._q(queue, "ready"),
                     f"{self.prefix}:queues",
-                    self._q(command.queue, "seq"),
-                    dedup,
+                    self._q(queue, "seq"),
+                    f"{self.prefix}:dedup:{command.dedup_key if keyed else ''}",
                 ],
-                args=[
-                    command.queue,
+                [
+                    queue,
                     item.id,
                     item.payload,
                     item.source,
                     msgspec.json.encode(item.meta),
                     _ms(item.not_before),
                     max(1, _ms(command.dedup_ttl_s)),
-                    self._item_prefix(command.queue),
+                    self._item_prefix(queue),
+                    "1" if keyed else "0",
                 ],
-                client=pipe,
             )
             return lambda reply: EnqueueResult(id=item.id, duplicate=reply != 1)
         if isinstance(command, Claim):
-            script["CLAIM"](
-                keys=self._lease_keys(command.queue),
-                args=[_ms(command.lease_s), command.token, self._item_prefix(command.queue)],
-                client=pipe,
+            queue = command.queue
+            script(
+                pipe,
+                "CLAIM",
+                [self._q(queue, "ready"), self._q(queue, "leased"), self._q(queue, "tokens")],
+                [max(1, _ms(command.lease_s)), command.token, self._item_prefix(queue)],
             )
             return lambda reply: self._lease(command, reply)
-        if isinstance(command, Ack):
-            item_key = self._item_prefix(command.queue) + command.id
-            script["ACK"](
-                keys=self._lease_keys(command.queue)[1:],
-                args=[command.id, command.token, item_key],
-                client=pipe,
-            )
-            return _held(command.queue, command.id)
-        if isinstance(command, Nack):
-            item_key = self._item_prefix(command.queue) + command.id
-            script["NACK"](
-                keys=[*self._lease_keys(command.queue)[1:], self._q(command.queue, "ready")],
-                args=[command.id, command.token, item_key, _ms(command.retry_at), command.error],
-                client=pipe,
-            )
-            return _held(command.queue, command.id)
-        if isinstance(command, Bury):
-            item_key = self._item_prefix(command.queue) + command.id
-            script["BURY"](
-                keys=[*self._lease_keys(command.queue)[1:], self._q(command.queue, "dead")],
-                args=[command.id, command.token, item_key, command.error],
-                client=pipe,
-            )
-            return _held(command.queue, command.id)
+        if isinstance(command, Ack | Nack | Bury):
+            queue = command.queue
+            args: list[Any] = [command.id, command.token, self._item_prefix(queue) + command.id]
+            keys = self._lease_keys(queue)
+            if isinstance(command, Nack):
+                args += [_ms(command.retry_at), command.error]
+            elif isinstance(command, Bury):
+                keys.append(self._q(queue, "dead"))
+                args.append(command.error)
+            script(pipe, type(command).__name__.upper(), keys, args)
+            return _held(queue, command.id)
         if isinstance(command, ListDead | GetDead):
             by_id = command.id if isinstance(command, GetDead) else ""
             after = command.after if isinstance(command, ListDead) else 0
             limit = command.limit + 1 if isinstance(command, ListDead) else 1
-            script["DEAD"](
-                keys=[self._q(command.queue, "dead")],
-                args=[self._item_prefix(command.queue), after, limit, by_id],
-                client=pipe,
+            script(
+                pipe,
+                "DEAD",
+                [self._q(command.queue, "dead")],
+                [self._item_prefix(command.queue), after, limit, by_id],
             )
             return lambda reply: self._dead(command, reply)
         if isinstance(command, ReplayDead | ReplayAllDead):
             by_id = command.id if isinstance(command, ReplayDead) else ""
             limit = command.limit if isinstance(command, ReplayAllDead) else 1
-            script["REPLAY"](
-                keys=[self._q(command.queue, "dead"), self._q(command.queue, "ready")],
-                args=[self._item_prefix(command.queue), limit, by_id],
-                client=pipe,
+            script(
+                pipe,
+                "REPLAY",
+                [self._q(command.queue, "dead"), self._q(command.queue, "ready")],
+                [self._item_prefix(command.queue), limit, by_id],
             )
             if isinstance(command, ReplayAllDead):
                 return int
             return _found(command.queue, command.id)
         if isinstance(command, DeleteDead):
-            script["DELETE_DEAD"](
-                keys=[self._q(command.queue, "dead")],
-                args=[command.id, self._item_prefix(command.queue) + command.id],
-                client=pipe,
+            script(
+                pipe,
+                "DELETE_DEAD",
+                [self._q(command.queue, "dead")],
+                [command.id, self._item_prefix(command.queue) + command.id],
             )
             return _found(command.queue, command.id)
         if isinstance(command, Counts):
-            script["COUNTS"](
-                keys=[
-                    *self._lease_keys(command.queue)[:2],
-                    self._q(command.queue, "dead"),
-                ],
-                client=pipe,
-            )
+            queue = command.queue
+            keys = [self._q(queue, "ready"), self._q(queue, "leased"), self._q(queue, "dead")]
+            script(pipe, "COUNTS", keys, [])
             return lambda reply: QueueCounts(*(int(n) for n in reply))
         if isinstance(command, Queues):
-            pipe.smembers(f"{self.prefix}:queues")
+            script(pipe, "QUEUES", [f"{self.prefix}:queues"], [self.prefix])
             return lambda reply: sorted(name.decode() for name in reply)
         if isinstance(command, KvGet):
             pipe.get(f"{self.prefix}:kv:{command.key}")
             return lambda reply: None if reply is None else bytes(reply)
         if isinstance(command, KvPut):
-            px = None if command.ttl_s is None else max(1, _ms(command.ttl_s))
-            pipe.set(f"{self.prefix}:kv:{command.key}", command.value, px=px)
+            ttl_ms = None if command.ttl_s is None else max(1, _ms(command.ttl_s))
+            pipe.set(f"{self.prefix}:kv:{command.key}", command.value, px=ttl_ms)
             return lambda reply: None
         pipe.delete(f"{self.prefix}:kv:{command.key}")
         return lambda reply: reply == 1
-
-    def _lease_keys(self, queue: str) -> list[str]:
-        return [self._q(queue, "ready"), self._q(queue, "leased"), self._q(queue, "tokens")]
 
     def _lease(self, command: Claim, reply: Any) -> Lease | None:
         if reply is None:
@@ -291,6 +289,16 @@ class RedisBackend:
         page = items[: command.limit]
         more = len(items) > command.limit
         return DeadLetterPage(items=page, next_cursor=page[-1].cursor if more else None)
+
+
+def _outcome(command: Command, parse: Parse, reply: Any) -> Any:
+    if isinstance(reply, redis.RedisError):
+        # OOM, READONLY, MISCONF...: this command did not happen.
+        return StoreUnavailable(f"redis: {reply}")
+    try:
+        return parse(reply)
+    except Exception as exc:  # a reply we cannot read: an error for this command only
+        return StoreError(f"unexpected redis reply to {type(command).__name__}: {exc!r}")
 
 
 def _fields(flat: list[bytes]) -> dict[bytes, bytes]:

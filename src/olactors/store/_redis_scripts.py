@@ -13,9 +13,11 @@ Keys of one queue share the hash tag ``{queue}`` (a script's keys must share
 a slot); the set of queue names is global, so Redis Cluster is not supported
 yet. Per queue:
 
-- ``<p>:q:{name}:ready``   ZSET id -> claimable-at ms (ready and delayed)
+- ``<p>:q:{name}:ready``   ZSET id -> claimable-at ms (ready and delayed); the
+  fraction orders items due in the same millisecond by their sequence number
 - ``<p>:q:{name}:leased``  ZSET id -> lease expiry ms
-- ``<p>:q:{name}:tokens``  HASH id -> lease token
+- ``<p>:q:{name}:tokens``  HASH id -> token of the last claim; a lease holds until
+  the item is claimed again, acked, nacked or buried (as in the sqlite backend)
 - ``<p>:q:{name}:dead``    ZSET id -> sequence number (oldest first)
 - ``<p>:q:{name}:seq``     the queue's sequence counter
 - ``<p>:q:{name}:i:<id>``  HASH payload, source, meta, attempt, enqueued_at, seq,
@@ -27,25 +29,31 @@ from __future__ import annotations
 _NOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-# Expired leases go back to the ready set, claimable since their expiry.
-_RECLAIM = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
-for i = 1, #expired, 2 do
-    redis.call('ZREM', KEYS[2], expired[i])
-    redis.call('HDEL', KEYS[3], expired[i])
-    redis.call('ZADD', KEYS[1], expired[i + 1], expired[i])
+-- A score: due at ms, then first in, first out within the millisecond.
+local function at(ms, seq)
+    return ms + (tonumber(seq) % 4096) / 4096
 end
 """
 
-#: KEYS: ready, queues set, the queue's sequence counter, dedup key (or "")
-#: ARGV: queue, id, payload, source, meta, not_before ms, dedup ttl ms, item key prefix
+# Expired leases go back to the ready set, claimable since their expiry; the
+# token stays, so the late holder can still finish unless someone claims first.
+_RECLAIM = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
+for i = 1, #expired, 2 do
+    local seq = redis.call('HGET', ARGV[3] .. expired[i], 'seq')
+    redis.call('ZREM', KEYS[2], expired[i])
+    redis.call('ZADD', KEYS[1], at(math.floor(tonumber(expired[i + 1])), seq), expired[i])
+end
+"""
+
+#: KEYS: ready, queues set, the queue's sequence counter, dedup key
+#: ARGV: queue, id, payload, source, meta, not_before ms, dedup ttl ms, item key
+#:       prefix, "1" if a dedup key is given
 #: Returns 0 duplicate by dedup key, 1 enqueued, 2 duplicate by id.
 ENQUEUE = (
     _NOW
     + """
-if KEYS[4] ~= '' then
+if ARGV[9] == '1' then
     if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[7]) then
         return 0
     end
@@ -57,7 +65,7 @@ end
 local seq = redis.call('INCR', KEYS[3])
 redis.call('HSET', item, 'payload', ARGV[3], 'source', ARGV[4], 'meta', ARGV[5],
            'attempt', 0, 'enqueued_at', now, 'seq', seq)
-redis.call('ZADD', KEYS[1], math.max(now, tonumber(ARGV[6])), ARGV[2])
+redis.call('ZADD', KEYS[1], at(math.max(now, tonumber(ARGV[6])), seq), ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
 """
@@ -70,7 +78,8 @@ CLAIM = (
     _NOW
     + _RECLAIM
     + """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
+-- Due in this millisecond or before, whatever the ordering fraction.
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now + 1), 'LIMIT', 0, 1)
 if #ids == 0 then
     return false
 end
@@ -89,15 +98,17 @@ return reply
 """
 )
 
+# KEYS start with: leased, tokens, ready.  ARGV start with: id, token, item key.
 _HOLDS_LEASE = """
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
     return 0
 end
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 """
 
-#: KEYS: leased, tokens   ARGV: id, token, item key.  Returns 1, or 0 if the lease is lost.
+#: KEYS: leased, tokens, ready   ARGV: id, token, item key.  Returns 1, or 0 if the lease is lost.
 ACK = (
     _HOLDS_LEASE
     + """
@@ -112,18 +123,19 @@ NACK = (
     + _HOLDS_LEASE
     + """
 redis.call('HSET', ARGV[3], 'last_error', ARGV[5])
-redis.call('ZADD', KEYS[3], math.max(now, tonumber(ARGV[4])), ARGV[1])
+local seq = redis.call('HGET', ARGV[3], 'seq')
+redis.call('ZADD', KEYS[3], at(math.max(now, tonumber(ARGV[4])), seq), ARGV[1])
 return 1
 """
 )
 
-#: KEYS: leased, tokens, dead   ARGV: id, token, item key, error
+#: KEYS: leased, tokens, ready, dead   ARGV: id, token, item key, error
 BURY = (
     _NOW
     + _HOLDS_LEASE
     + """
 redis.call('HSET', ARGV[3], 'last_error', ARGV[4], 'dead_at', now)
-redis.call('ZADD', KEYS[3], redis.call('HGET', ARGV[3], 'seq'), ARGV[1])
+redis.call('ZADD', KEYS[4], redis.call('HGET', ARGV[3], 'seq'), ARGV[1])
 return 1
 """
 )
@@ -142,9 +154,10 @@ end
 local moved = 0
 for _, id in ipairs(ids) do
     if redis.call('ZREM', KEYS[1], id) == 1 then
-        redis.call('HSET', ARGV[1] .. id, 'attempt', 0)
-        redis.call('HDEL', ARGV[1] .. id, 'dead_at')
-        redis.call('ZADD', KEYS[2], now, id)
+        local item = ARGV[1] .. id
+        redis.call('HSET', item, 'attempt', 0)
+        redis.call('HDEL', item, 'dead_at')
+        redis.call('ZADD', KEYS[2], at(now, redis.call('HGET', item, 'seq')), id)
         moved = moved + 1
     end
 end
@@ -186,10 +199,41 @@ COUNTS = (
     + """
 local expired = redis.call('ZCOUNT', KEYS[2], '-inf', now)
 return {
-    redis.call('ZCOUNT', KEYS[1], '-inf', now) + expired,
+    redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. (now + 1)) + expired,
     redis.call('ZCARD', KEYS[2]) - expired,
-    redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf'),
+    redis.call('ZCOUNT', KEYS[1], now + 1, '+inf'),
     redis.call('ZCARD', KEYS[3]),
 }
 """
 )
+
+#: KEYS: queues set   ARGV: key prefix
+#: Returns the names of queues holding at least one item, forgetting the others.
+QUEUES = """
+local names = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+    local base = ARGV[1] .. ':q:{' .. name .. '}:'
+    local held = redis.call('ZCARD', base .. 'ready') + redis.call('ZCARD', base .. 'leased')
+        + redis.call('ZCARD', base .. 'dead')
+    if held > 0 then
+        table.insert(names, name)
+    else
+        redis.call('SREM', KEYS[1], name)
+    end
+end
+return names
+"""
+
+#: Every script, by name, as the backend loads them.
+ALL = {
+    "ENQUEUE": ENQUEUE,
+    "CLAIM": CLAIM,
+    "ACK": ACK,
+    "NACK": NACK,
+    "BURY": BURY,
+    "REPLAY": REPLAY,
+    "DELETE_DEAD": DELETE_DEAD,
+    "DEAD": DEAD,
+    "COUNTS": COUNTS,
+    "QUEUES": QUEUES,
+}

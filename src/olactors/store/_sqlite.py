@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS dedup (
 
 CREATE TABLE IF NOT EXISTS items (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     queue TEXT NOT NULL,
     dead INTEGER NOT NULL DEFAULT 0,
     -- when the item may next be claimed: not-before, retry time or lease expiry
@@ -63,7 +63,9 @@ CREATE TABLE IF NOT EXISTS items (
     payload BLOB NOT NULL,
     enqueued_at REAL NOT NULL,
     last_error TEXT,
-    dead_at REAL
+    dead_at REAL,
+    -- ids are unique per queue: one event may be fanned out to several queues
+    UNIQUE (queue, id)
 );
 CREATE INDEX IF NOT EXISTS items_claimable ON items (queue, dead, available_at);
 
@@ -77,10 +79,14 @@ CREATE TABLE IF NOT EXISTS kv (
 _ITEM_COLUMNS = "id, queue, payload, source, meta, attempt, enqueued_at, last_error"
 _DEAD_COLUMNS = f"{_ITEM_COLUMNS}, dead_at, seq"
 
-#: Expired dedup keys and kv entries are purged at most this often, a bounded
-#: number at a time, inside an ordinary write batch.
-_PURGE_EVERY_S = 60.0
-_PURGE_LIMIT = 1000
+#: Expired dedup keys and kv entries are purged inside ordinary write batches,
+#: a bounded slice at a time: every so often, and at every batch while a slice
+#: comes back full (so purging keeps up with any rate of expiry).
+_PURGE_EVERY_S = 10.0
+_PURGE_LIMIT = 2000
+
+#: The schema this code writes; a file with a newer one is refused.
+SCHEMA_VERSION = 1
 
 
 class SqliteBackend:
@@ -99,12 +105,16 @@ class SqliteBackend:
         *,
         role: Literal["writer", "reader"] = "writer",
         synchronous: Synchronous = "FULL",
+        busy_timeout_s: float = 2.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = "sqlite"
         self.path = path
         self.role = role
         self.synchronous = synchronous
+        # Kept below the store's ask timeout, so a batch stuck on a lock fails
+        # (StoreUnavailable, nothing written) before its askers give up on it.
+        self.busy_timeout_s = busy_timeout_s
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
         self._settings: dict[str, str] = {}
@@ -130,18 +140,24 @@ class SqliteBackend:
     # -- Backend ------------------------------------------------------------
 
     def open(self) -> None:
+        conn: sqlite3.Connection | None = None
         try:
             if self.role == "writer":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=5.0
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self.busy_timeout_s,
             )
             (mode,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             (level,) = conn.execute("PRAGMA synchronous").fetchone()
             if self.role == "writer":
-                conn.executescript(_SCHEMA)
+                self._migrate(conn)
         except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
             raise StoreUnavailable(f"sqlite {self.path}: cannot open: {exc}") from exc
         if mode != "wal":
             # Some filesystems refuse WAL and sqlite silently keeps another mode,
@@ -151,13 +167,24 @@ class SqliteBackend:
         self._settings = {"journal_mode": mode, "synchronous": _LEVELS.get(level, str(level))}
         self._conn = conn
 
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this olactors ({SCHEMA_VERSION})"
+            )
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
     def execute(self, batch: list[Command]) -> list[Any]:
         conn = self._conn
         if conn is None:
             raise StoreUnavailable(f"sqlite {self.path}: not open")
-        now = self._clock()
         try:
             conn.execute("BEGIN IMMEDIATE" if self.role == "writer" else "BEGIN")
+            # Read the clock once the lock is ours: waiting for it must not
+            # shorten the leases and TTLs this batch hands out.
+            now = self._clock()
             try:
                 outcomes = self._run_all(batch, now)
                 if self.role == "writer" and now - self._last_purge >= _PURGE_EVERY_S:
@@ -235,9 +262,11 @@ class SqliteBackend:
         taken = set(
             _present(db, "SELECT key FROM dedup WHERE expires_at > ? AND key IN", keys, now)
         )
-        stored = set(
-            _present(db, "SELECT id FROM items WHERE id IN", [c.item.id for c in commands])
-        )
+        stored: set[tuple[str, str]] = set()
+        for queue in {c.queue for c in commands}:
+            ids = [c.item.id for c in commands if c.queue == queue]
+            found = _present(db, "SELECT id FROM items WHERE queue = ? AND id IN", ids, queue)
+            stored.update((queue, item_id) for item_id in found)
         results: list[EnqueueResult] = []
         key_rows: list[tuple[str, float]] = []
         item_rows: list[tuple[Any, ...]] = []
@@ -249,10 +278,10 @@ class SqliteBackend:
                     continue
                 taken.add(command.dedup_key)
                 key_rows.append((command.dedup_key, now + command.dedup_ttl_s))
-            if item.id in stored:
+            if (command.queue, item.id) in stored:
                 results.append(EnqueueResult(id=item.id, duplicate=True))
                 continue
-            stored.add(item.id)
+            stored.add((command.queue, item.id))
             item_rows.append(
                 (
                     item.id,
@@ -402,15 +431,16 @@ class SqliteBackend:
         return cursor.rowcount == 1
 
     def _purge(self, now: float) -> None:
-        self._last_purge = now
-        self._db.execute(
-            "DELETE FROM dedup WHERE key IN (SELECT key FROM dedup WHERE expires_at <= ? LIMIT ?)",
-            (now, _PURGE_LIMIT),
-        )
-        self._db.execute(
-            "DELETE FROM kv WHERE key IN (SELECT key FROM kv WHERE expires_at <= ? LIMIT ?)",
-            (now, _PURGE_LIMIT),
-        )
+        full = False
+        for table in ("dedup", "kv"):
+            cursor = self._db.execute(
+                f"DELETE FROM {table} WHERE key IN "  # noqa: S608 -- a constant table name
+                f"(SELECT key FROM {table} WHERE expires_at <= ? LIMIT ?)",
+                (now, _PURGE_LIMIT),
+            )
+            full = full or cursor.rowcount == _PURGE_LIMIT
+        # A full slice means more is waiting: purge again with the next batch.
+        self._last_purge = 0.0 if full else now
 
 
 def _present(db: sqlite3.Connection, query: str, values: list[str], *leading: object) -> list[str]:
