@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
+import redis
 import trio
 
 from olactors.store import NewItem, Store, StoreUnavailable
@@ -91,3 +92,17 @@ async def test_two_replicas_agree_on_which_event_is_first_seen(redis_server: Red
         first.shutdown()
         second.shutdown()
     assert wins == {f"evt_{n}": 1 for n in range(100)}
+
+
+async def test_scripts_lost_by_redis_are_loaded_again_without_a_failed_call(
+    redis_server: RedisServer,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        system, store = await open_store(nursery, redis_backends(redis_server.url))
+        await store.enqueue("q", NewItem(payload=b"before"))
+        client = redis.Redis.from_url(redis_server.url)
+        client.script_flush()
+        client.close()
+        await store.enqueue("q", NewItem(payload=b"after"))
+        assert (await store.counts("q")).ready == 2
+        system.shutdown()
