@@ -11,9 +11,9 @@ import trio
 import trio.testing
 
 from olactors.config import Config, ConfigError, DaemonConfig
-from olactors.daemon import build_tree, serve
+from olactors.daemon import backends, build_tree, serve
 from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
-from olactors.store import Store
+from olactors.store import RedisBackend, SqliteBackend, Store
 
 from .runtime.support import Boom, Journal, Recorder, Sleep, Work, recorder, tree
 
@@ -160,3 +160,14 @@ async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> No
         assert await store.claim_key("evt_1", ttl_s=60) is True
         system.shutdown()
     assert (tmp_path / "o.db").exists()
+
+
+def test_store_backends_give_up_before_the_callers_waiting_on_them() -> None:
+    config = Config.model_validate({"store": {"timeout_s": 5.0}})
+    sqlite = backends(config.store, env={})("writer")
+    assert isinstance(sqlite, SqliteBackend)
+    assert sqlite.busy_timeout_s < config.store.timeout_s
+    redis_config = Config.model_validate({"store": {"backend": "redis", "timeout_s": 5.0}})
+    redis = backends(redis_config.store, env={})("writer")
+    assert isinstance(redis, RedisBackend)
+    assert redis.timeout_s < redis_config.store.timeout_s

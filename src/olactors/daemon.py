@@ -47,11 +47,23 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
     )
 
 
+#: A backend's own time limit (sqlite busy timeout, Redis socket timeout) as a
+#: share of the store's ask timeout: a batch that cannot finish fails, with
+#: nothing written, before the callers waiting on it give up.
+BACKEND_SHARE_OF_TIMEOUT = 0.4
+
+
 def backends(store: StoreConfig, env: Mapping[str, str]) -> Callable[[str], Backend]:
     """Builds a store backend for a role ("writer" or "reader") from the config."""
+    limit_s = store.timeout_s * BACKEND_SHARE_OF_TIMEOUT
     if store.backend == "sqlite":
         path, synchronous = store.sqlite_path, store.sqlite_synchronous
-        return lambda role: SqliteBackend(path, role=role, synchronous=synchronous)  # type: ignore[arg-type]
+        return lambda role: SqliteBackend(
+            path,
+            role=role,  # type: ignore[arg-type]
+            synchronous=synchronous,
+            busy_timeout_s=limit_s,
+        )
     password = None
     if store.redis_password_env is not None:
         password = env.get(store.redis_password_env)
@@ -63,8 +75,8 @@ def backends(store: StoreConfig, env: Mapping[str, str]) -> Callable[[str], Back
         store.redis_url,
         prefix=store.redis_prefix,
         password=password,
-        connect_timeout_s=store.redis_connect_timeout_s,
-        timeout_s=store.timeout_s,
+        connect_timeout_s=min(store.redis_connect_timeout_s, limit_s),
+        timeout_s=limit_s,
     )
 
 
