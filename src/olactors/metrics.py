@@ -1,0 +1,43 @@
+"""Every Prometheus metric the daemon exports, in one registry.
+
+The admin listener serves ``REGISTRY`` at ``/metrics``. Metrics are defined
+here, not where they are counted, so the whole exported surface is one file.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+BREAKER_STATE = Gauge(
+    "olactors_breaker_state",
+    "Circuit breaker state per provider: 0 closed, 1 half-open, 2 open.",
+    ["provider"],
+    registry=REGISTRY,
+)
+BREAKER_TRANSITIONS = Counter(
+    "olactors_breaker_transitions_total",
+    "Circuit breaker transitions per provider.",
+    ["provider", "from_state", "to_state"],
+    registry=REGISTRY,
+)
+LIMITER_WAIT = Histogram(
+    "olactors_limiter_wait_seconds",
+    "Time calls waited for their provider's rate limit.",
+    ["provider"],
+    buckets=(0.0, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0, 120.0),
+    registry=REGISTRY,
+)
+LIMITER_REFUSED = Counter(
+    "olactors_limiter_refused_total",
+    "Calls refused by a rate limiter because they asked not to wait.",
+    ["provider"],
+    registry=REGISTRY,
+)
+LIMITER_PAUSES = Counter(
+    "olactors_limiter_pauses_total",
+    "Pauses and slow-downs a provider asked for (429, Retry-After, usage headers).",
+    ["provider", "kind"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,27 @@
+"""Resilience per provider: a rate limiter actor and a circuit breaker actor.
+
+Each provider gets its own pair under ``/root/resilience/<provider>/``; the
+provider clients go through both on every call.
+"""
+
+from ._breaker import CircuitBreaker, CircuitBreakerActor
+from ._breaker_state import BreakerSettings, BreakerState, Permit
+from ._errors import CircuitOpen, RateLimited, ResilienceError
+from ._limiter import RateLimit, RateLimiter, RateLimiterActor
+from ._tree import ProviderGuard, resilience_spec
+
+__all__ = [
+    "BreakerSettings",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitBreakerActor",
+    "CircuitOpen",
+    "Permit",
+    "ProviderGuard",
+    "RateLimit",
+    "RateLimited",
+    "RateLimiter",
+    "RateLimiterActor",
+    "ResilienceError",
+    "resilience_spec",
+]

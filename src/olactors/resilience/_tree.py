@@ -1,0 +1,69 @@
+"""Where a provider's limiter and breaker live in the tree, and the handle that joins them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..runtime import ActorSpec, Strategy, SupervisorSpec
+from ._breaker import CircuitBreaker, breaker_factory
+from ._breaker_state import BreakerSettings
+from ._limiter import RateLimit, RateLimiter, limiter_factory
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderGuard:
+    """One provider's limiter and breaker, as a client uses them."""
+
+    provider: str
+    limiter: RateLimiter
+    breaker: CircuitBreaker
+
+    @classmethod
+    def at(cls, lookup: Callable[[str], Any], path: str, provider: str) -> ProviderGuard:
+        """The guard of ``provider`` under the resilience supervisor at ``path``."""
+        return cls(
+            provider,
+            RateLimiter(provider, lookup(f"{path}/{provider}/limiter")),
+            CircuitBreaker(provider, lookup(f"{path}/{provider}/breaker")),
+        )
+
+
+def resilience_spec(
+    providers: Mapping[str, tuple[RateLimit, BreakerSettings]],
+    *,
+    name: str = "resilience",
+    mailbox_capacity: int = 10_000,
+) -> SupervisorSpec:
+    """``/<name>/<provider>/{limiter,breaker}`` for each provider.
+
+    A provider's limiter and breaker restart independently; losing their
+    state in a restart only forgets recent history, which is safe.
+    """
+
+    def pair(provider: str, limit: RateLimit, settings: BreakerSettings) -> SupervisorSpec:
+        return SupervisorSpec(
+            provider,
+            children=[
+                ActorSpec(
+                    "limiter", limiter_factory(provider, limit), mailbox_capacity=mailbox_capacity
+                ),
+                ActorSpec(
+                    "breaker",
+                    breaker_factory(provider, settings),
+                    mailbox_capacity=mailbox_capacity,
+                ),
+            ],
+            strategy=Strategy.ONE_FOR_ONE,
+            max_restarts=5,
+            within_s=10,
+        )
+
+    return SupervisorSpec(
+        name,
+        children=[pair(p, limit, settings) for p, (limit, settings) in providers.items()],
+        strategy=Strategy.ONE_FOR_ONE,
+        max_restarts=5,
+        within_s=10,
+    )
