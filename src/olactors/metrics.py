@@ -41,3 +41,27 @@ LIMITER_PAUSES = Counter(
     ["provider", "kind"],
     registry=REGISTRY,
 )
+CLIENT_REQUEST_SECONDS = Histogram(
+    "olactors_client_request_duration_seconds",
+    "Duration of each attempt of a call to a provider.",
+    ["provider", "endpoint"],
+    registry=REGISTRY,
+)
+CLIENT_RESPONSES = Counter(
+    "olactors_client_responses_total",
+    "Provider call attempts by outcome: the HTTP status, or network / timeout.",
+    ["provider", "endpoint", "status"],
+    registry=REGISTRY,
+)
+CLIENT_RETRIES = Counter(
+    "olactors_client_retries_total",
+    "Provider calls sent again after a transient failure.",
+    ["provider", "endpoint"],
+    registry=REGISTRY,
+)
+CLIENT_CACHE = Counter(
+    "olactors_client_cache_total",
+    "GET cache lookups by result (hit or miss).",
+    ["provider", "result"],
+    registry=REGISTRY,
+)

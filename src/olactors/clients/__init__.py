@@ -1,0 +1,35 @@
+"""Provider API clients: one resilient base client, one small module per provider."""
+
+from ._cache import CachedResponse, MemoryCache, ResponseCache, StoreCache
+from ._client import SAFE_METHODS, ClientSettings, ProviderClient, Response
+from ._errors import (
+    AuthFailure,
+    NetworkError,
+    NotFound,
+    ProviderError,
+    ProviderTimeout,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+    error_for_status,
+)
+
+__all__ = [
+    "SAFE_METHODS",
+    "AuthFailure",
+    "CachedResponse",
+    "ClientSettings",
+    "MemoryCache",
+    "NetworkError",
+    "NotFound",
+    "ProviderClient",
+    "ProviderError",
+    "ProviderTimeout",
+    "RateLimitError",
+    "Response",
+    "ResponseCache",
+    "ServerError",
+    "StoreCache",
+    "ValidationError",
+    "error_for_status",
+]
