@@ -1,5 +1,6 @@
 """Provider API clients: one resilient base client, one small module per provider."""
 
+from . import abacatepay, google, instagram, sendgrid, stripe
 from ._cache import CachedResponse, MemoryCache, ResponseCache, StoreCache
 from ._client import SAFE_METHODS, ClientSettings, ProviderClient, Response
 from ._errors import (
@@ -31,5 +32,10 @@ __all__ = [
     "ServerError",
     "StoreCache",
     "ValidationError",
+    "abacatepay",
     "error_for_status",
+    "google",
+    "instagram",
+    "sendgrid",
+    "stripe",
 ]

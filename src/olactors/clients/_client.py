@@ -8,7 +8,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,15 @@ from ..resilience import ProviderGuard
 from ..resilience._hints import retry_after_s
 from ._cache import CachedResponse, ResponseCache
 from ._errors import NetworkError, ProviderError, ProviderTimeout, error_for_status
+
+#: Maps a response (status, body) to its error class, None for a success. A
+#: provider that reports errors in its body (Meta's codes) brings its own.
+Classify = Callable[[int, bytes], type[ProviderError] | None]
+
+
+def error_for_status_and_body(status: int, body: bytes) -> type[ProviderError] | None:
+    return error_for_status(status)
+
 
 log = logging.getLogger("olactors.clients")
 
@@ -83,11 +92,13 @@ class ProviderClient:
         *,
         auth: httpx.Auth | None = None,
         cache: ResponseCache | None = None,
+        classify: Classify = error_for_status_and_body,
     ) -> None:
         self.provider = provider
         self.settings = settings
         self._guard = guard
         self._cache = cache
+        self._classify = classify
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             auth=auth,
@@ -116,7 +127,7 @@ class ProviderClient:
         endpoint: str,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
-        data: Mapping[str, Any] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotent: bool = False,
         idempotency_key: str | None = None,
@@ -129,7 +140,7 @@ class ProviderClient:
         own as ``idempotency_key``), which makes it safe to retry.
         """
         method = method.upper()
-        request = self._http.build_request(method, path, params=params, json=json, data=data)
+        request = self._http.build_request(method, path, params=params, json=json, content=content)
         for name, value in (headers or {}).items():
             request.headers[name] = value
         if idempotency_key is None and idempotent:
@@ -196,7 +207,7 @@ class ProviderClient:
             status_label = str(reply.status_code)
             guard.breaker.record(permit, failed=reply.status_code >= 500, duration_s=duration)
             guard.limiter.observe(reply.status_code, reply.headers)
-            error = error_for_status(reply.status_code)
+            error = self._classify(reply.status_code, reply.content)
             if error is not None:
                 raise error(
                     self.provider,
