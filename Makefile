@@ -33,6 +33,7 @@ test: lint
 bench: $(VENV)/.test
 	$(BIN)/python scripts/bench_runtime.py
 	$(BIN)/python scripts/bench_store.py
+	$(BIN)/python scripts/bench_clients.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
