@@ -12,7 +12,8 @@ import msgspec
 import trio
 
 from .. import metrics
-from ..runtime import Actor, ActorRef, MailboxFull
+from ..runtime import Actor, ActorRef, MailboxFull, Reply
+from ..store import Store, StoreError
 from ._errors import RateLimited
 from ._gcra import Gcra
 from ._hints import hint_from
@@ -59,30 +60,69 @@ class RateLimiterActor(Actor[Reserve | Observe]):
 
     Slots are handed out, not waited for here: a caller gets the delay and
     sleeps in its own task, so one slow provider never blocks the actor.
+
+    With ``shared_store`` (the path of a store supervisor on Redis), the
+    budget is one for every replica: slots come from an atomic script on the
+    Redis server's clock, and a pause a provider asks of one replica holds
+    for all. Each reservation then runs in a task of the actor's own, so the
+    actor never waits on the store. If the store is unavailable, the local
+    budget takes over: calls stay limited per replica rather than fail.
     """
 
     reply_errors: ClassVar[tuple[type[Exception], ...]] = (RateLimited,)
 
-    def __init__(self, provider: str, limit: RateLimit) -> None:
+    def __init__(self, provider: str, limit: RateLimit, shared_store: str | None = None) -> None:
         self.provider = provider
         self.limit = limit
         self.gcra = Gcra(limit.rate_per_s, limit.burst)
         self.granted = 0
         self.refused = 0
         self.last_hint: str | None = None
+        self._shared_path = shared_store
+        self._store: Store | None = None
+        self._budget_key = f"limiter:{provider}"
+
+    async def started(self) -> None:
+        if self._shared_path is not None:
+            self._store = Store.at(self.context.lookup, self._shared_path)
 
     async def receive(self, message: Reserve | Observe) -> float | None:
         now = trio.current_time()
-        if isinstance(message, Reserve):
+        if isinstance(message, Observe):
+            self._learn(message, now)
+            return None
+        if self._store is not None:
+            self.context.nursery.start_soon(self._reserve_shared, message, self.context.defer())
+            return None
+        return self._reserve_local(message, now)
+
+    def _reserve_local(self, message: Reserve, now: float) -> float:
+        granted, delay = self.gcra.reserve(now, wait=message.wait)
+        return self._grant(granted, delay)
+
+    def _grant(self, granted: bool, delay: float) -> float:
+        if not granted:
+            self.refused += 1
+            metrics.LIMITER_REFUSED.labels(self.provider).inc()
+            raise RateLimited(self.provider, delay)
+        self.granted += 1
+        return delay
+
+    async def _reserve_shared(self, message: Reserve, reply: Reply) -> None:
+        assert self._store is not None
+        now = trio.current_time()
+        rate = self.limit.rate_per_s / self.gcra.slowdown(now)
+        try:
+            granted, delay = await self._store.reserve(
+                self._budget_key, rate_per_s=rate, burst=self.limit.burst, wait=message.wait
+            )
+        except StoreError as exc:
+            log.warning("%s: shared budget unavailable (%s); limiting locally", self.provider, exc)
             granted, delay = self.gcra.reserve(now, wait=message.wait)
-            if not granted:
-                self.refused += 1
-                metrics.LIMITER_REFUSED.labels(self.provider).inc()
-                raise RateLimited(self.provider, delay)
-            self.granted += 1
-            return delay
-        self._learn(message, now)
-        return None
+        try:
+            reply.resolve(self._grant(granted, delay))
+        except RateLimited as exc:
+            reply.reject(exc)
 
     def _learn(self, message: Observe, now: float) -> None:
         hint = hint_from(
@@ -97,6 +137,8 @@ class RateLimiterActor(Actor[Reserve | Observe]):
         self.last_hint = hint.reason
         if hint.pause_s > 0:
             self.gcra.pause(now + hint.pause_s)
+            if self._store is not None:
+                self.context.nursery.start_soon(self._hold_shared, hint.pause_s)
             metrics.LIMITER_PAUSES.labels(self.provider, "pause").inc()
             log.warning(
                 "%s asked for a pause of %.1f s (%s)", self.provider, hint.pause_s, hint.reason
@@ -112,10 +154,18 @@ class RateLimiterActor(Actor[Reserve | Observe]):
                 hint.reason,
             )
 
+    async def _hold_shared(self, seconds: float) -> None:
+        assert self._store is not None
+        try:
+            await self._store.hold(self._budget_key, seconds)
+        except StoreError as exc:
+            log.warning("%s: could not share a pause (%s)", self.provider, exc)
+
     def inspect(self) -> dict[str, Any]:
         now = trio.current_time()
         return {
             "provider": self.provider,
+            "shared": self._shared_path is not None,
             "rate_per_s": self.limit.rate_per_s,
             "burst": self.limit.burst,
             "granted": self.granted,
@@ -161,5 +211,7 @@ class RateLimiter:
             log.debug("%s limiter busy: dropped a rate hint", self.provider)
 
 
-def limiter_factory(provider: str, limit: RateLimit) -> Callable[[], RateLimiterActor]:
-    return lambda: RateLimiterActor(provider, limit)
+def limiter_factory(
+    provider: str, limit: RateLimit, shared_store: str | None = None
+) -> Callable[[], RateLimiterActor]:
+    return lambda: RateLimiterActor(provider, limit, shared_store)

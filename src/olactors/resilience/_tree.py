@@ -35,11 +35,14 @@ def resilience_spec(
     *,
     name: str = "resilience",
     mailbox_capacity: int = 10_000,
+    shared_store: str | None = None,
 ) -> SupervisorSpec:
     """``/<name>/<provider>/{limiter,breaker}`` for each provider.
 
     A provider's limiter and breaker restart independently; losing their
-    state in a restart only forgets recent history, which is safe.
+    state in a restart only forgets recent history, which is safe. With
+    ``shared_store`` (a store supervisor's path, on Redis) every replica
+    draws on one budget per provider.
     """
 
     def pair(provider: str, limit: RateLimit, settings: BreakerSettings) -> SupervisorSpec:
@@ -47,7 +50,9 @@ def resilience_spec(
             provider,
             children=[
                 ActorSpec(
-                    "limiter", limiter_factory(provider, limit), mailbox_capacity=mailbox_capacity
+                    "limiter",
+                    limiter_factory(provider, limit, shared_store),
+                    mailbox_capacity=mailbox_capacity,
                 ),
                 ActorSpec(
                     "breaker",

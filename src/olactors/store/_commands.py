@@ -173,6 +173,32 @@ class KvDelete(msgspec.Struct, frozen=True, tag=True):
         _key(self.key, "key")
 
 
+class Reserve(msgspec.Struct, frozen=True, tag=True):
+    """A slot in a shared GCRA budget: ``interval_s`` apart, ``tolerance_s`` of burst."""
+
+    key: str
+    interval_s: float
+    tolerance_s: float
+    wait: bool = True
+
+    def __post_init__(self) -> None:
+        _key(self.key, "budget key")
+        _positive(self.interval_s, "interval_s")
+        if not (math.isfinite(self.tolerance_s) and self.tolerance_s >= 0):
+            raise InvalidStoreCall(f"tolerance_s must be >= 0, not {self.tolerance_s}")
+
+
+class Hold(msgspec.Struct, frozen=True, tag=True):
+    """Let no slot of budget ``key`` go for ``seconds`` (a provider asked for a pause)."""
+
+    key: str
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _key(self.key, "budget key")
+        _positive(self.seconds, "seconds")
+
+
 Write = (
     ClaimKey
     | Enqueue
@@ -185,6 +211,8 @@ Write = (
     | DeleteDead
     | KvPut
     | KvDelete
+    | Reserve
+    | Hold
 )
 Read = ListDead | GetDead | Counts | Queues | KvGet
 Command = Write | Read

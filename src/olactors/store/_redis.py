@@ -25,6 +25,7 @@ from ._commands import (
     DeleteDead,
     Enqueue,
     GetDead,
+    Hold,
     KvGet,
     KvPut,
     ListDead,
@@ -32,6 +33,7 @@ from ._commands import (
     Queues,
     ReplayAllDead,
     ReplayDead,
+    Reserve,
 )
 from ._errors import ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._types import DeadLetterItem, DeadLetterPage, EnqueueResult, Lease, QueueCounts, QueueItem
@@ -253,6 +255,26 @@ class RedisBackend:
         if isinstance(command, Queues):
             script(pipe, "QUEUES", [f"{self.prefix}:queues"], [self.prefix])
             return lambda reply: sorted(name.decode() for name in reply)
+        if isinstance(command, Reserve):
+            script(
+                pipe,
+                "RESERVE",
+                [f"{self.prefix}:budget:{command.key}", f"{self.prefix}:budget:{command.key}:hold"],
+                [
+                    command.interval_s * 1000,
+                    command.tolerance_s * 1000,
+                    "1" if command.wait else "0",
+                ],
+            )
+            return lambda reply: (reply[0] == b"1", max(0.0, float(reply[1]) / 1000))
+        if isinstance(command, Hold):
+            script(
+                pipe,
+                "HOLD",
+                [f"{self.prefix}:budget:{command.key}:hold"],
+                [command.seconds * 1000],
+            )
+            return lambda reply: None
         if isinstance(command, KvGet):
             pipe.get(f"{self.prefix}:kv:{command.key}")
             return lambda reply: None if reply is None else bytes(reply)

@@ -224,6 +224,37 @@ end
 return names
 """
 
+#: KEYS: the budget's TAT, its pause   ARGV: interval ms, tolerance ms, "1" to wait
+#: GCRA on the server's clock, shared by every replica: returns {granted, delay ms}
+#: (as strings: Lua numbers would be cut to integers on the way out).
+RESERVE = (
+    _NOW
+    + """
+local interval, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local base = math.max(tonumber(redis.call('GET', KEYS[1]) or now), now)
+local start = math.max(now, base - tolerance, tonumber(redis.call('GET', KEYS[2]) or 0))
+local delay = start - now
+if delay > 0 and ARGV[3] ~= '1' then
+    return {'0', tostring(delay)}
+end
+local tat = math.max(base, start) + interval
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now + tolerance) + 1000)
+return {'1', tostring(delay)}
+"""
+)
+
+#: KEYS: the budget's pause   ARGV: pause ms.  Extends the pause, never shortens it.
+HOLD = (
+    _NOW
+    + """
+local till = now + tonumber(ARGV[1])
+if till > tonumber(redis.call('GET', KEYS[1]) or 0) then
+    redis.call('SET', KEYS[1], tostring(till), 'PX', math.ceil(tonumber(ARGV[1])) + 1000)
+end
+return 1
+"""
+)
+
 #: Every script, by name, as the backend loads them.
 ALL = {
     "ENQUEUE": ENQUEUE,
@@ -236,4 +267,6 @@ ALL = {
     "DEAD": DEAD,
     "COUNTS": COUNTS,
     "QUEUES": QUEUES,
+    "RESERVE": RESERVE,
+    "HOLD": HOLD,
 }

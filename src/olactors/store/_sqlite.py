@@ -21,6 +21,7 @@ from ._commands import (
     DeleteDead,
     Enqueue,
     GetDead,
+    Hold,
     KvDelete,
     KvGet,
     KvPut,
@@ -29,6 +30,7 @@ from ._commands import (
     Queues,
     ReplayAllDead,
     ReplayDead,
+    Reserve,
 )
 from ._errors import ItemNotFound, LeaseLost, StoreUnavailable
 from ._types import (
@@ -135,6 +137,8 @@ class SqliteBackend:
             KvGet: self._kv_get,
             KvPut: self._kv_put,
             KvDelete: self._kv_delete,
+            Reserve: self._reserve,
+            Hold: self._hold,
         }
 
     # -- Backend ------------------------------------------------------------
@@ -429,6 +433,31 @@ class SqliteBackend:
             (command.key, now),
         )
         return cursor.rowcount == 1
+
+    def _reserve(self, command: Reserve, now: float) -> tuple[bool, float]:
+        # The same GCRA as the Redis script, on this host's clock, in the kv table.
+        tat_key, hold_key = f"budget:{command.key}", f"budget:{command.key}:hold"
+        tat = self._kv_float(tat_key, now)
+        base = max(tat if tat is not None else now, now)
+        hold = self._kv_float(hold_key, now) or 0.0
+        start = max(now, base - command.tolerance_s, hold)
+        delay = start - now
+        if delay > 0 and not command.wait:
+            return False, delay
+        new_tat = max(base, start) + command.interval_s
+        ttl = new_tat - now + command.tolerance_s + 1.0
+        self._kv_put(KvPut(tat_key, repr(new_tat).encode(), ttl), now)
+        return True, delay
+
+    def _hold(self, command: Hold, now: float) -> None:
+        key = f"budget:{command.key}:hold"
+        until = now + command.seconds
+        if until > (self._kv_float(key, now) or 0.0):
+            self._kv_put(KvPut(key, repr(until).encode(), command.seconds + 1.0), now)
+
+    def _kv_float(self, key: str, now: float) -> float | None:
+        value = self._kv_get(KvGet(key), now)
+        return None if value is None else float(value)
 
     def _purge(self, now: float) -> None:
         full = False

@@ -28,6 +28,7 @@ from ._commands import (
     DeleteDead,
     Enqueue,
     GetDead,
+    Hold,
     KvDelete,
     KvGet,
     KvPut,
@@ -36,6 +37,7 @@ from ._commands import (
     Queues,
     ReplayAllDead,
     ReplayDead,
+    Reserve,
 )
 from ._errors import StoreError, StoreUnavailable
 from ._types import (
@@ -170,6 +172,24 @@ class Store:
 
     async def put(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
         await self._call(KvPut(key, value, ttl_s))
+
+    # -- shared rate budgets -------------------------------------------------------
+
+    async def reserve(
+        self, key: str, *, rate_per_s: float, burst: int, wait: bool = True
+    ) -> tuple[bool, float]:
+        """A slot in the budget ``key``, shared by every replica on Redis (server clock).
+
+        Returns (granted, seconds to wait before going); not granted only when
+        ``wait`` is false and the slot is not free now, with nothing taken.
+        """
+        interval = 1.0 / rate_per_s
+        granted, delay = await self._call(Reserve(key, interval, interval * (burst - 1), wait))
+        return bool(granted), float(delay)
+
+    async def hold(self, key: str, seconds: float) -> None:
+        """No slot of budget ``key`` goes for ``seconds``, on any replica."""
+        await self._call(Hold(key, seconds))
 
     async def delete(self, key: str) -> bool:
         """Remove ``key``; False if it was not there (or had expired)."""
