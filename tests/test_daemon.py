@@ -10,10 +10,12 @@ import pytest
 import trio
 import trio.testing
 
+from olactors.clients.stripe import StripeClient
 from olactors.config import Config, ConfigError, DaemonConfig
-from olactors.daemon import backends, build_tree, serve
+from olactors.daemon import backends, build_tree, provider_client, serve
 from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
 from olactors.store import RedisBackend, SqliteBackend, Store
+from olactors.testing import Canned, FakeProvider
 
 from .runtime.support import Boom, Journal, Recorder, Sleep, Work, recorder, tree
 
@@ -171,3 +173,34 @@ def test_store_backends_give_up_before_the_callers_waiting_on_them() -> None:
     redis = backends(redis_config.store, env={})("writer")
     assert isinstance(redis, RedisBackend)
     assert redis.timeout_s < redis_config.store.timeout_s
+
+
+def test_every_configured_provider_gets_a_limiter_and_a_breaker() -> None:
+    spec = build_tree(Config(), env={})
+    resilience = next(c for c in spec.children if c.name == "resilience")
+    assert isinstance(resilience, SupervisorSpec)
+    assert sorted(p.name for p in resilience.children) == sorted(Config().providers)
+
+
+async def test_a_provider_client_sends_the_key_from_its_variable(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        stand_in = FakeProvider(
+            Canned(200, json={"id": "evt_1", "type": "x", "created": 1, "data": {}})
+        )
+        await nursery.start(stand_in.serve)
+        config = Config.model_validate(
+            {
+                "store": {"sqlite_path": str(tmp_path / "o.db")},
+                "providers": {"stripe": {"base_url": stand_in.url, "secret_env": "STRIPE_KEY"}},
+            }
+        )
+        system = ActorSystem(build_tree(config, env={}))
+        await nursery.start(system.run)
+        client = provider_client(config, "stripe", system.registry.handle, {"STRIPE_KEY": "sk_1"})
+        async with client:
+            await StripeClient(client).retrieve_event("evt_1")
+        assert stand_in.requests[0].headers["authorization"] == "Bearer sk_1"
+        with pytest.raises(ConfigError, match="STRIPE_KEY, which is not set"):
+            provider_client(config, "stripe", system.registry.handle, {})
+        system.shutdown()
+        nursery.cancel_scope.cancel()

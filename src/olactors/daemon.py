@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import trio
 
+from .clients import ProviderClient, ResponseCache, error_for_status_and_body, instagram
 from .config import Config, ConfigError, StoreConfig
+from .resilience import ProviderGuard, resilience_spec
 from .runtime import ActorSystem, ChildStartFailed, SupervisorSpec, TopLevelFailure
 from .store import Backend, RedisBackend, SqliteBackend, store_spec
 
@@ -30,6 +34,10 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
     """
     supervision = config.supervision
     store = config.store
+    providers = {
+        name: (provider.limit(), provider.breaker.settings())
+        for name, provider in config.providers.items()
+    }
     return SupervisorSpec(
         "root",
         children=[
@@ -40,11 +48,49 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 within_s=supervision.within_s,
                 backoff=supervision.backoff(),
             ),
+            # On Redis, every replica draws on one budget per provider.
+            resilience_spec(
+                providers, shared_store=STORE_PATH if store.backend == "redis" else None
+            ),
         ],
         max_restarts=supervision.max_restarts,
         within_s=supervision.within_s,
         backoff=supervision.backoff(),
     )
+
+
+STORE_PATH = "/root/store"
+RESILIENCE_PATH = "/root/resilience"
+
+
+def provider_client(
+    config: Config,
+    name: str,
+    lookup: Callable[[str], Any],
+    env: Mapping[str, str],
+    *,
+    cache: ResponseCache | None = None,
+) -> ProviderClient:
+    """The resilient client of provider ``name``, wired to its limiter and breaker.
+
+    Its API key, when the provider has one, comes from the variable that
+    ``secret_env`` names and goes out as a Bearer token; a missing variable
+    is a :class:`ConfigError` naming it (never the value).
+    """
+    provider = config.providers[name]
+    headers: dict[str, str] = {}
+    if provider.secret_env is not None:
+        secret = env.get(provider.secret_env)
+        if not secret:
+            raise ConfigError(
+                f"providers.{name}.secret_env names {provider.secret_env}, which is not set"
+            )
+        headers["Authorization"] = f"Bearer {secret}"
+    settings = provider.client_settings()
+    settings = dataclasses.replace(settings, headers=headers)
+    guard = ProviderGuard.at(lookup, RESILIENCE_PATH, name)
+    classify = instagram.classify if name == "instagram" else error_for_status_and_body
+    return ProviderClient(name, settings, guard, cache=cache, classify=classify)
 
 
 #: A backend's own time limit (sqlite busy timeout, Redis socket timeout) as a

@@ -2,7 +2,14 @@
 
 from . import abacatepay, google, instagram, sendgrid, stripe
 from ._cache import CachedResponse, MemoryCache, ResponseCache, StoreCache
-from ._client import SAFE_METHODS, ClientSettings, ProviderClient, Response
+from ._client import (
+    SAFE_METHODS,
+    Classify,
+    ClientSettings,
+    ProviderClient,
+    Response,
+    error_for_status_and_body,
+)
 from ._errors import (
     AuthFailure,
     NetworkError,
@@ -19,6 +26,7 @@ __all__ = [
     "SAFE_METHODS",
     "AuthFailure",
     "CachedResponse",
+    "Classify",
     "ClientSettings",
     "MemoryCache",
     "NetworkError",
@@ -34,6 +42,7 @@ __all__ = [
     "ValidationError",
     "abacatepay",
     "error_for_status",
+    "error_for_status_and_body",
     "google",
     "instagram",
     "sendgrid",
