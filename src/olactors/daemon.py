@@ -11,11 +11,18 @@ from typing import Any
 
 import trio
 
-from .clients import ProviderClient, ResponseCache, error_for_status_and_body, instagram
+from .clients import (
+    MemoryCache,
+    ProviderClient,
+    ResponseCache,
+    StoreCache,
+    error_for_status_and_body,
+    instagram,
+)
 from .config import Config, ConfigError, StoreConfig
 from .resilience import ProviderGuard, resilience_spec
 from .runtime import ActorSystem, ChildStartFailed, SupervisorSpec, TopLevelFailure
-from .store import Backend, RedisBackend, SqliteBackend, store_spec
+from .store import Backend, RedisBackend, SqliteBackend, Store, store_spec
 
 log = logging.getLogger("olactors.daemon")
 
@@ -68,15 +75,20 @@ def provider_client(
     name: str,
     lookup: Callable[[str], Any],
     env: Mapping[str, str],
-    *,
-    cache: ResponseCache | None = None,
 ) -> ProviderClient:
     """The resilient client of provider ``name``, wired to its limiter and breaker.
 
     Its API key, when the provider has one, comes from the variable that
     ``secret_env`` names and goes out as a Bearer token; a missing variable
-    is a :class:`ConfigError` naming it (never the value).
+    is a :class:`ConfigError` naming it (never the value). Its GET cache is
+    in memory, or in Redis through the store when the store is on Redis
+    (so every replica shares it).
     """
+    cache: ResponseCache = (
+        StoreCache(Store.at(lookup, STORE_PATH, timeout_s=config.store.timeout_s))
+        if config.store.backend == "redis"
+        else MemoryCache()
+    )
     provider = config.providers[name]
     headers: dict[str, str] = {}
     if provider.secret_env is not None:
