@@ -65,3 +65,13 @@ def test_a_redis_url_with_a_password_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="must not hold a password") as caught:
         Config.load(path)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_breaker_that_could_never_open_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[providers.stripe]\nbase_url = "https://api.stripe.com"\n'
+        "[providers.stripe.breaker]\nwindow_size = 5\nminimum_calls = 10\n"
+    )
+    with pytest.raises(ConfigError, match="minimum_calls cannot exceed window_size"):
+        Config.load(path)

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .clients import ClientSettings
 from .resilience import BreakerSettings, RateLimit
@@ -98,6 +105,11 @@ class BreakerConfig(_Section):
     max_open_s: float = Field(default=300.0, gt=0)
     half_open_calls: int = Field(default=3, ge=1)
     trial_timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> BreakerConfig:
+        self.settings()  # a ValueError here is reported as a validation error
+        return self
 
     def settings(self) -> BreakerSettings:
         return BreakerSettings(**self.model_dump())

@@ -50,7 +50,12 @@ async def make() -> AsyncIterator[tuple[FakeProvider, MakeClient]]:
     async with trio.open_nursery() as nursery:
         provider = FakeProvider()
         await nursery.start(provider.serve)
-        limits = {"p": (RateLimit(rate_per_s=1000, burst=100), BreakerSettings(minimum_calls=50))}
+        limits = {
+            "p": (
+                RateLimit(rate_per_s=1000, burst=100),
+                BreakerSettings(window_size=100, minimum_calls=50),
+            )
+        }
         system = ActorSystem(SupervisorSpec("root", children=[resilience_spec(limits)]))
         await nursery.start(system.run)
         guard = ProviderGuard.at(system.registry.handle, "/root/resilience", "p")

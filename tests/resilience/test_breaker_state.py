@@ -139,3 +139,19 @@ def test_a_reset_by_hand_closes_it_and_forgets_the_trips() -> None:
     breaker.reset(1)
     assert (breaker.state, breaker.trips) == (BreakerState.CLOSED, 0)
     assert isinstance(breaker.permit(1), Permit)
+
+
+def test_a_count_window_smaller_than_its_minimum_is_refused() -> None:
+    with pytest.raises(ValueError, match="minimum_calls cannot exceed window_size"):
+        BreakerSettings(window_size=5, minimum_calls=10)
+
+
+def test_an_abandoned_trial_gives_its_slot_back_at_once() -> None:
+    breaker = Breaker(SETTINGS)
+    calls(breaker, "FFFFF", now=0)
+    first, second = breaker.permit(10), breaker.permit(10)
+    assert isinstance(first, Permit)
+    assert isinstance(second, Permit)
+    breaker.record(first, 10, failed=False, duration_s=0, abandoned=True)
+    assert isinstance(breaker.permit(10), Permit)
+    assert breaker.state is BreakerState.HALF_OPEN

@@ -53,3 +53,11 @@ def test_no_window_ever_lets_through_more_than_burst_plus_rate_times_its_length(
         for j in range(i, len(starts)):
             length = starts[j] - first
             assert j - i + 1 <= burst + rate * length + 1e-6
+
+
+def test_a_slowdown_never_releases_more_than_the_burst() -> None:
+    gcra = Gcra(rate_per_s=1, burst=10)
+    for _ in range(10):
+        gcra.reserve(0.0)
+    gcra.slow_down(4.0, until=100.0)
+    assert gcra.reserve(0.0, wait=False) == (False, pytest.approx(1.0))

@@ -72,3 +72,37 @@ def test_a_small_remaining_budget_spreads_the_calls_until_the_reset() -> None:
     hint = hint_from(200, headers, now=0, rate_per_s=10)
     assert hint is not None
     assert (hint.slowdown, hint.hold_s) == (5, 10)
+
+
+def test_retry_after_in_asctime_form_is_read_as_gmt() -> None:
+    assert retry_after_s("Wed Oct 21 07:28:00 2015", now=1445412470) == 10
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "1e300"},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "inf"},
+        {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1e40"},
+        {"x-business-use-case-usage": '{"1":[{"estimated_time_to_regain_access":1e300}]}'},
+    ],
+)
+def test_no_header_can_pause_a_provider_for_more_than_an_hour(headers: dict[str, str]) -> None:
+    hint = hint_from(
+        429 if "Retry-After" in headers else 200, httpx.Headers(headers), now=0, rate_per_s=1
+    )
+    assert hint is None or hint.pause_s <= 3600
+
+
+def test_a_reset_in_epoch_milliseconds_is_read_as_such() -> None:
+    headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1700000030000"})
+    hint = hint_from(200, headers, now=1700000000, rate_per_s=10)
+    assert hint is not None
+    assert hint.pause_s == pytest.approx(30)
+
+
+def test_a_429_without_retry_after_waits_for_the_rate_limit_reset() -> None:
+    headers = httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "45"})
+    hint = hint_from(429, headers, now=0, rate_per_s=10)
+    assert hint is not None
+    assert hint.pause_s == 45

@@ -51,6 +51,9 @@ class ClientSettings:
     backoff_initial_s: float = 0.2
     backoff_max_s: float = 10.0
     cache_ttl_s: float = 60.0
+    #: A Retry-After longer than this is not waited out inside a call: the
+    #: error goes back to the caller with its retry_after_s.
+    max_retry_after_s: float = 30.0
     #: The header that carries an idempotency key (Stripe's spelling is the common one).
     idempotency_header: str = "Idempotency-Key"
     headers: dict[str, str] = field(default_factory=dict)
@@ -155,15 +158,13 @@ class ProviderClient:
                 hit = await self._cache.get(cache_key)
                 metrics.CLIENT_CACHE.labels(self.provider, "hit" if hit else "miss").inc()
                 if hit is not None:
-                    return Response(hit.status, hit.headers, hit.body, cached=True)
+                    return Response(hit.status, dict(hit.headers), hit.body, cached=True)
 
         safe = method in SAFE_METHODS or idempotency_key is not None
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.settings.max_attempts if safe else 1),
             wait=self._wait,
-            retry=tenacity.retry_if_exception(
-                lambda e: isinstance(e, ProviderError) and e.transient
-            ),
+            retry=tenacity.retry_if_exception(self._worth_retrying),
             before_sleep=lambda _: metrics.CLIENT_RETRIES.labels(self.provider, endpoint).inc(),
             sleep=trio.sleep,
             reraise=True,
@@ -173,6 +174,17 @@ class ProviderClient:
             cached = CachedResponse(response.status, response.headers, response.body)
             await self._cache.put(cache_key, cached, self.settings.cache_ttl_s)
         return response
+
+    def _worth_retrying(self, error: BaseException) -> bool:
+        """Transient, and not asking us to wait longer than a call should hang on.
+
+        A provider that asks for more than ``max_retry_after_s`` gets its
+        error (with ``retry_after_s``) back to the caller instead of a sleep.
+        """
+        if not (isinstance(error, ProviderError) and error.transient):
+            return False
+        told = error.retry_after_s
+        return told is None or told <= self.settings.max_retry_after_s
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         """Exponential back-off with full jitter, but never less than the provider asked."""
@@ -191,18 +203,33 @@ class ProviderClient:
         permit = await guard.breaker.permit()
         began = trio.current_time()
         status_label = "network"
+        # Every permit goes back to the breaker exactly once, whatever happens
+        # here: a leaked half-open trial would hold the breaker open.
         try:
             try:
-                reply = await self._http.send(request)
+                reply = await self._send(request)
+            except httpx.PoolTimeout as exc:
+                # Our own pool was full: not the provider's failure.
+                status_label = "pool"
+                guard.breaker.record(permit, failed=False, duration_s=0.0, abandoned=True)
+                raise ProviderTimeout(self.provider, f"{endpoint}: no free connection") from exc
             except httpx.TimeoutException as exc:
                 status_label = "timeout"
                 guard.breaker.record(permit, failed=True, duration_s=trio.current_time() - began)
                 raise ProviderTimeout(self.provider, f"{endpoint}: no answer in time") from exc
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:
+                # Transport failures, and answers we cannot decode.
                 guard.breaker.record(permit, failed=True, duration_s=trio.current_time() - began)
                 raise NetworkError(
                     self.provider, f"{endpoint}: {type(exc).__name__}: {exc}"
                 ) from exc
+            except BaseException:
+                status_label = "abandoned"  # cancelled: the answer never came back to us
+                guard.breaker.record(permit, failed=False, duration_s=0.0, abandoned=True)
+                raise
+            finally:
+                # Cookies from one user's call must not ride on the next one's.
+                self._http.cookies.clear()
             duration = trio.current_time() - began
             status_label = str(reply.status_code)
             guard.breaker.record(permit, failed=reply.status_code >= 500, duration_s=duration)
@@ -223,16 +250,22 @@ class ProviderClient:
                 trio.current_time() - began
             )
 
-
-def _transient(error: BaseException) -> bool:
-    return isinstance(error, ProviderError) and error.transient
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        # Streamed, read, and always closed: a body that fails to read or
+        # decode must not leave the connection's generators dangling.
+        reply = await self._http.send(request, stream=True)
+        try:
+            await reply.aread()
+        finally:
+            await reply.aclose()
+        return reply
 
 
 def _cache_key(provider: str, request: httpx.Request) -> str:
     # Hashed: URLs and credentials (Graph API tokens ride in the query) must
-    # not sit in the cache's keys; credentials are part of it so one user's
-    # answer is never served to another.
-    material = "\n".join(
-        [provider, str(request.url), request.headers.get("authorization", "")]
-    ).encode()
-    return hashlib.sha256(material).hexdigest()
+    # not sit in the cache's keys. Every request header is part of it, so no
+    # credential (Authorization, X-Api-Key, Stripe-Account...) can make one
+    # caller's answer another's.
+    headers = sorted((k.lower(), v) for k, v in request.headers.items())
+    material = "\n".join([provider, str(request.url), *(f"{k}: {v}" for k, v in headers)])
+    return hashlib.sha256(material.encode()).hexdigest()

@@ -28,6 +28,7 @@ class RecordCall(msgspec.Struct, frozen=True, tag=True):
     permit: Permit
     failed: bool
     duration_s: float
+    abandoned: bool = False
 
 
 class ResetBreaker(msgspec.Struct, frozen=True, tag=True):
@@ -58,7 +59,11 @@ class CircuitBreakerActor(Actor[BreakerMessage]):
             raise CircuitOpen(self.provider, until=time.time() + permit, retry_after_s=permit)
         if isinstance(message, RecordCall):
             self.breaker.record(
-                message.permit, now, failed=message.failed, duration_s=message.duration_s
+                message.permit,
+                now,
+                failed=message.failed,
+                duration_s=message.duration_s,
+                abandoned=message.abandoned,
             )
         else:
             self.breaker.reset(now)
@@ -105,14 +110,17 @@ class CircuitBreaker:
         permit: Permit = await self._ref.ask(PermitCall())
         return permit
 
-    def record(self, permit: Permit, *, failed: bool, duration_s: float) -> None:
-        """The call's outcome: ``failed`` for its error class (network, timeout, 5xx) only.
+    def record(
+        self, permit: Permit, *, failed: bool, duration_s: float, abandoned: bool = False
+    ) -> None:
+        """The call's outcome: ``failed`` for its error class (network, timeout, 5xx) only;
+        ``abandoned`` when it ended for a reason of ours (it then counts for nothing).
 
-        Never blocks; with the breaker's mailbox full the outcome is dropped
-        and logged (a breaker fed nothing stays as it is).
+        Never blocks, so it may be called while being cancelled; with the
+        breaker's mailbox full the outcome is dropped and logged.
         """
         try:
-            self._ref.tell_nowait(RecordCall(permit, failed, duration_s))
+            self._ref.tell_nowait(RecordCall(permit, failed, duration_s, abandoned))
         except MailboxFull:
             log.warning("%s breaker busy: dropped a call outcome", self.provider)
 

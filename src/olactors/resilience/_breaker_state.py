@@ -51,6 +51,9 @@ class BreakerSettings:
             raise ValueError("rate thresholds are percentages in (0, 100]")
         if self.open_s <= 0 or self.open_multiplier < 1 or self.max_open_s < self.open_s:
             raise ValueError("need open_s > 0, open_multiplier >= 1, max_open_s >= open_s")
+        if self.window == "count" and self.minimum_calls > self.window_size:
+            # A count window never holds more than its size: it could never open.
+            raise ValueError("minimum_calls cannot exceed window_size for a count window")
 
 
 class Permit(msgspec.Struct, frozen=True):
@@ -160,11 +163,28 @@ class Breaker:
         oldest = min(self._issued.values(), default=now)
         return max(0.0, oldest + self.settings.trial_timeout_s - now)
 
-    def record(self, permit: Permit, now: float, *, failed: bool, duration_s: float) -> None:
-        """The outcome of a call made with ``permit``."""
+    def record(
+        self,
+        permit: Permit,
+        now: float,
+        *,
+        failed: bool,
+        duration_s: float,
+        abandoned: bool = False,
+    ) -> None:
+        """The outcome of a call made with ``permit``.
+
+        ``abandoned``: the call never got an answer for a reason of ours (the
+        caller was cancelled, no pooled connection was free). It counts for
+        nothing, and a half-open trial slot is given back at once.
+        """
         self._advance(now)
         if permit.epoch != self.epoch:
             return  # given in an earlier state: its outcome no longer counts
+        if abandoned:
+            if permit.trial is not None:
+                self._issued.pop(permit.trial, None)
+            return
         slow = duration_s >= self.settings.slow_call_s
         if self.state is BreakerState.CLOSED:
             self._window.add(now, failed, slow)

@@ -55,13 +55,14 @@ class Gcra:
         With ``wait=False`` a request that would have to wait is not granted
         and takes nothing: the delay says when to try again.
         """
-        interval = self.interval * self.slowdown(now)
         base = max(self.tat, now)
-        start = max(now, base - interval * (self.burst - 1), self.paused_until)
+        # The burst allowance stays that of the configured rate: a slow-down
+        # spaces the next requests out, it must never release more at once.
+        start = max(now, base - self.tolerance, self.paused_until)
         delay = start - now
         if delay > 0 and not wait:
             return False, delay
-        self.tat = max(base, start) + interval
+        self.tat = max(base, start) + self.interval * self.slowdown(now)
         return True, delay
 
     def pause(self, until: float) -> None:

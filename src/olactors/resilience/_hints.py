@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import math
@@ -14,6 +15,9 @@ DEFAULT_429_PAUSE_S = 1.0
 #: Meta reports usage over a rolling hour; a slow-down learned from it holds this long,
 #: renewed by every response that carries the header.
 META_HINT_HOLD_S = 60.0
+#: No header may stop a provider, or stretch its budget, for longer than this:
+#: a malformed or absurd value must not pause it forever.
+MAX_HOLD_S = 3600.0
 
 
 class RateHint(msgspec.Struct, frozen=True):
@@ -38,11 +42,11 @@ def retry_after_s(value: str | None, now: float) -> float | None:
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            return None
+            when = when.replace(tzinfo=datetime.UTC)  # asctime dates: HTTP dates are GMT
         seconds = when.timestamp() - now
     if not math.isfinite(seconds):
         return None
-    return max(0.0, seconds)
+    return min(max(0.0, seconds), MAX_HOLD_S)
 
 
 def meta_usage_pct(headers: Mapping[str, str]) -> tuple[float, float]:
@@ -72,9 +76,9 @@ def meta_usage_pct(headers: Mapping[str, str]) -> tuple[float, float]:
                 if isinstance(value, int | float):
                     usage = max(usage, float(value))
             regain = entry.get("estimated_time_to_regain_access")
-            if isinstance(regain, int | float):
+            if isinstance(regain, int | float) and math.isfinite(regain):
                 regain_s = max(regain_s, float(regain) * 60.0)
-    return usage, regain_s
+    return usage, min(regain_s, MAX_HOLD_S)
 
 
 def hint_from(
@@ -91,9 +95,14 @@ def hint_from(
     ``now`` is unix time; ``rate_per_s`` the configured rate, against which a
     remaining budget is compared.
     """
+    remaining, reset_in = _remaining(headers, now)
     if status == 429 or (status == 503 and "retry-after" in headers):
         pause = retry_after_s(headers.get("retry-after"), now)
-        return RateHint(pause_s=DEFAULT_429_PAUSE_S if pause is None else pause, reason=f"{status}")
+        if pause is None and remaining is not None and remaining <= 0 and reset_in:
+            pause = reset_in  # no Retry-After, but the reset says how long
+        if pause is None:
+            pause = DEFAULT_429_PAUSE_S
+        return RateHint(pause_s=pause, reason=f"{status}")
 
     usage, regain_s = meta_usage_pct(headers)
     if regain_s > 0 or usage >= 100:
@@ -105,7 +114,6 @@ def hint_from(
             slowdown=max(1.0, factor), hold_s=META_HINT_HOLD_S, reason=f"meta usage {usage:g}%"
         )
 
-    remaining, reset_in = _remaining(headers, now)
     if remaining is not None and reset_in is not None and reset_in > 0:
         if remaining <= 0:
             return RateHint(pause_s=reset_in, reason="x-ratelimit-remaining 0")
@@ -125,7 +133,11 @@ def _remaining(headers: Mapping[str, str], now: float) -> tuple[float | None, fl
         reset = float(headers["x-ratelimit-reset"])
     except (KeyError, ValueError):
         return None, None
-    # Providers send the reset as seconds from now or as a unix time: a value
-    # past 2001 in unix seconds cannot be a delay.
+    if not (math.isfinite(remaining) and math.isfinite(reset)):
+        return None, None
+    # Providers send the reset as seconds from now, as a unix time, or as a
+    # unix time in milliseconds: past 2001 in unix seconds it is no delay.
+    if reset > 1e12:
+        reset /= 1000.0
     reset_in = reset - now if reset > 1e9 else reset
-    return remaining, reset_in
+    return remaining, min(max(reset_in, 0.0), MAX_HOLD_S)

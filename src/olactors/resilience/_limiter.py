@@ -111,10 +111,13 @@ class RateLimiterActor(Actor[Reserve | Observe]):
     async def _reserve_shared(self, message: Reserve, reply: Reply) -> None:
         assert self._store is not None
         now = trio.current_time()
-        rate = self.limit.rate_per_s / self.gcra.slowdown(now)
+        gcra = self.gcra
         try:
             granted, delay = await self._store.reserve(
-                self._budget_key, rate_per_s=rate, burst=self.limit.burst, wait=message.wait
+                self._budget_key,
+                interval_s=gcra.interval * gcra.slowdown(now),
+                tolerance_s=gcra.tolerance,
+                wait=message.wait,
             )
         except StoreError as exc:
             log.warning("%s: shared budget unavailable (%s); limiting locally", self.provider, exc)

@@ -176,15 +176,15 @@ class Store:
     # -- shared rate budgets -------------------------------------------------------
 
     async def reserve(
-        self, key: str, *, rate_per_s: float, burst: int, wait: bool = True
+        self, key: str, *, interval_s: float, tolerance_s: float, wait: bool = True
     ) -> tuple[bool, float]:
-        """A slot in the budget ``key``, shared by every replica on Redis (server clock).
+        """A slot in the GCRA budget ``key``, shared by every replica on Redis (server clock).
 
-        Returns (granted, seconds to wait before going); not granted only when
+        Slots are ``interval_s`` apart with ``tolerance_s`` of burst. Returns
+        (granted, seconds to wait before going); not granted only when
         ``wait`` is false and the slot is not free now, with nothing taken.
         """
-        interval = 1.0 / rate_per_s
-        granted, delay = await self._call(Reserve(key, interval, interval * (burst - 1), wait))
+        granted, delay = await self._call(Reserve(key, interval_s, tolerance_s, wait))
         return bool(granted), float(delay)
 
     async def hold(self, key: str, seconds: float) -> None:
