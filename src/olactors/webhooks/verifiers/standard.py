@@ -1,0 +1,50 @@
+"""Standard Webhooks (what Svix sends): webhook-id, webhook-timestamp, webhook-signature."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+
+from .._errors import BadSignature
+from ._common import check_timestamp, header
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` secret (the prefix is optional)."""
+    raw = secret.removeprefix("whsec_")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from None
+
+
+class StandardVerifier:
+    """HMAC-SHA256 of ``"{id}.{timestamp}.{body}"`` keyed by the base64-decoded secret;
+    the header holds space-separated ``v1,<base64>`` signatures, any of which may match."""
+
+    def __init__(self, secrets: Sequence[str], *, tolerance_s: float = 300.0) -> None:
+        if not secrets:
+            raise ValueError("a Standard Webhooks source needs at least one secret")
+        self._keys = [secret_key(s) for s in secrets]
+        self.tolerance_s = tolerance_s
+
+    def verify(
+        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float
+    ) -> None:
+        message_id = header(headers, "webhook-id")
+        timestamp = header(headers, "webhook-timestamp")
+        signatures = [
+            sig.partition(",")[2]
+            for sig in header(headers, "webhook-signature").split()
+            if sig.startswith("v1,")
+        ]
+        check_timestamp(timestamp, now, self.tolerance_s)
+        signed = f"{message_id}.{timestamp}.".encode() + body
+        for key in self._keys:
+            expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            if any(hmac.compare_digest(expected, s) for s in signatures):
+                return
+        raise BadSignature("no v1 signature matches a configured secret")
