@@ -8,12 +8,18 @@ from ._errors import (
     UnknownSource,
     WebhookError,
 )
+from ._events import IncomingEvent, events_of
+from ._ingress import WebhookIngress, WebhookSource
 
 __all__ = [
     "BadSignature",
     "BodyTooLarge",
+    "IncomingEvent",
     "MalformedWebhook",
     "StaleTimestamp",
     "UnknownSource",
     "WebhookError",
+    "WebhookIngress",
+    "WebhookSource",
+    "events_of",
 ]

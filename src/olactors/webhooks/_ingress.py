@@ -1,0 +1,189 @@
+"""``POST /webhooks/{source}``: verify, deduplicate, store durably, then answer.
+
+A plain ASGI app, not a Quart route: this is the hot path, and a framework's
+routing costs more here than the rest of the work. It answers 200 only once
+every event of the request is durably stored (or known as a duplicate);
+503 with Retry-After when the store cannot take it, so the provider retries;
+4xx, never 5xx, for a bad request, and nothing of a refused request is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import msgspec
+import trio
+
+from ..store import EnqueueResult, NewItem, Store, StoreUnavailable
+from ._errors import BodyTooLarge, UnknownSource, WebhookError
+from ._events import IncomingEvent, Kind, events_of
+from .verifiers import Verifier
+
+log = logging.getLogger("olactors.webhooks")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+PREFIX = "/webhooks/"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSource:
+    """A configured sender: its name (the URL segment and its queue), kind and verifier."""
+
+    name: str
+    kind: Kind
+    verifier: Verifier
+
+
+class _Answer(msgspec.Struct, omit_defaults=True):
+    status: str
+    event_id: str | None = None
+    events: list[dict[str, str]] | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+class WebhookIngress:
+    """The ASGI app of the public listener's webhook routes."""
+
+    def __init__(
+        self,
+        sources: Mapping[str, WebhookSource],
+        store: Store,
+        *,
+        max_body_bytes: int = 1_048_576,
+        dedup_ttl_s: float = 7 * 24 * 3600.0,
+        retry_after_s: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sources = dict(sources)
+        self.store = store
+        self.max_body_bytes = max_body_bytes
+        self.dedup_ttl_s = dedup_ttl_s
+        self.retry_after_s = retry_after_s
+        self._clock = clock
+        self._encode = msgspec.json.Encoder().encode
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            status, answer, extra = await self._handle(scope, receive)
+        except WebhookError as exc:
+            status, extra = exc.status, []
+            answer = _Answer("refused", error=type(exc).__name__, message=str(exc))
+        await self._respond(send, status, answer, extra)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, _Answer, list[tuple[bytes, bytes]]]:
+        path: str = scope["path"]
+        name = path[len(PREFIX) :] if path.startswith(PREFIX) else None
+        source = self.sources.get(name) if name else None
+        if source is None:
+            raise UnknownSource(f"no webhook source at {path}")
+        if scope["method"] != "POST":
+            return 405, _Answer("refused", error="MethodNotAllowed"), [(b"allow", b"POST")]
+        headers = _headers(scope)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise BodyTooLarge(f"body over {self.max_body_bytes} bytes")
+        body = await self._read(receive)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        source.verifier.verify(headers, query, body, self._clock())
+        events = events_of(source.kind, headers, body)
+        try:
+            results = await self._store_all(source.name, events)
+        except StoreUnavailable as exc:
+            log.error(  # noqa: TRY400 -- an outage, not a bug: no traceback
+                "%s webhook not stored, answering 503: %s", source.name, exc
+            )
+            answer = _Answer("unavailable", message="the event could not be stored; retry")
+            return 503, answer, [(b"retry-after", str(self.retry_after_s).encode())]
+        return 200, _summary(source.kind, events, results), []
+
+    async def _read(self, receive: Receive) -> bytes:
+        """The body, refused as soon as it grows past the limit (not after reading it all)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise WebhookError("the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge(f"body over {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _store_all(self, name: str, events: list[IncomingEvent]) -> list[EnqueueResult]:
+        if len(events) == 1:
+            return [await self._store_one(name, events[0])]
+        # Concurrently, so a SendGrid batch shares one commit.
+        results: list[EnqueueResult | None] = [None] * len(events)
+
+        async def one(index: int, event: IncomingEvent) -> None:
+            results[index] = await self._store_one(name, event)
+
+        async with trio.open_nursery() as nursery:
+            for index, event in enumerate(events):
+                nursery.start_soon(one, index, event)
+        return [r for r in results if r is not None]
+
+    async def _store_one(self, name: str, event: IncomingEvent) -> EnqueueResult:
+        item = NewItem(payload=event.payload, id=event.id, source=name, meta={"type": event.type})
+        return await self.store.enqueue(
+            name, item, dedup_key=f"{name}:{event.id}", dedup_ttl_s=self.dedup_ttl_s
+        )
+
+    async def _respond(
+        self, send: Send, status: int, answer: _Answer, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        body = self._encode(answer)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers
+
+
+def _summary(kind: Kind, events: list[IncomingEvent], results: list[EnqueueResult]) -> _Answer:
+    states = ["duplicate" if r.duplicate else "queued" for r in results]
+    overall = "queued" if "queued" in states else "duplicate"
+    if kind != "sendgrid":
+        return _Answer(overall, event_id=events[0].id)
+    listed = [{"event_id": e.id, "status": s} for e, s in zip(events, states, strict=True)]
+    return _Answer(overall, events=listed)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
