@@ -42,9 +42,16 @@ def test_help_lists_the_run_command(tmp_path: Path) -> None:
     assert "run" in out
 
 
+def config_on_a_free_port(tmp_path: Path) -> Path:
+    text = (REPO / "config" / "olactors.toml").read_text()
+    path = tmp_path / "olactors.toml"
+    path.write_text(text.replace('public_bind = "127.0.0.1:8080"', 'public_bind = "127.0.0.1:0"'))
+    return path
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_run_stops_cleanly_on_a_stop_signal(tmp_path: Path, signum: signal.Signals) -> None:
-    process = olactors("run", "--config", str(REPO / "config" / "olactors.toml"), cwd=tmp_path)
+    process = olactors("run", "--config", str(config_on_a_free_port(tmp_path)), cwd=tmp_path)
     try:
         wait_until_running(process)
         process.send_signal(signum)

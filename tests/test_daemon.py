@@ -154,7 +154,9 @@ def test_a_redis_password_comes_from_the_variable_the_config_names() -> None:
 
 
 async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> None:
-    config = Config.model_validate({"store": {"sqlite_path": str(tmp_path / "o.db")}})
+    config = Config.model_validate(
+        {"store": {"sqlite_path": str(tmp_path / "o.db")}, "server": {"public_bind": "127.0.0.1:0"}}
+    )
     system = ActorSystem(build_tree(config, env={}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
@@ -191,6 +193,7 @@ async def test_a_provider_client_sends_the_key_from_its_variable(tmp_path: Path)
         config = Config.model_validate(
             {
                 "store": {"sqlite_path": str(tmp_path / "o.db")},
+                "server": {"public_bind": "127.0.0.1:0"},
                 "providers": {"stripe": {"base_url": stand_in.url, "secret_env": "STRIPE_KEY"}},
             }
         )
@@ -204,3 +207,94 @@ async def test_a_provider_client_sends_the_key_from_its_variable(tmp_path: Path)
             provider_client(config, "stripe", system.registry.handle, {})
         system.shutdown()
         nursery.cancel_scope.cancel()
+
+
+def signed_stripe(body: bytes, secret: str) -> dict[str, str]:
+    import hashlib
+    import hmac
+    import time
+
+    now = int(time.time())
+    signature = hmac.new(secret.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={now},v1={signature}"}
+
+
+async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path: Path) -> None:
+    import httpx
+
+    config = Config.model_validate(
+        {
+            "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "server": {"public_bind": "127.0.0.1:0"},
+            "webhooks": {
+                "sources": {"stripe": {"kind": "stripe", "secrets_env": ["STRIPE_WHSEC"]}}
+            },
+        }
+    )
+    env = {"STRIPE_WHSEC": "whsec_daemon"}
+    system = ActorSystem(build_tree(config, env))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        listener = system.snapshot("/root/http/public").state  # type: ignore[union-attr]
+        url = listener["addresses"][0]
+        body = b'{"id":"evt_daemon","type":"invoice.paid"}'
+        async with httpx.AsyncClient(base_url=url) as client:
+            answer = await client.post(
+                "/webhooks/stripe", content=body, headers=signed_stripe(body, "whsec_daemon")
+            )
+        assert answer.json() == {"status": "queued", "event_id": "evt_daemon"}
+        store = Store.at(system.registry.handle, "/root/store")
+        assert (await store.counts("stripe")).ready == 1
+        system.shutdown()
+
+
+def test_a_webhook_source_whose_secret_is_missing_is_a_config_error() -> None:
+    config = Config.model_validate(
+        {"webhooks": {"sources": {"stripe": {"kind": "stripe", "secrets_env": ["NOPE"]}}}}
+    )
+    with pytest.raises(ConfigError, match=r"webhooks\.sources\.stripe\.secrets_env names NOPE"):
+        build_tree(config, env={})
+
+
+async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stopping(
+    tmp_path: Path,
+) -> None:
+    config = Config.model_validate(
+        {
+            "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "server": {"public_bind": "127.0.0.1:0", "graceful_timeout_s": 5},
+            "webhooks": {
+                "sources": {"stripe": {"kind": "stripe", "secrets_env": ["STRIPE_WHSEC"]}}
+            },
+        }
+    )
+    system = ActorSystem(build_tree(config, {"STRIPE_WHSEC": "whsec_daemon"}))
+    body = b'{"id":"evt_inflight","type":"invoice.paid"}'
+    headers = signed_stripe(body, "whsec_daemon")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        address = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+        host, port = address.removeprefix("http://").rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        head = (
+            f"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+            f"Stripe-Signature: {headers['Stripe-Signature']}\r\n\r\n"
+        ).encode()
+        await stream.send_all(head + body[:10])  # the request is in flight...
+        system.shutdown()  # ...when the daemon is told to stop
+        await trio.sleep(0.2)
+        await stream.send_all(body[10:])
+        answer = b""
+        while b'"}' not in answer:  # the JSON answer's end
+            chunk = await stream.receive_some(4096)
+            if not chunk:
+                break
+            answer += chunk
+        await stream.aclose()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert b'"status":"queued"' in answer
+    # The store stopped after the listener: the event is on disk.
+    import sqlite3
+
+    rows = sqlite3.connect(tmp_path / "o.db").execute("SELECT id FROM items").fetchall()
+    assert rows == [("evt_inflight",)]

@@ -8,6 +8,7 @@ it. The defaults below *are* the embedded default configuration, and
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -184,15 +185,74 @@ def _default_providers() -> dict[str, ProviderConfig]:
     }
 
 
+class ServerConfig(_Section):
+    """The public listener: webhooks (later also OAuth callbacks and the websocket)."""
+
+    public_bind: str = "127.0.0.1:8080"
+    #: Bodies over this are refused with 413 while being read.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+    #: On shutdown, in-flight requests get this long to finish.
+    graceful_timeout_s: float = Field(default=10.0, ge=0)
+
+
+#: AbacatePay's public HMAC key for X-Webhook-Signature, as its docs publish it.
+ABACATEPAY_PUBLIC_KEY = (
+    "t9dXRhHHo3yDEj5pVDYz0frf7q6bMKyMRmxxCPIPp3RCplBfXRxqlC6ZpiWmOqj4L63qEaeUOtrCI8P0VMUgo6iIga2"
+    "ri9ogaHFs0WIIywSMg0q7RmBfybe1E5XJcfC4IW3alNqym0tXoAKkzvfEjZxV6bE0oG2zJrNNYmUCKZyV0KZ3JS8Vo"
+    "tf9EAWWYdiDkMkpbMdPggfh1EqHlVkMiTady6jOR3hyzGEHrIz2Ret0xHKMbiqkr9HS1JhNHDX9"
+)
+
+
+class SourceConfig(_Section):
+    """A webhook sender at ``POST /webhooks/<name>``.
+
+    ``secrets_env`` names the variables holding its signing secrets (several
+    during a rotation: any of them passes). SendGrid verifies with
+    ``public_key`` (base64 DER, from its settings page); AbacatePay with the
+    public HMAC key it publishes (the default) plus the shared secret.
+    """
+
+    kind: Literal["stripe", "standard", "sendgrid", "abacatepay"]
+    secrets_env: list[str] = []
+    public_key: str | None = None
+    tolerance_s: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _has_what_its_kind_needs(self) -> SourceConfig:
+        if self.kind == "sendgrid" and not self.public_key:
+            raise ValueError("a sendgrid source needs public_key (base64 DER, from SendGrid)")
+        if self.kind != "sendgrid" and not self.secrets_env:
+            raise ValueError(f"a {self.kind} source needs secrets_env")
+        return self
+
+
+class WebhooksConfig(_Section):
+    #: How long an event id is remembered to answer a resend as a duplicate.
+    dedup_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    sources: dict[str, SourceConfig] = {}
+
+    @field_validator("sources")
+    @classmethod
+    def _names_fit_a_url_and_a_queue(
+        cls, sources: dict[str, SourceConfig]
+    ) -> dict[str, SourceConfig]:
+        for name in sources:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+                raise ValueError(f"source name {name!r} must be letters, digits, _ . - (1-64)")
+        return sources
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
 class Config(_Section):
     daemon: DaemonConfig = DaemonConfig()
+    server: ServerConfig = ServerConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     store: StoreConfig = StoreConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
+    webhooks: WebhooksConfig = WebhooksConfig()
     log: LogConfig = LogConfig()
 
     @classmethod

@@ -19,10 +19,18 @@ from .clients import (
     error_for_status_and_body,
     instagram,
 )
-from .config import Config, ConfigError, StoreConfig
+from .config import ABACATEPAY_PUBLIC_KEY, Config, ConfigError, StoreConfig
 from .resilience import ProviderGuard, resilience_spec
-from .runtime import ActorSystem, ChildStartFailed, SupervisorSpec, TopLevelFailure
+from .runtime import ActorSpec, ActorSystem, ChildStartFailed, SupervisorSpec, TopLevelFailure
 from .store import Backend, RedisBackend, SqliteBackend, Store, store_spec
+from .webhooks import HttpListener, WebhookIngress, WebhookSource
+from .webhooks.verifiers import (
+    AbacatePayVerifier,
+    SendGridVerifier,
+    StandardVerifier,
+    StripeVerifier,
+    Verifier,
+)
 
 log = logging.getLogger("olactors.daemon")
 
@@ -58,6 +66,14 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
             # On Redis, every replica draws on one budget per provider.
             resilience_spec(
                 providers, shared_store=STORE_PATH if store.backend == "redis" else None
+            ),
+            # Last, so an orderly shutdown stops taking requests first.
+            SupervisorSpec(
+                "http",
+                children=[public_listener(config, env)],
+                max_restarts=supervision.max_restarts,
+                within_s=supervision.within_s,
+                backoff=supervision.backoff(),
             ),
         ],
         max_restarts=supervision.max_restarts,
@@ -103,6 +119,55 @@ def provider_client(
     guard = ProviderGuard.at(lookup, RESILIENCE_PATH, name)
     classify = instagram.classify if name == "instagram" else error_for_status_and_body
     return ProviderClient(name, settings, guard, cache=cache, classify=classify)
+
+
+def webhook_sources(config: Config, env: Mapping[str, str]) -> dict[str, WebhookSource]:
+    """The configured webhook sources with their verifiers; secrets read from ``env``."""
+    sources: dict[str, WebhookSource] = {}
+    for name, source in config.webhooks.sources.items():
+        secrets = []
+        for variable in source.secrets_env:
+            secret = env.get(variable)
+            if not secret:
+                raise ConfigError(
+                    f"webhooks.sources.{name}.secrets_env names {variable}, which is not set"
+                )
+            secrets.append(secret)
+        verifier: Verifier
+        if source.kind == "stripe":
+            verifier = StripeVerifier(secrets, tolerance_s=source.tolerance_s)
+        elif source.kind == "standard":
+            verifier = StandardVerifier(secrets, tolerance_s=source.tolerance_s)
+        elif source.kind == "sendgrid":
+            assert source.public_key is not None  # the config requires it
+            verifier = SendGridVerifier(source.public_key, tolerance_s=source.tolerance_s)
+        else:
+            verifier = AbacatePayVerifier(secrets, source.public_key or ABACATEPAY_PUBLIC_KEY)
+        sources[name] = WebhookSource(name, source.kind, verifier)
+    return sources
+
+
+def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
+    """The public HTTP listener serving the webhook routes."""
+    sources = webhook_sources(config, env)
+    server, webhooks, store = config.server, config.webhooks, config.store
+
+    def app(lookup: Callable[[str], Any]) -> WebhookIngress:
+        return WebhookIngress(
+            sources,
+            Store.at(lookup, STORE_PATH, timeout_s=store.timeout_s),
+            max_body_bytes=server.max_body_bytes,
+            dedup_ttl_s=webhooks.dedup_ttl_s,
+        )
+
+    return ActorSpec(
+        "public",
+        lambda: HttpListener(
+            "public", server.public_bind, app, graceful_timeout_s=server.graceful_timeout_s
+        ),
+        # Its own graceful timeout plus room for the store to answer.
+        shutdown_timeout_s=server.graceful_timeout_s + store.timeout_s,
+    )
 
 
 #: A backend's own time limit (sqlite busy timeout, Redis socket timeout) as a

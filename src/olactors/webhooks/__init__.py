@@ -10,10 +10,12 @@ from ._errors import (
 )
 from ._events import IncomingEvent, events_of
 from ._ingress import WebhookIngress, WebhookSource
+from ._listener import HttpListener
 
 __all__ = [
     "BadSignature",
     "BodyTooLarge",
+    "HttpListener",
     "IncomingEvent",
     "MalformedWebhook",
     "StaleTimestamp",

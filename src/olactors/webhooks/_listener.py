@@ -1,0 +1,67 @@
+"""An HTTP listener as a supervised actor: hypercorn (trio worker) serving an ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve
+
+from ..runtime import Actor
+
+log = logging.getLogger("olactors.http")
+
+#: Builds the app once the actor can look its collaborators up (the store...).
+AppFactory = Callable[[Callable[[str], Any]], Any]
+
+
+class HttpListener(Actor[Any]):
+    """Binds in ``started()`` (a port in use fails the start, with the reason),
+    serves until stopped, and stops gracefully: no new connections, in-flight
+    requests finish within ``graceful_timeout_s``, then the actor ends.
+
+    Put listeners last in the tree: an orderly shutdown stops them first, so
+    nothing new comes in while the actors behind them drain.
+    """
+
+    def __init__(
+        self, name: str, bind: str, app: AppFactory, *, graceful_timeout_s: float = 10.0
+    ) -> None:
+        self.name = name
+        self.bind = bind
+        self.app = app
+        self.graceful_timeout_s = graceful_timeout_s
+        self.addresses: list[str] = []
+        self._stop = trio.Event()
+        self._served = trio.Event()
+
+    async def started(self) -> None:
+        config = HypercornConfig()
+        config.bind = [self.bind]
+        config.accesslog = None
+        config.graceful_timeout = self.graceful_timeout_s
+        app = self.app(self.context.lookup)
+        self.addresses = await self.context.nursery.start(self._serve, app, config)
+        log.info("%s listener on %s", self.name, ", ".join(self.addresses))
+
+    async def _serve(
+        self, app: Any, config: HypercornConfig, *, task_status: trio.TaskStatus[list[str]]
+    ) -> None:
+        try:
+            await serve(app, config, shutdown_trigger=self._stop.wait, task_status=task_status)
+        finally:
+            self._served.set()
+
+    async def receive(self, message: Any) -> None:
+        raise TypeError(f"the {self.name} listener takes no messages")
+
+    async def stopping(self) -> None:
+        self._stop.set()
+        await self._served.wait()
+        log.info("%s listener stopped", self.name)
+
+    def inspect(self) -> dict[str, Any]:
+        return {"listener": self.name, "addresses": self.addresses}
