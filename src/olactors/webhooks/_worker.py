@@ -1,0 +1,148 @@
+"""A source's workers: claim stored events with a lease, deliver them, retry, dead-letter."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import trio
+
+from ..runtime import Actor
+from ..store import Lease, Store, StoreError, StoreUnavailable
+from ._routes import DeliveryFailed, Route, RouteGone
+
+log = logging.getLogger("olactors.webhooks")
+
+#: After each failed attempt, wait this long (jittered) before the next one;
+#: after the last, the event is dead-lettered with its last error.
+DEFAULT_SCHEDULE_S = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class WebhookWorker(Actor[Any]):
+    """Works one source's queue in a task of its own until stopped.
+
+    For each claimed event, every matching route that has not delivered it
+    yet (a processed mark per event and route, in the store) gets it. All
+    delivered: ack. Some failed: nack with the next retry time from the
+    schedule (never before a Retry-After the destination gave), or, past
+    the last attempt, bury it as a dead letter with the errors. A route
+    whose destination answers 410 is disabled (shared by replicas through
+    the store) and logged loudly. A crash or a kill leaves the lease to
+    expire; the event is then claimed again, and the marks keep delivered
+    routes from receiving it twice.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        routes: Sequence[Route],
+        store_path: str,
+        *,
+        lease_s: float = 60.0,
+        schedule_s: Sequence[float] = DEFAULT_SCHEDULE_S,
+        poll_s: float = 0.5,
+        marks_ttl_s: float = 7 * 24 * 3600.0,
+    ) -> None:
+        self.source = source
+        self.routes = list(routes)
+        self.store_path = store_path
+        self.lease_s = lease_s
+        self.schedule_s = list(schedule_s)
+        self.poll_s = poll_s
+        self.marks_ttl_s = marks_ttl_s
+        self.delivered = 0
+        self.retried = 0
+        self.dead = 0
+        self.last_error: str | None = None
+        self._store: Store | None = None
+
+    async def started(self) -> None:
+        self._store = Store.at(self.context.lookup, self.store_path)
+        self.context.nursery.start_soon(self._work)
+
+    async def receive(self, message: Any) -> None:
+        raise TypeError("a webhook worker takes no messages; it works its queue")
+
+    async def _work(self) -> None:
+        assert self._store is not None
+        while True:
+            try:
+                lease = await self._store.claim(self.source, lease_s=self.lease_s)
+            except StoreUnavailable:
+                await trio.sleep(1.0)  # the store backs off too; try again shortly
+                continue
+            if lease is None:
+                await trio.sleep(self.poll_s)
+                continue
+            try:
+                await self._process(lease)
+            except StoreError as exc:
+                # The outcome could not be recorded: the lease will expire and
+                # the event come back; the marks keep it from being delivered twice.
+                log.warning("%s: could not settle %s: %s", self.source, lease.item.id, exc)
+
+    async def _process(self, lease: Lease) -> None:
+        assert self._store is not None
+        store, item = self._store, lease.item
+        event_type = item.meta.get("type", "")
+        errors: list[str] = []
+        wait_at_least = 0.0
+        for route in self.routes:
+            if not route.matches(event_type):
+                continue
+            mark = f"done:{self.source}:{item.id}:{route.name}"
+            if await store.get(mark) is not None or await store.get(_off(route)) is not None:
+                continue
+            try:
+                await route.deliver(item)
+            except RouteGone as exc:
+                await store.put(_off(route), b"410 Gone")
+                log.error(  # noqa: TRY400 -- a destination's answer, not a bug of ours
+                    "ROUTE DISABLED: %s (%s) answered 410 Gone; no more events go there "
+                    "until an operator re-enables it",
+                    route.name,
+                    exc,
+                )
+                continue
+            except DeliveryFailed as exc:
+                errors.append(f"{route.name}: {exc}")
+                wait_at_least = max(wait_at_least, exc.retry_after_s or 0.0)
+                continue
+            await store.put(mark, b"1", ttl_s=self.marks_ttl_s)
+        if not errors:
+            await store.ack(lease)
+            self.delivered += 1
+            return
+        error = "; ".join(errors)
+        self.last_error = error
+        if item.attempt > len(self.schedule_s):
+            await store.bury(lease, error)
+            self.dead += 1
+            log.error(
+                "%s event %s dead-lettered after %d attempts: %s",
+                self.source,
+                item.id,
+                item.attempt,
+                error,
+            )
+            return
+        delay = self.schedule_s[item.attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311 -- jitter
+        await store.nack(lease, error, retry_at=time.time() + max(delay, wait_at_least))
+        self.retried += 1
+
+    def inspect(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "routes": [route.name for route in self.routes],
+            "delivered": self.delivered,
+            "retried": self.retried,
+            "dead_lettered": self.dead,
+            "last_error": self.last_error,
+        }
+
+
+def _off(route: Route) -> str:
+    return f"route-off:{route.name}"
