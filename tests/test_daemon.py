@@ -12,10 +12,11 @@ import trio.testing
 
 from olactors.clients.stripe import StripeClient
 from olactors.config import Config, ConfigError, DaemonConfig
-from olactors.daemon import backends, build_tree, provider_client, serve
+from olactors.daemon import serve
 from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
 from olactors.store import RedisBackend, SqliteBackend, Store
 from olactors.testing import Canned, FakeProvider
+from olactors.tree import backends, build_tree, provider_client
 
 from .runtime.support import Boom, Journal, Recorder, Sleep, Work, recorder, tree
 
@@ -298,3 +299,83 @@ async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stoppi
 
     rows = sqlite3.connect(tmp_path / "o.db").execute("SELECT id FROM items").fetchall()
     assert rows == [("evt_inflight",)]
+
+
+async def test_the_daemon_forwards_a_stored_event_along_its_configured_route(
+    tmp_path: Path,
+) -> None:
+    import httpx
+    import standardwebhooks
+
+    app_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    async with trio.open_nursery() as outer:
+        app = FakeProvider(Canned(200, json={"ok": True}))
+        await outer.start(app.serve)
+        route = {
+            "source": "stripe",
+            "events": ["invoice.*"],
+            "forward_to": f"{app.url}/hooks/stripe",
+            "signing_secret_env": "APP_SECRET",
+        }
+        config = Config.model_validate(
+            {
+                "store": {"sqlite_path": str(tmp_path / "o.db")},
+                "server": {"public_bind": "127.0.0.1:0"},
+                "webhooks": {
+                    "sources": {"stripe": {"kind": "stripe", "secrets_env": ["WHSEC"]}},
+                    "routes": [route],
+                },
+            }
+        )
+        system = ActorSystem(build_tree(config, {"WHSEC": "whsec_d", "APP_SECRET": app_secret}))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(system.run)
+            url = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+            body = b'{"id":"evt_route","type":"invoice.paid"}'
+            async with httpx.AsyncClient(base_url=url) as client:
+                signed = signed_stripe(body, "whsec_d")
+                await client.post("/webhooks/stripe", content=body, headers=signed)
+            with trio.fail_after(10):
+                while not app.seen("/hooks/stripe"):
+                    await trio.sleep(0.05)
+            system.shutdown()  # in order: the workers close their clients
+        outer.cancel_scope.cancel()
+    delivered = app.seen("/hooks/stripe")[0]
+    headers = {k: v for k, v in delivered.headers.items() if k.startswith("webhook-")}
+    verified = standardwebhooks.Webhook(app_secret).verify(delivered.body, headers)
+    assert verified["id"] == "evt_route"
+
+
+@pytest.mark.parametrize(
+    ("route", "why"),
+    [
+        ({"source": "nope", "events": ["*"], "handler": "x:y"}, "not configured"),
+        ({"source": "stripe", "events": ["*"]}, "exactly one of forward_to or handler"),
+        ({"source": "stripe", "events": ["*"], "forward_to": "http://a/b"}, "signing_secret_env"),
+    ],
+)
+def test_a_route_that_cannot_work_is_a_config_error(route: dict[str, object], why: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=why):
+        Config.model_validate(
+            {
+                "webhooks": {
+                    "sources": {"stripe": {"kind": "stripe", "secrets_env": ["S"]}},
+                    "routes": [route],
+                }
+            }
+        )
+
+
+def test_a_handler_that_cannot_be_imported_fails_at_start_not_at_the_first_event() -> None:
+    config = Config.model_validate(
+        {
+            "webhooks": {
+                "sources": {"stripe": {"kind": "stripe", "secrets_env": ["S"]}},
+                "routes": [{"source": "stripe", "events": ["*"], "handler": "no.such.module:f"}],
+            }
+        }
+    )
+    with pytest.raises(ConfigError, match=r"handler no\.such\.module:f"):
+        build_tree(config, {"S": "whsec_x"})

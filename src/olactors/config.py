@@ -216,6 +216,8 @@ class SourceConfig(_Section):
     secrets_env: list[str] = []
     public_key: str | None = None
     tolerance_s: float = Field(default=300.0, gt=0)
+    #: Workers delivering this source's stored events, concurrently.
+    workers: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> SourceConfig:
@@ -226,10 +228,47 @@ class SourceConfig(_Section):
         return self
 
 
+class RouteConfig(_Section):
+    """Events of ``source`` whose type matches one of ``events`` (globs) go to a
+    destination: ``forward_to`` (the app's URL, signed with Standard Webhooks
+    headers keyed by the secret ``signing_secret_env`` names) or ``handler``
+    (``"package.module:function"``)."""
+
+    source: str
+    events: list[str] = Field(min_length=1)
+    name: str | None = None
+    forward_to: str | None = None
+    signing_secret_env: str | None = None
+    handler: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> RouteConfig:
+        if (self.forward_to is None) == (self.handler is None):
+            raise ValueError("a route has exactly one of forward_to or handler")
+        if self.forward_to is not None and not self.signing_secret_env:
+            raise ValueError("a forward_to route needs signing_secret_env")
+        return self
+
+
 class WebhooksConfig(_Section):
     #: How long an event id is remembered to answer a resend as a duplicate.
     dedup_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    #: Waits between delivery attempts (jittered); after the last, a dead letter.
+    retry_schedule_s: list[float] = Field(
+        default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0], min_length=1
+    )
+    #: How long a worker holds an event; a dead worker's events come back after it.
+    lease_s: float = Field(default=60.0, gt=0)
     sources: dict[str, SourceConfig] = {}
+    routes: list[RouteConfig] = []
+
+    @model_validator(mode="after")
+    def _routes_name_known_sources(self) -> WebhooksConfig:
+        for route in self.routes:
+            if route.source not in self.sources:
+                raise ValueError(f"a route names source {route.source!r}, which is not configured")
+        return self
 
     @field_validator("sources")
     @classmethod

@@ -96,11 +96,6 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
                 Route("flaky", "stripe", ["charge.*"], HandlerDestination(f"{__name__}:flaky")),
             ]
 
-        class Worker(WebhookWorker):
-            async def started(self) -> None:
-                self.routes = routes(self.context.lookup)
-                await super().started()
-
         limits = {"forward-app": (RateLimit(1000, 100), BreakerSettings(minimum_calls=20))}
         spec = SupervisorSpec(
             "root",
@@ -115,9 +110,9 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
                             children=[
                                 ActorSpec(
                                     "worker-1",
-                                    lambda: Worker(
+                                    lambda: WebhookWorker(
                                         "stripe",
-                                        [],
+                                        routes,
                                         "/root/store",
                                         schedule_s=(0.05, 0.05),
                                         poll_s=0.02,

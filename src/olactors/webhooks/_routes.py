@@ -66,6 +66,9 @@ class ForwardDestination:
         self.path = path
         self._secret = signing_secret
 
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
     async def __call__(self, item: QueueItem) -> None:
         now = int(time.time())
         headers = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -15,6 +15,9 @@ from ..store import Lease, Store, StoreError, StoreUnavailable
 from ._routes import DeliveryFailed, Route, RouteGone
 
 log = logging.getLogger("olactors.webhooks")
+
+#: Builds a worker's routes once it can look up what they use (limiters, breakers).
+RoutesFactory = Callable[[Callable[[str], Any]], Sequence[Route]]
 
 #: After each failed attempt, wait this long (jittered) before the next one;
 #: after the last, the event is dead-lettered with its last error.
@@ -38,7 +41,7 @@ class WebhookWorker(Actor[Any]):
     def __init__(
         self,
         source: str,
-        routes: Sequence[Route],
+        routes: RoutesFactory,
         store_path: str,
         *,
         lease_s: float = 60.0,
@@ -47,7 +50,8 @@ class WebhookWorker(Actor[Any]):
         marks_ttl_s: float = 7 * 24 * 3600.0,
     ) -> None:
         self.source = source
-        self.routes = list(routes)
+        self._make_routes = routes
+        self.routes: list[Route] = []
         self.store_path = store_path
         self.lease_s = lease_s
         self.schedule_s = list(schedule_s)
@@ -61,7 +65,14 @@ class WebhookWorker(Actor[Any]):
 
     async def started(self) -> None:
         self._store = Store.at(self.context.lookup, self.store_path)
+        self.routes = list(self._make_routes(self.context.lookup))
         self.context.nursery.start_soon(self._work)
+
+    async def stopping(self) -> None:
+        for route in self.routes:
+            close = getattr(route.deliver, "aclose", None)
+            if close is not None:
+                await close()
 
     async def receive(self, message: Any) -> None:
         raise TypeError("a webhook worker takes no messages; it works its queue")
