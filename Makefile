@@ -34,6 +34,7 @@ bench: $(VENV)/.test
 	$(BIN)/python scripts/bench_runtime.py
 	$(BIN)/python scripts/bench_store.py
 	$(BIN)/python scripts/bench_clients.py
+	$(BIN)/python scripts/bench_ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
