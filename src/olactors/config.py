@@ -236,7 +236,7 @@ class RouteConfig(_Section):
 
     source: str
     events: list[str] = Field(min_length=1)
-    name: str | None = None
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     forward_to: str | None = None
     signing_secret_env: str | None = None
     handler: str | None = None

@@ -181,5 +181,12 @@ async def test_a_store_that_is_down_is_503_with_retry_after(tmp_path: Path) -> N
             response = await post(edge, "stripe", BODY, stripe_signed(BODY))
             assert response.status_code == 503
             assert response.headers["retry-after"] == "5"
+            # A SendGrid batch stores its events concurrently: still a 503.
+            batch = (FIXTURES / SENDGRID["body_file"]).read_bytes()
+            headers = {
+                "X-Twilio-Email-Event-Webhook-Signature": SENDGRID["signature"],
+                "X-Twilio-Email-Event-Webhook-Timestamp": SENDGRID["timestamp"],
+            }
+            assert (await post(edge, "sendgrid", batch, headers)).status_code == 503
             edge.system.shutdown()
             nursery.cancel_scope.cancel()

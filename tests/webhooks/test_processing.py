@@ -44,6 +44,11 @@ async def collect(item: QueueItem) -> None:
 flaky_calls: list[str] = []
 
 
+async def buggy(item: QueueItem) -> None:
+    """A destination with a bug: raises something no destination should."""
+    raise ValueError("a bug in the destination")
+
+
 async def flaky(item: QueueItem) -> None:
     """Fails the first time it sees an event."""
     flaky_calls.append(item.id)
@@ -94,6 +99,7 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
                     "to-handler", "stripe", ["invoice.*"], HandlerDestination(f"{__name__}:collect")
                 ),
                 Route("flaky", "stripe", ["charge.*"], HandlerDestination(f"{__name__}:flaky")),
+                Route("buggy", "stripe", ["bug.*"], buggy),
             ]
 
         limits = {"forward-app": (RateLimit(1000, 100), BreakerSettings(minimum_calls=20))}
@@ -217,3 +223,13 @@ async def test_a_route_that_delivered_is_not_asked_again_when_another_is_retried
     await until(lambda: pipeline.worker()["delivered"] == 1)
     assert flaky_calls == ["evt_8", "evt_8"]
     assert len(pipeline.app.seen("/hooks/stripe")) == 1
+
+
+async def test_a_destination_that_raises_a_bug_ends_in_a_dead_letter_not_a_crash_loop(
+    pipeline: Pipeline,
+) -> None:
+    await pipeline.post("evt_9", "bug.report")
+    await until(lambda: pipeline.worker()["dead_lettered"] == 1)
+    [dead] = (await pipeline.store.dead_letters("stripe")).items
+    assert "ValueError: a bug in the destination" in (dead.last_error or "")
+    assert pipeline.system.snapshot("/root/webhooks/stripe/worker-1").restarts_total == 0

@@ -241,3 +241,30 @@ def _datetime(unix: int) -> Any:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(unix, tz=UTC)
+
+
+@pytest.mark.parametrize(
+    ("verifier", "headers", "query"),
+    [
+        (StripeVerifier(["whsec_x"]), {"stripe-signature": f"t={int(time.time())},v1=\xe9"}, {}),
+        (
+            StandardVerifier([STANDARD["secret"]]),
+            {**STANDARD["headers"], "webhook-signature": "v1,\xe9"},
+            {},
+        ),
+        (AbacatePayVerifier(["s"], "k"), {"x-webhook-signature": "\xe9"}, {"webhookSecret": "s"}),
+        (AbacatePayVerifier(["s"], "k"), {"x-webhook-signature": "x"}, {"webhookSecret": "\xe9"}),
+    ],
+)
+def test_a_signature_with_non_ascii_characters_is_a_bad_signature_not_a_crash(
+    verifier: Any, headers: dict[str, str], query: dict[str, str]
+) -> None:
+    now = STANDARD["timestamp"] if "webhook-id" in headers else time.time()
+    with pytest.raises(BadSignature):
+        verifier.verify(headers, query, b"{}", now)
+
+
+def test_an_absurd_timestamp_is_malformed_not_a_crash() -> None:
+    header = "t=1" + "0" * 400 + ",v1=00"
+    with pytest.raises(MalformedWebhook):
+        StripeVerifier(["whsec_x"]).verify({"stripe-signature": header}, {}, b"{}", time.time())

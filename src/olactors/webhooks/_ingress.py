@@ -108,9 +108,16 @@ class WebhookIngress:
             log.error(  # noqa: TRY400 -- an outage, not a bug: no traceback
                 "%s webhook not stored, answering 503: %s", source.name, exc
             )
-            answer = _Answer("unavailable", message="the event could not be stored; retry")
-            return 503, answer, [(b"retry-after", str(self.retry_after_s).encode())]
+            return self._unavailable()
+        except Exception:
+            # Not stored, or not known to be: the provider must send it again.
+            log.exception("%s webhook not stored (unexpected error), answering 503", source.name)
+            return self._unavailable()
         return 200, _summary(source.kind, events, results), []
+
+    def _unavailable(self) -> tuple[int, _Answer, list[tuple[bytes, bytes]]]:
+        answer = _Answer("unavailable", message="the event could not be stored; retry")
+        return 503, answer, [(b"retry-after", str(self.retry_after_s).encode())]
 
     async def _read(self, receive: Receive) -> bytes:
         """The body, refused as soon as it grows past the limit (not after reading it all)."""
@@ -131,15 +138,22 @@ class WebhookIngress:
     async def _store_all(self, name: str, events: list[IncomingEvent]) -> list[EnqueueResult]:
         if len(events) == 1:
             return [await self._store_one(name, events[0])]
-        # Concurrently, so a SendGrid batch shares one commit.
+        # Concurrently, so a SendGrid batch shares one commit. Failures are
+        # collected, not raised in the nursery (which would wrap them in a group).
         results: list[EnqueueResult | None] = [None] * len(events)
+        failures: list[Exception] = []
 
         async def one(index: int, event: IncomingEvent) -> None:
-            results[index] = await self._store_one(name, event)
+            try:
+                results[index] = await self._store_one(name, event)
+            except Exception as exc:
+                failures.append(exc)
 
         async with trio.open_nursery() as nursery:
             for index, event in enumerate(events):
                 nursery.start_soon(one, index, event)
+        if failures:
+            raise failures[0]
         return [r for r in results if r is not None]
 
     async def _store_one(self, name: str, event: IncomingEvent) -> EnqueueResult:

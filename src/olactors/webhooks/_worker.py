@@ -11,7 +11,7 @@ from typing import Any
 import trio
 
 from ..runtime import Actor
-from ..store import Lease, Store, StoreError, StoreUnavailable
+from ..store import Lease, QueueItem, Store, StoreError, StoreUnavailable
 from ._routes import DeliveryFailed, Route, RouteGone
 
 log = logging.getLogger("olactors.webhooks")
@@ -104,11 +104,13 @@ class WebhookWorker(Actor[Any]):
         for route in self.routes:
             if not route.matches(event_type):
                 continue
-            mark = f"done:{self.source}:{item.id}:{route.name}"
+            # Source and route names have no colon (the config checks): the id,
+            # last, cannot make two keys alike.
+            mark = f"done:{self.source}:{route.name}:{item.id}"
             if await store.get(mark) is not None or await store.get(_off(route)) is not None:
                 continue
             try:
-                await route.deliver(item)
+                await self._deliver_within_lease(route, item)
             except RouteGone as exc:
                 await store.put(_off(route), b"410 Gone")
                 log.error(  # noqa: TRY400 -- a destination's answer, not a bug of ours
@@ -121,6 +123,12 @@ class WebhookWorker(Actor[Any]):
             except DeliveryFailed as exc:
                 errors.append(f"{route.name}: {exc}")
                 wait_at_least = max(wait_at_least, exc.retry_after_s or 0.0)
+                continue
+            except Exception as exc:
+                # A destination's bug: retried and dead-lettered like any failure,
+                # never a crash loop of the worker.
+                log.exception("%s: route %s failed on %s", self.source, route.name, item.id)
+                errors.append(f"{route.name}: {type(exc).__name__}: {exc}")
                 continue
             await store.put(mark, b"1", ttl_s=self.marks_ttl_s)
         if not errors:
@@ -143,6 +151,15 @@ class WebhookWorker(Actor[Any]):
         delay = self.schedule_s[item.attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311 -- jitter
         await store.nack(lease, error, retry_at=time.time() + max(delay, wait_at_least))
         self.retried += 1
+
+    async def _deliver_within_lease(self, route: Route, item: QueueItem) -> None:
+        # Past the lease another worker could claim the event and deliver it
+        # again: a delivery that would outlast it is cut short and retried.
+        limit = self.lease_s * 0.8
+        with trio.move_on_after(limit) as deadline:
+            await route.deliver(item)
+        if deadline.cancelled_caught:
+            raise DeliveryFailed(f"no answer within {limit:g} s")
 
     def inspect(self) -> dict[str, Any]:
         return {

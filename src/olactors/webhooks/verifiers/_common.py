@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import math
+import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -30,12 +32,22 @@ def header(headers: Mapping[str, str], name: str) -> str:
     return value
 
 
+_UNIX_TIME = re.compile(r"[0-9]{1,12}")
+
+
+def same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings, whatever characters ``given`` holds
+    (``hmac.compare_digest`` refuses non-ASCII ``str``; bytes it compares)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
 def check_timestamp(value: str, now: float, tolerance_s: float) -> int:
     """The signed unix timestamp, if within ``tolerance_s`` of ``now`` both ways."""
-    try:
-        timestamp = int(value)
-    except ValueError:
-        raise MalformedWebhook(f"timestamp {value[:32]!r} is not a unix time") from None
+    if not _UNIX_TIME.fullmatch(value):
+        raise MalformedWebhook(f"timestamp {value[:32]!r} is not a unix time")
+    timestamp = int(value)
     if not math.isfinite(now) or abs(now - timestamp) > tolerance_s:
         raise StaleTimestamp(f"signed at {timestamp}, outside {tolerance_s:g} s of now")
     return timestamp

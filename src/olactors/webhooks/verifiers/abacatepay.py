@@ -8,7 +8,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 
 from .._errors import BadSignature, MalformedWebhook
-from ._common import header
+from ._common import header, same
 
 
 class AbacatePayVerifier:
@@ -30,10 +30,10 @@ class AbacatePayVerifier:
         if not given:
             raise MalformedWebhook("missing webhookSecret query parameter or X-Webhook-Secret")
         # Compare against every secret so the timing says nothing of which one.
-        matches = [hmac.compare_digest(given.encode(), s) for s in self._secrets]
+        matches = [same(given, s.decode()) for s in self._secrets]
         if not any(matches):
             raise BadSignature("the webhook secret does not match")
         signature = header(headers, "x-webhook-signature")
         expected = base64.b64encode(hmac.new(self._key, body, hashlib.sha256).digest()).decode()
-        if not hmac.compare_digest(expected, signature):
+        if not same(signature, expected):
             raise BadSignature("X-Webhook-Signature does not match the body")

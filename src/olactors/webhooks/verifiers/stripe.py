@@ -7,7 +7,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 
 from .._errors import BadSignature, MalformedWebhook
-from ._common import check_timestamp, header
+from ._common import check_timestamp, header, same
 
 
 class StripeVerifier:
@@ -29,7 +29,7 @@ class StripeVerifier:
         for key in self._keys:
             expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
             # Every candidate is compared, so timing says nothing of which matched.
-            if any(hmac.compare_digest(expected, s) for s in signatures):
+            if any(same(s, expected) for s in signatures):
                 return
         raise BadSignature("no v1 signature matches a configured secret")
 
