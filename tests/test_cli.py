@@ -45,7 +45,8 @@ def test_help_lists_the_run_command(tmp_path: Path) -> None:
 def config_on_a_free_port(tmp_path: Path) -> Path:
     text = (REPO / "config" / "olactors.toml").read_text()
     path = tmp_path / "olactors.toml"
-    path.write_text(text.replace('public_bind = "127.0.0.1:8080"', 'public_bind = "127.0.0.1:0"'))
+    text = text.replace('public_bind = "127.0.0.1:8080"', 'public_bind = "127.0.0.1:0"')
+    path.write_text(text.replace('bind = "127.0.0.1:8081"', 'bind = "127.0.0.1:0"'))
     return path
 
 

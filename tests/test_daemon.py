@@ -156,7 +156,11 @@ def test_a_redis_password_comes_from_the_variable_the_config_names() -> None:
 
 async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> None:
     config = Config.model_validate(
-        {"store": {"sqlite_path": str(tmp_path / "o.db")}, "server": {"public_bind": "127.0.0.1:0"}}
+        {
+            "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "server": {"public_bind": "127.0.0.1:0"},
+            "admin": {"bind": "127.0.0.1:0"},
+        }
     )
     system = ActorSystem(build_tree(config, env={}))
     async with trio.open_nursery() as nursery:
@@ -195,6 +199,7 @@ async def test_a_provider_client_sends_the_key_from_its_variable(tmp_path: Path)
             {
                 "store": {"sqlite_path": str(tmp_path / "o.db")},
                 "server": {"public_bind": "127.0.0.1:0"},
+                "admin": {"bind": "127.0.0.1:0"},
                 "providers": {"stripe": {"base_url": stand_in.url, "secret_env": "STRIPE_KEY"}},
             }
         )
@@ -227,6 +232,7 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
         {
             "store": {"sqlite_path": str(tmp_path / "o.db")},
             "server": {"public_bind": "127.0.0.1:0"},
+            "admin": {"bind": "127.0.0.1:0"},
             "webhooks": {
                 "sources": {"stripe": {"kind": "stripe", "secrets_env": ["STRIPE_WHSEC"]}}
             },
@@ -264,6 +270,7 @@ async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stoppi
         {
             "store": {"sqlite_path": str(tmp_path / "o.db")},
             "server": {"public_bind": "127.0.0.1:0", "graceful_timeout_s": 5},
+            "admin": {"bind": "127.0.0.1:0"},
             "webhooks": {
                 "sources": {"stripe": {"kind": "stripe", "secrets_env": ["STRIPE_WHSEC"]}}
             },
@@ -321,6 +328,7 @@ async def test_the_daemon_forwards_a_stored_event_along_its_configured_route(
             {
                 "store": {"sqlite_path": str(tmp_path / "o.db")},
                 "server": {"public_bind": "127.0.0.1:0"},
+                "admin": {"bind": "127.0.0.1:0"},
                 "webhooks": {
                     "sources": {"stripe": {"kind": "stripe", "secrets_env": ["WHSEC"]}},
                     "routes": [route],

@@ -281,6 +281,17 @@ class WebhooksConfig(_Section):
         return sources
 
 
+class AdminConfig(_Section):
+    """The admin listener: loopback by default; elsewhere only with a token."""
+
+    bind: str = "127.0.0.1:8081"
+    #: The variable holding the bearer token every admin call must carry.
+    token_env: str = "OLACTORS_ADMIN_TOKEN"
+    #: Let /healthz, /readyz and /metrics answer without the token (load
+    #: balancers, Prometheus).
+    open_probes: bool = False
+
+
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -288,6 +299,7 @@ class LogConfig(_Section):
 class Config(_Section):
     daemon: DaemonConfig = DaemonConfig()
     server: ServerConfig = ServerConfig()
+    admin: AdminConfig = AdminConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     store: StoreConfig = StoreConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from .admin import admin_app
 from .clients import (
     ClientSettings,
     MemoryCache,
@@ -18,7 +20,7 @@ from .clients import (
 )
 from .config import ABACATEPAY_PUBLIC_KEY, Config, ConfigError, RouteConfig, StoreConfig
 from .resilience import BreakerSettings, ProviderGuard, RateLimit, resilience_spec
-from .runtime import ActorSpec, SupervisorSpec
+from .runtime import ActorContext, ActorSpec, SupervisorSpec
 from .store import Backend, RedisBackend, SqliteBackend, Store, store_spec
 from .webhooks import (
     ForwardDestination,
@@ -36,6 +38,8 @@ from .webhooks.verifiers import (
     StripeVerifier,
     Verifier,
 )
+
+log = logging.getLogger("olactors.daemon")
 
 
 def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
@@ -73,7 +77,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
             # Last, so an orderly shutdown stops taking requests first.
             SupervisorSpec(
                 "http",
-                children=[public_listener(config, env)],
+                children=[public_listener(config, env), admin_listener(config, env)],
                 max_restarts=supervision.max_restarts,
                 within_s=supervision.within_s,
                 backoff=supervision.backoff(),
@@ -257,15 +261,36 @@ def _destination(
     return ForwardDestination(client, path or "/", secrets[str(route.name)])
 
 
+def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
+    """The admin listener; refuses a non-loopback bind without a token."""
+    admin, store = config.admin, config.store
+    token = env.get(admin.token_env) or None
+    host = admin.bind.rsplit(":", 1)[0].strip("[]")
+    loopback = host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+    if token is None and not loopback:
+        raise ConfigError(
+            f"admin.bind {admin.bind} is not loopback and {admin.token_env} is not set: "
+            "refusing to expose the admin listener without a token"
+        )
+    if token is None:
+        log.warning("admin listener on %s has no token (%s unset)", admin.bind, admin.token_env)
+
+    def app(context: ActorContext) -> Any:
+        store_handle = Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s)
+        return admin_app(context, store_handle, token=token, open_probes=admin.open_probes)
+
+    return ActorSpec("admin", lambda: HttpListener("admin", admin.bind, app))
+
+
 def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     """The public HTTP listener serving the webhook routes."""
     sources = webhook_sources(config, env)
     server, webhooks, store = config.server, config.webhooks, config.store
 
-    def app(lookup: Callable[[str], Any]) -> WebhookIngress:
+    def app(context: ActorContext) -> WebhookIngress:
         return WebhookIngress(
             sources,
-            Store.at(lookup, STORE_PATH, timeout_s=store.timeout_s),
+            Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s),
             max_body_bytes=server.max_body_bytes,
             dedup_ttl_s=webhooks.dedup_ttl_s,
         )

@@ -29,6 +29,8 @@ def config(tmp_path: Path, app_url: str) -> Path:
         f"""
 [server]
 public_bind = "127.0.0.1:0"
+[admin]
+bind = "127.0.0.1:0"
 [store]
 sqlite_path = "{tmp_path / "olactors.db"}"
 [webhooks]

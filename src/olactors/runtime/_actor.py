@@ -32,14 +32,20 @@ class ActorContext:
     ``nursery``, ``stop`` and ``defer`` raise ``RuntimeError``.
     """
 
-    __slots__ = ("_cell", "_ended", "_lookup", "path", "ref")
+    __slots__ = ("_cell", "_ended", "_lookup", "_snapshot", "path", "ref")
 
     def __init__(
-        self, path: str, ref: ActorRef[Any], lookup: Callable[[str], Any], cell: _CellControl
+        self,
+        path: str,
+        ref: ActorRef[Any],
+        lookup: Callable[[str], Any],
+        cell: _CellControl,
+        snapshot: Callable[[str], Any],
     ) -> None:
         self.path = path
         self.ref = ref
         self._lookup = lookup
+        self._snapshot = snapshot
         self._cell = cell
         self._ended = False
 
@@ -70,6 +76,14 @@ class ActorContext:
         Raises :class:`ActorNotFound` if there is none.
         """
         return self._lookup(path)
+
+    def snapshot(self, path: str) -> Any:
+        """The snapshot of the child at ``path`` and everything under it, as it is now.
+
+        For actors that report on the tree (the admin listener). Never blocks;
+        raises :class:`ActorNotFound` for an unknown path.
+        """
+        return self._snapshot(path)
 
     def stop(self) -> None:
         """End this incarnation normally once the current message is handled.

@@ -10,12 +10,13 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from ..runtime import Actor
+from ..runtime import Actor, ActorContext
 
 log = logging.getLogger("olactors.http")
 
-#: Builds the app once the actor can look its collaborators up (the store...).
-AppFactory = Callable[[Callable[[str], Any]], Any]
+#: Builds the app from the listener's context, once it can look its
+#: collaborators up (the store, the tree...).
+AppFactory = Callable[[ActorContext], Any]
 
 
 class HttpListener(Actor[Any]):
@@ -43,7 +44,7 @@ class HttpListener(Actor[Any]):
         config.bind = [self.bind]
         config.accesslog = None
         config.graceful_timeout = self.graceful_timeout_s
-        app = self.app(self.context.lookup)
+        app = self.app(self.context)
         self.addresses = await self.context.nursery.start(self._serve, app, config)
         log.info("%s listener on %s", self.name, ", ".join(self.addresses))
 

@@ -1,0 +1,104 @@
+"""The admin listener over real HTTP: token, the actor tree, restarts, probes, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from prometheus_client.parser import text_string_to_metric_families
+
+from olactors.config import Config, ConfigError
+from olactors.runtime import ActorSystem
+from olactors.tree import build_tree
+
+TOKEN = "admin-token-123"
+
+
+@dataclass
+class Daemon:
+    system: ActorSystem
+    url: str
+
+
+def config(tmp_path: Path, **admin: object) -> Config:
+    return Config.model_validate(
+        {
+            "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "server": {"public_bind": "127.0.0.1:0"},
+            "admin": {"bind": "127.0.0.1:0", "token_env": "ADMIN_TOKEN", **admin},
+        }
+    )
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    system = ActorSystem(build_tree(config(tmp_path), {"ADMIN_TOKEN": TOKEN}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        yield Daemon(system, url)
+        system.shutdown()
+
+
+async def call(daemon: Daemon, method: str, path: str, token: str | None = TOKEN) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=daemon.url) as client:
+        return await client.request(method, path, headers=headers)
+
+
+@pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x"])
+async def test_every_admin_call_needs_the_token(daemon: Daemon, token: str | None) -> None:
+    for path in ("/actors", "/healthz", "/metrics"):
+        assert (await call(daemon, "GET", path, token)).status_code == 401
+
+
+async def test_the_actor_tree_shows_every_subsystem(daemon: Daemon) -> None:
+    tree = (await call(daemon, "GET", "/actors")).json()
+    assert tree["path"] == "/root"
+    assert [c["name"] for c in tree["children"]] == ["store", "resilience", "webhooks", "http"]
+
+
+async def test_one_actor_shows_its_inspect_state(daemon: Daemon) -> None:
+    writer = (await call(daemon, "GET", "/actors/root/store/writer")).json()
+    assert (writer["kind"], writer["status"]) == ("StoreActor", "running")
+    assert writer["state"]["journal_mode"] == "wal"
+    assert (await call(daemon, "GET", "/actors/root/nothing")).status_code == 404
+
+
+async def test_restarting_an_actor_is_seen_in_the_tree(daemon: Daemon) -> None:
+    answer = await call(daemon, "POST", "/actors/root/store/reader/restart")
+    assert answer.json() == {"status": "restarted", "path": "/root/store/reader"}
+    reader = (await call(daemon, "GET", "/actors/root/store/reader")).json()
+    assert (reader["restarts_total"], reader["status"]) == (1, "running")
+
+
+async def test_health_and_readiness(daemon: Daemon) -> None:
+    assert (await call(daemon, "GET", "/healthz")).json() == {"status": "alive"}
+    assert (await call(daemon, "GET", "/readyz")).json() == {"status": "ready"}
+
+
+async def test_metrics_parse_as_prometheus_text(daemon: Daemon) -> None:
+    text = (await call(daemon, "GET", "/metrics")).text
+    names = {family.name for family in text_string_to_metric_families(text)}
+    assert {"olactors_breaker_state", "olactors_client_request_duration_seconds"} <= names
+
+
+async def test_open_probes_answer_without_the_token(tmp_path: Path) -> None:
+    system = ActorSystem(build_tree(config(tmp_path, open_probes=True), {"ADMIN_TOKEN": TOKEN}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        daemon = Daemon(system, url)
+        assert (await call(daemon, "GET", "/healthz", token=None)).status_code == 200
+        assert (await call(daemon, "GET", "/metrics", token=None)).status_code == 200
+        assert (await call(daemon, "GET", "/actors", token=None)).status_code == 401
+        system.shutdown()
+
+
+def test_the_admin_is_never_exposed_beyond_loopback_without_a_token(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="refusing to expose the admin listener"):
+        build_tree(config(tmp_path, bind="0.0.0.0:8081"), {})
