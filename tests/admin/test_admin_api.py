@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from olactors.config import Config, ConfigError
 from olactors.runtime import ActorSystem
+from olactors.store import NewItem, Store
 from olactors.tree import build_tree
 
 TOKEN = "admin-token-123"
@@ -102,3 +103,64 @@ async def test_open_probes_answer_without_the_token(tmp_path: Path) -> None:
 def test_the_admin_is_never_exposed_beyond_loopback_without_a_token(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="refusing to expose the admin listener"):
         build_tree(config(tmp_path, bind="0.0.0.0:8081"), {})
+
+
+async def dead_letter(daemon: Daemon, payload: bytes = b'{"id":"evt_dead"}') -> str:
+    store = Store.at(daemon.system.registry.handle, "/root/store")
+    await store.enqueue("stripe", NewItem(payload=payload, id="evt_dead"))
+    lease = await store.claim("stripe", lease_s=30)
+    assert lease is not None
+    await store.bury(lease, "app answered 500")
+    return lease.item.id
+
+
+async def test_breakers_and_limiters_are_listed_by_provider(daemon: Daemon) -> None:
+    breakers = (await call(daemon, "GET", "/breakers")).json()
+    limiters = (await call(daemon, "GET", "/limiters")).json()
+    assert breakers["stripe"]["state"] == "closed"
+    assert limiters["stripe"]["rate_per_s"] == 20.0
+    assert set(breakers) == set(limiters) == set(Config().providers)
+
+
+async def test_a_breaker_is_reset_by_hand(daemon: Daemon) -> None:
+    answer = await call(daemon, "POST", "/breakers/stripe/reset")
+    assert answer.json() == {"status": "reset", "provider": "stripe"}
+    assert (await call(daemon, "POST", "/breakers/nobody/reset")).status_code == 404
+
+
+async def test_queues_show_their_counts(daemon: Daemon) -> None:
+    await dead_letter(daemon)
+    counts = (await call(daemon, "GET", "/queues")).json()
+    assert counts == {"stripe": {"ready": 0, "leased": 0, "delayed": 0, "dead": 1}}
+
+
+async def test_a_dead_letter_is_listed_shown_replayed_and_gone_from_the_list(
+    daemon: Daemon,
+) -> None:
+    item_id = await dead_letter(daemon)
+    listed = (await call(daemon, "GET", "/dead-letters?queue=stripe")).json()
+    assert [d["id"] for d in listed["items"]] == [item_id]
+    shown = (await call(daemon, "GET", f"/dead-letters/{item_id}?queue=stripe")).json()
+    assert (shown["payload"], shown["last_error"]) == ('{"id":"evt_dead"}', "app answered 500")
+    replayed = await call(daemon, "POST", f"/dead-letters/{item_id}/replay?queue=stripe")
+    assert replayed.json() == {"status": "replayed"}
+    assert (await call(daemon, "GET", f"/dead-letters/{item_id}?queue=stripe")).status_code == 404
+
+
+async def test_a_dead_letter_is_deleted(daemon: Daemon) -> None:
+    item_id = await dead_letter(daemon)
+    assert (
+        await call(daemon, "DELETE", f"/dead-letters/{item_id}?queue=stripe")
+    ).status_code == 200
+    assert (await call(daemon, "GET", "/queues")).json() == {}
+
+
+async def test_all_dead_letters_of_a_queue_are_replayed_at_once(daemon: Daemon) -> None:
+    await dead_letter(daemon)
+    answer = await call(daemon, "POST", "/dead-letters/replay?queue=stripe")
+    assert answer.json() == {"status": "replayed", "count": 1}
+
+
+async def test_a_dead_letters_query_without_a_queue_is_a_400(daemon: Daemon) -> None:
+    assert (await call(daemon, "GET", "/dead-letters")).status_code == 400
+    assert (await call(daemon, "GET", "/dead-letters?queue=stripe&limit=x")).status_code == 400

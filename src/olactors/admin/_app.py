@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 from typing import Any
 
@@ -11,8 +12,9 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from .. import metrics
+from ..resilience import CircuitBreaker
 from ..runtime import ActorContext, ActorNotFound, ChildStartFailed, Status, SupervisorSnapshot
-from ..store import Store, StoreError
+from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
 
 #: Paths a load balancer or Prometheus may call without the token, when allowed.
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -90,7 +92,105 @@ def admin_app(
             return _error(409, str(exc))
         return _json({"status": "restarted", "path": "/" + path})
 
+    @app.get("/breakers")
+    async def breakers() -> Response:
+        return _json(_states(context.snapshot(RESILIENCE), "breaker"))
+
+    @app.post("/breakers/<provider>/reset")
+    async def reset_breaker(provider: str) -> Response:
+        try:
+            ref = context.lookup(f"{RESILIENCE}/{provider}/breaker")
+        except ActorNotFound:
+            return _error(404, f"no breaker for {provider}")
+        await CircuitBreaker(provider, ref).reset()
+        return _json({"status": "reset", "provider": provider})
+
+    @app.get("/limiters")
+    async def limiters() -> Response:
+        return _json(_states(context.snapshot(RESILIENCE), "limiter"))
+
+    @app.get("/queues")
+    async def queues() -> Response:
+        try:
+            names = await store.queues()
+            return _json({name: await store.counts(name) for name in names})
+        except StoreError as exc:
+            return _error(503, str(exc))
+
+    @app.get("/dead-letters")
+    async def dead_letters() -> Response:
+        queue = request.args.get("queue", "")
+        try:
+            limit = int(request.args.get("limit", "50"))
+            cursor = int(request.args["cursor"]) if "cursor" in request.args else None
+            page = await store.dead_letters(queue, limit=limit, cursor=cursor)
+        except (ValueError, InvalidStoreCall) as exc:
+            return _error(400, str(exc))
+        except StoreError as exc:
+            return _error(503, str(exc))
+        return _json(
+            {"items": [_letter(item) for item in page.items], "next_cursor": page.next_cursor}
+        )
+
+    @app.get("/dead-letters/<item_id>")
+    async def dead_letter(item_id: str) -> Response:
+        return await _on_letter(item_id, lambda q: store.dead_letter(q, item_id), _letter)
+
+    @app.post("/dead-letters/<item_id>/replay")
+    async def replay(item_id: str) -> Response:
+        return await _on_letter(
+            item_id, lambda q: store.replay(q, item_id), lambda _: {"status": "replayed"}
+        )
+
+    @app.delete("/dead-letters/<item_id>")
+    async def delete(item_id: str) -> Response:
+        return await _on_letter(
+            item_id, lambda q: store.delete_dead_letter(q, item_id), lambda _: {"status": "deleted"}
+        )
+
+    @app.post("/dead-letters/replay")
+    async def replay_all() -> Response:
+        return await _on_letter(
+            "", lambda q: store.replay_all(q), lambda n: {"status": "replayed", "count": n}
+        )
+
+    async def _on_letter(item_id: str, action: Any, shape: Any) -> Response:
+        queue = request.args.get("queue", "")
+        try:
+            result = await action(queue)
+        except ItemNotFound:
+            return _error(404, f"no dead letter {item_id} in {queue}")
+        except InvalidStoreCall as exc:
+            return _error(400, str(exc))
+        except StoreError as exc:
+            return _error(503, str(exc))
+        return _json(shape(result))
+
     return app
+
+
+RESILIENCE = "/root/resilience"
+
+
+def _states(tree: Any, kind: str) -> dict[str, Any]:
+    """``{provider: inspect() state}`` of the limiters or breakers under the resilience tree."""
+    states = {}
+    for provider in tree.children:
+        for actor in provider.children:
+            if actor.name == kind:
+                states[provider.name] = actor.state
+    return states
+
+
+def _letter(item: DeadLetterItem) -> dict[str, Any]:
+    """A dead letter as JSON; the payload as text when it is UTF-8, else base64."""
+    try:
+        payload, encoding = item.payload.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        payload, encoding = base64.b64encode(item.payload).decode(), "base64"
+    data: dict[str, Any] = msgspec.to_builtins(item)
+    data.update(payload=payload, payload_encoding=encoding)
+    return data
 
 
 def _not_running(tree: SupervisorSnapshot) -> list[Any]:
