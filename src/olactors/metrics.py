@@ -65,3 +65,45 @@ CLIENT_CACHE = Counter(
     ["provider", "result"],
     registry=REGISTRY,
 )
+INGRESS_REQUESTS = Counter(
+    "olactors_ingress_requests_total",
+    "Webhook requests answered, by source and HTTP status.",
+    ["source", "status"],
+    registry=REGISTRY,
+)
+PROCESSING_SECONDS = Histogram(
+    "olactors_processing_seconds",
+    "Time to deliver one stored event to all its routes (one attempt).",
+    ["source"],
+    registry=REGISTRY,
+)
+DELIVERY_RETRIES = Counter(
+    "olactors_delivery_retries_total",
+    "Events given back for a later attempt, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "olactors_dead_letters_total",
+    "Events dead-lettered after their last attempt, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
+QUEUE_DEPTH = Gauge(
+    "olactors_queue_items",
+    "Items per queue and state (ready, leased, delayed, dead), read at scrape time.",
+    ["queue", "state"],
+    registry=REGISTRY,
+)
+MAILBOX_DEPTH = Gauge(
+    "olactors_mailbox_depth",
+    "Messages waiting in each actor's mailbox, read at scrape time.",
+    ["path"],
+    registry=REGISTRY,
+)
+ACTOR_RESTARTS = Gauge(
+    "olactors_actor_restarts",
+    "Restarts of each actor and supervisor since the daemon started, read at scrape time.",
+    ["path"],
+    registry=REGISTRY,
+)

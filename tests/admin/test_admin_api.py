@@ -82,10 +82,30 @@ async def test_health_and_readiness(daemon: Daemon) -> None:
     assert (await call(daemon, "GET", "/readyz")).json() == {"status": "ready"}
 
 
-async def test_metrics_parse_as_prometheus_text(daemon: Daemon) -> None:
+async def test_metrics_parse_as_prometheus_text_and_carry_every_series(daemon: Daemon) -> None:
+    await dead_letter(daemon)
     text = (await call(daemon, "GET", "/metrics")).text
-    names = {family.name for family in text_string_to_metric_families(text)}
-    assert {"olactors_breaker_state", "olactors_client_request_duration_seconds"} <= names
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert {
+        "olactors_ingress_requests",
+        "olactors_queue_items",
+        "olactors_processing_seconds",
+        "olactors_delivery_retries",
+        "olactors_dead_letters",
+        "olactors_mailbox_depth",
+        "olactors_actor_restarts",
+        "olactors_breaker_state",
+        "olactors_limiter_wait_seconds",
+        "olactors_client_request_duration_seconds",
+    } <= set(families)
+    dead = [
+        s.value
+        for s in families["olactors_queue_items"].samples
+        if s.labels == {"queue": "stripe", "state": "dead"}
+    ]
+    assert dead == [1.0]
+    mailboxes = {s.labels["path"] for s in families["olactors_mailbox_depth"].samples}
+    assert "/root/store/writer" in mailboxes
 
 
 async def test_open_probes_answer_without_the_token(tmp_path: Path) -> None:

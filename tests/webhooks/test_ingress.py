@@ -18,6 +18,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
+from olactors import metrics
 from olactors.runtime import ActorSystem, SupervisorSpec
 from olactors.store import RedisBackend, SqliteBackend, Store, store_spec
 from olactors.testing import RedisServer
@@ -105,8 +106,14 @@ async def test_the_same_event_again_is_answered_as_a_duplicate_and_stored_once(e
 
 
 async def test_a_bad_signature_is_401_and_nothing_is_stored(edge: Edge) -> None:
+    def refused() -> float:
+        labels = {"source": "stripe", "status": "401"}
+        return metrics.REGISTRY.get_sample_value("olactors_ingress_requests_total", labels) or 0
+
+    before = refused()
     response = await post(edge, "stripe", BODY, stripe_signed(BODY, secret="whsec_wrong"))
     assert response.status_code == 401
+    assert refused() == before + 1
     assert response.json()["error"] == "BadSignature"
     assert await edge.store.queues() == []
 

@@ -67,6 +67,15 @@ def admin_app(
 
     @app.get("/metrics")
     async def prometheus() -> Response:
+        # Gauges of state that lives elsewhere are read now, at scrape time.
+        _tree_gauges(context.snapshot("/root"))
+        try:
+            for name in await store.queues():
+                counts = await store.counts(name)
+                for state in ("ready", "leased", "delayed", "dead"):
+                    metrics.QUEUE_DEPTH.labels(name, state).set(getattr(counts, state))
+        except StoreError:
+            pass  # the other series still tell the story; /readyz says the store is down
         return Response(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/actors")
@@ -191,6 +200,15 @@ def _letter(item: DeadLetterItem) -> dict[str, Any]:
     data: dict[str, Any] = msgspec.to_builtins(item)
     data.update(payload=payload, payload_encoding=encoding)
     return data
+
+
+def _tree_gauges(node: Any) -> None:
+    metrics.ACTOR_RESTARTS.labels(node.path).set(node.restarts_total)
+    if isinstance(node, SupervisorSnapshot):
+        for child in node.children:
+            _tree_gauges(child)
+    else:
+        metrics.MAILBOX_DEPTH.labels(node.path).set(node.mailbox_depth)
 
 
 def _not_running(tree: SupervisorSnapshot) -> list[Any]:

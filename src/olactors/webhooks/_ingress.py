@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 import msgspec
 import trio
 
+from .. import metrics
 from ..store import EnqueueResult, NewItem, Store, StoreUnavailable
 from ._errors import BodyTooLarge, UnknownSource, WebhookError
 from ._events import IncomingEvent, Kind, events_of
@@ -82,6 +83,9 @@ class WebhookIngress:
         except WebhookError as exc:
             status, extra = exc.status, []
             answer = _Answer("refused", error=type(exc).__name__, message=str(exc))
+        name = scope["path"][len(PREFIX) :] if scope["path"].startswith(PREFIX) else ""
+        source = name if name in self.sources else "unknown"
+        metrics.INGRESS_REQUESTS.labels(source, str(status)).inc()
         await self._respond(send, status, answer, extra)
 
     async def _handle(

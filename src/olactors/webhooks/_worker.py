@@ -10,6 +10,7 @@ from typing import Any
 
 import trio
 
+from .. import metrics
 from ..runtime import Actor
 from ..store import Lease, QueueItem, Store, StoreError, StoreUnavailable
 from ._routes import DeliveryFailed, Route, RouteGone
@@ -89,7 +90,8 @@ class WebhookWorker(Actor[Any]):
                 await trio.sleep(self.poll_s)
                 continue
             try:
-                await self._process(lease)
+                with metrics.PROCESSING_SECONDS.labels(self.source).time():
+                    await self._process(lease)
             except StoreError as exc:
                 # The outcome could not be recorded: the lease will expire and
                 # the event come back; the marks keep it from being delivered twice.
@@ -140,6 +142,7 @@ class WebhookWorker(Actor[Any]):
         if item.attempt > len(self.schedule_s):
             await store.bury(lease, error)
             self.dead += 1
+            metrics.DEAD_LETTERS.labels(self.source).inc()
             log.error(
                 "%s event %s dead-lettered after %d attempts: %s",
                 self.source,
@@ -151,6 +154,7 @@ class WebhookWorker(Actor[Any]):
         delay = self.schedule_s[item.attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311 -- jitter
         await store.nack(lease, error, retry_at=time.time() + max(delay, wait_at_least))
         self.retried += 1
+        metrics.DELIVERY_RETRIES.labels(self.source).inc()
 
     async def _deliver_within_lease(self, route: Route, item: QueueItem) -> None:
         # Past the lease another worker could claim the event and deliver it
