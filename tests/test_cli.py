@@ -83,3 +83,55 @@ def test_run_with_a_missing_config_exits_2_and_says_why(tmp_path: Path) -> None:
     _, err = process.communicate(timeout=30)
     assert process.returncode == 2
     assert "configuration error: nowhere.toml: no such file" in err
+
+
+def test_check_config_says_what_it_binds_and_exits_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.cli import check_config
+
+    assert check_config(REPO / "config" / "olactors.toml", {}) == 0
+    out = capsys.readouterr().out
+    assert "public listener: 127.0.0.1:8080" in out
+    assert "admin listener: 127.0.0.1:8081" in out
+    assert "not set: OLACTORS_ADMIN_TOKEN (admin token)" in out
+    assert "ok: the daemon can start" in out
+
+
+def test_check_config_names_a_missing_webhook_secret_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.cli import check_config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["WHSEC"]\n')
+    assert check_config(path, {"WHSEC": ""}) == 1
+    captured = capsys.readouterr()
+    assert "missing: WHSEC (webhook source stripe)" in captured.out
+    assert "WHSEC, which is not set" in captured.err
+
+
+def test_check_config_reports_an_invalid_file_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.cli import check_config
+
+    path = tmp_path / "c.toml"
+    path.write_text("[store]\nbackend = 'mongo'\n")
+    assert check_config(path, {}) == 1
+    assert "store.backend" in capsys.readouterr().err
+
+
+def test_check_config_never_prints_a_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.cli import check_config
+
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[admin]\nbind = "127.0.0.1:0"\ntoken_env = "ADMIN"\n'
+        '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["WHSEC"]\n'
+    )
+    assert check_config(path, {"WHSEC": "whsec_TOPSECRET", "ADMIN": "admin-TOPSECRET"}) == 0
+    captured = capsys.readouterr()
+    assert "TOPSECRET" not in captured.out + captured.err

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import trio
 from . import logs
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError
 from .daemon import run_daemon
+from .store import redacted
+from .tree import build_tree
 
 EXIT_USAGE = 2
 
@@ -37,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help=f"TOML configuration (default: {DEFAULT_CONFIG_PATH} if present, else built-in)",
     )
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration; say what it binds and which secrets are missing",
+    )
+    check.add_argument("path", nargs="?", type=Path, metavar="PATH")
     return parser
 
 
@@ -44,7 +52,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args.config)
+    if args.command == "check-config":
+        return check_config(args.path, os.environ)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
+
+
+def check_config(path: Path | None, env: Mapping[str, str]) -> int:
+    """Print what the configuration binds and needs; 1 if the daemon could not start with it."""
+    try:
+        config, source = Config.discover(path)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"configuration: {source}")
+    print(f"public listener: {config.server.public_bind}")
+    print(f"admin listener: {config.admin.bind}")
+    store = config.store
+    where = store.sqlite_path if store.backend == "sqlite" else redacted(store.redis_url)
+    print(f"store: {store.backend} ({where})")
+    for name, src in config.webhooks.sources.items():
+        print(f"webhook source: POST /webhooks/{name} ({src.kind}, {src.workers} workers)")
+    for route in config.webhooks.routes:
+        target = route.forward_to or route.handler
+        print(f"route: {route.source} {', '.join(route.events)} -> {target}")
+    needed = [("admin token", config.admin.token_env, False)]
+    needed += [
+        (f"provider {n}", p.secret_env, False) for n, p in config.providers.items() if p.secret_env
+    ]
+    if store.backend == "redis" and store.redis_password_env:
+        needed.append(("redis password", store.redis_password_env, True))
+    for name, src in config.webhooks.sources.items():
+        needed += [(f"webhook source {name}", variable, True) for variable in src.secrets_env]
+    for route in config.webhooks.routes:
+        if route.signing_secret_env:
+            needed.append((f"route {route.name or route.source}", route.signing_secret_env, True))
+    missing = [(what, variable, fatal) for what, variable, fatal in needed if not env.get(variable)]
+    for what, variable, fatal in missing:
+        print(f"{'missing' if fatal else 'not set'}: {variable} ({what})")
+    try:
+        build_tree(config, env)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("ok: the daemon can start with this configuration")
+    return 0
 
 
 def _run(path: Path | None) -> int:

@@ -9,7 +9,7 @@ redis-py.
 from ._actor import StoreActor
 from ._backend import Backend
 from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreError, StoreUnavailable
-from ._redis import RedisBackend
+from ._redis import RedisBackend, redacted
 from ._sqlite import SqliteBackend
 from ._store import Store, store_spec
 from ._types import (
@@ -42,5 +42,6 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "new_item_id",
+    "redacted",
     "store_spec",
 ]
