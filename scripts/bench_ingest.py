@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -167,7 +168,9 @@ def start_olactors(workdir: Path) -> tuple[subprocess.Popen[str], str]:
     assert process.stderr is not None
     for line in process.stderr:
         if "public listener on" in line:
-            return process, line.rsplit(" ", 1)[1].strip()
+            found = re.search(r'public listener on (http://[^\s"]+)', line)
+            if found:
+                return process, found.group(1)
     raise RuntimeError("olactors did not start")
 
 

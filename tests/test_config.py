@@ -75,3 +75,10 @@ def test_a_breaker_that_could_never_open_is_a_config_error(tmp_path: Path) -> No
     )
     with pytest.raises(ConfigError, match="minimum_calls cannot exceed window_size"):
         Config.load(path)
+
+
+def test_an_unknown_log_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[log]\nformat = "xml"\n')
+    with pytest.raises(ConfigError, match=r"log\.format"):
+        Config.load(path)

@@ -104,7 +104,7 @@ def _run(path: Path | None) -> int:
     except ConfigError as exc:
         print(f"olactors: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    logs.configure(config.log.level)
+    logs.configure(config.log.level, config.log.format)
     log.info("configuration: %s", source)
     try:
         return trio.run(run_daemon, config)

@@ -294,6 +294,9 @@ class AdminConfig(_Section):
 
 class LogConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: "json": one object per line; "text": readable lines; "auto": text on a
+    #: terminal, JSON otherwise (a service manager, a container).
+    format: Literal["auto", "json", "text"] = "auto"
 
 
 class Config(_Section):

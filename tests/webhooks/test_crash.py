@@ -61,7 +61,7 @@ async def start(config_path: Path, log: Path) -> tuple[subprocess.Popen[bytes], 
         )
     with trio.fail_after(30):
         while True:
-            found = re.search(r"public listener on (http://\S+)", log.read_text())
+            found = re.search(r'public listener on (http://[^\s"]+)', log.read_text())
             if found:
                 return process, found.group(1)
             assert process.poll() is None, log.read_text()

@@ -110,7 +110,10 @@ class WebhookIngress:
             results = await self._store_all(source.name, events)
         except StoreUnavailable as exc:
             log.error(  # noqa: TRY400 -- an outage, not a bug: no traceback
-                "%s webhook not stored, answering 503: %s", source.name, exc
+                "%s webhook not stored, answering 503: %s",
+                source.name,
+                exc,
+                extra={"source": source.name, "event_id": events[0].id},
             )
             return self._unavailable()
         except Exception:

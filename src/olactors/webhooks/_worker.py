@@ -95,7 +95,13 @@ class WebhookWorker(Actor[Any]):
             except StoreError as exc:
                 # The outcome could not be recorded: the lease will expire and
                 # the event come back; the marks keep it from being delivered twice.
-                log.warning("%s: could not settle %s: %s", self.source, lease.item.id, exc)
+                log.warning(
+                    "%s: could not settle %s: %s",
+                    self.source,
+                    lease.item.id,
+                    exc,
+                    extra={"source": self.source, "event_id": lease.item.id},
+                )
 
     async def _process(self, lease: Lease) -> None:
         assert self._store is not None
@@ -129,7 +135,13 @@ class WebhookWorker(Actor[Any]):
             except Exception as exc:
                 # A destination's bug: retried and dead-lettered like any failure,
                 # never a crash loop of the worker.
-                log.exception("%s: route %s failed on %s", self.source, route.name, item.id)
+                log.exception(
+                    "%s: route %s failed on %s",
+                    self.source,
+                    route.name,
+                    item.id,
+                    extra={"source": self.source, "event_id": item.id},
+                )
                 errors.append(f"{route.name}: {type(exc).__name__}: {exc}")
                 continue
             await store.put(mark, b"1", ttl_s=self.marks_ttl_s)
@@ -149,6 +161,7 @@ class WebhookWorker(Actor[Any]):
                 item.id,
                 item.attempt,
                 error,
+                extra={"source": self.source, "event_id": item.id},
             )
             return
         delay = self.schedule_s[item.attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311 -- jitter
