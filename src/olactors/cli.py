@@ -13,6 +13,7 @@ from pathlib import Path
 import trio
 
 from . import logs
+from .admin.commands import add_commands, run_command
 from .config import DEFAULT_CONFIG_PATH, Config, ConfigError
 from .daemon import run_daemon
 from .store import redacted
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         help="validate a configuration; say what it binds and which secrets are missing",
     )
     check.add_argument("path", nargs="?", type=Path, metavar="PATH")
+    add_commands(commands)
     return parser
 
 
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args.config)
     if args.command == "check-config":
         return check_config(args.path, os.environ)
+    if args.command in ("status", "breakers", "dead-letters"):
+        return run_command(args, os.environ)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
 
 

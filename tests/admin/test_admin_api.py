@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,36 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from olactors.config import Config, ConfigError
 from olactors.runtime import ActorSystem
-from olactors.store import NewItem, Store
 from olactors.tree import build_tree
 
-TOKEN = "admin-token-123"
-
-
-@dataclass
-class Daemon:
-    system: ActorSystem
-    url: str
-
-
-def config(tmp_path: Path, **admin: object) -> Config:
-    return Config.model_validate(
-        {
-            "store": {"sqlite_path": str(tmp_path / "o.db")},
-            "server": {"public_bind": "127.0.0.1:0"},
-            "admin": {"bind": "127.0.0.1:0", "token_env": "ADMIN_TOKEN", **admin},
-        }
-    )
-
-
-@pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    system = ActorSystem(build_tree(config(tmp_path), {"ADMIN_TOKEN": TOKEN}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(system.run)
-        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
-        yield Daemon(system, url)
-        system.shutdown()
+from .daemon import TOKEN, Daemon, config, dead_letter
 
 
 async def call(daemon: Daemon, method: str, path: str, token: str | None = TOKEN) -> httpx.Response:
@@ -123,15 +94,6 @@ async def test_open_probes_answer_without_the_token(tmp_path: Path) -> None:
 def test_the_admin_is_never_exposed_beyond_loopback_without_a_token(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="refusing to expose the admin listener"):
         build_tree(config(tmp_path, bind="0.0.0.0:8081"), {})
-
-
-async def dead_letter(daemon: Daemon, payload: bytes = b'{"id":"evt_dead"}') -> str:
-    store = Store.at(daemon.system.registry.handle, "/root/store")
-    await store.enqueue("stripe", NewItem(payload=payload, id="evt_dead"))
-    lease = await store.claim("stripe", lease_s=30)
-    assert lease is not None
-    await store.bury(lease, "app answered 500")
-    return lease.item.id
 
 
 async def test_breakers_and_limiters_are_listed_by_provider(daemon: Daemon) -> None:

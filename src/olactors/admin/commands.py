@@ -1,0 +1,198 @@
+"""``olactors status``, ``breakers`` and ``dead-letters``: the admin listener from a shell.
+
+Each command is one or two HTTP calls to a running daemon's admin listener,
+with its bearer token from the environment variable the configuration names.
+Failures are one line on stderr and exit 1: the listener unreachable, the
+token refused, an unknown id, the store down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..config import Config, ConfigError
+
+#: Addresses a listener binds to mean "every interface"; a client calls loopback.
+_ANY_HOST = {"0.0.0.0", "::", "[::]", ""}  # noqa: S104 -- recognised, never bound
+
+
+class AdminError(Exception):
+    """A call the admin listener could not answer, or answered with an error."""
+
+
+def add_commands(commands: Any) -> None:
+    """Register the admin commands on the top-level ``add_subparsers()`` object."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="PATH", help="configuration to read")
+    common.add_argument(
+        "--admin", metavar="URL", help="admin listener (default: http:// + [admin] bind)"
+    )
+    common.add_argument("--json", action="store_true", help="print the daemon's JSON answer")
+
+    commands.add_parser(
+        "status", parents=[common], help="readiness, actors not running and queue depths"
+    )
+    breakers = commands.add_parser(
+        "breakers", parents=[common], help="circuit breakers by provider"
+    )
+    breakers.add_argument("--reset", metavar="PROVIDER", help="close PROVIDER's breaker by hand")
+
+    letters = commands.add_parser("dead-letters", help="inspect and replay dead-lettered events")
+    actions = letters.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[common], help="a queue's dead letters")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--cursor", type=int)
+    for name, help_text in (
+        ("show", "one dead letter, payload included"),
+        ("replay", "put dead letters back in their queue"),
+        ("delete", "drop one dead letter for good"),
+    ):
+        action = actions.add_parser(name, parents=[common], help=help_text)
+        if name == "replay":
+            which = action.add_mutually_exclusive_group(required=True)
+            which.add_argument("id", nargs="?")
+            which.add_argument("--all", action="store_true", help="every dead letter of QUEUE")
+        else:
+            action.add_argument("id")
+    for action in (listing, *(actions.choices[n] for n in ("show", "replay", "delete"))):
+        action.add_argument("--queue", required=True, help="the webhook source, e.g. stripe")
+
+
+def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """Run one admin command; 0 on success, 1 with a line on stderr otherwise."""
+    try:
+        client = _client(args, env)
+        with client:
+            return _dispatch(client, args)
+    except (AdminError, ConfigError) as exc:
+        print(f"olactors {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _client(args: argparse.Namespace, env: Mapping[str, str]) -> httpx.Client:
+    config, _ = Config.discover(args.config)
+    url = args.admin or _loopback_url(config.admin.bind)
+    token = env.get(config.admin.token_env, "")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=url, headers=headers, timeout=10.0)
+
+
+def _loopback_url(bind: str) -> str:
+    host, _, port = bind.rpartition(":")
+    return f"http://{'127.0.0.1' if host in _ANY_HOST else host}:{port}"
+
+
+def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
+    if args.command == "status":
+        return _status(client, args.json)
+    if args.command == "breakers":
+        if args.reset:
+            _show(_call(client, "POST", f"/breakers/{args.reset}/reset"), args.json)
+            return 0
+        return _breakers(_call(client, "GET", "/breakers"), args.json)
+    queue = {"queue": args.queue}
+    if args.action == "list":
+        params: dict[str, Any] = {**queue, "limit": args.limit}
+        if args.cursor is not None:
+            params["cursor"] = args.cursor
+        return _letters(_call(client, "GET", "/dead-letters", params), args.json)
+    if args.action == "replay" and args.all:
+        _show(_call(client, "POST", "/dead-letters/replay", queue), args.json)
+        return 0
+    method, suffix = {"show": ("GET", ""), "replay": ("POST", "/replay"), "delete": ("DELETE", "")}[
+        args.action
+    ]
+    answer = _call(client, method, f"/dead-letters/{args.id}{suffix}", queue)
+    if args.action == "show" and not args.json:
+        _letter(answer)
+    else:
+        _show(answer, args.json)
+    return 0
+
+
+def _call(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    ok: frozenset[int] = frozenset({200}),
+) -> Any:
+    try:
+        answer = client.request(method, path, params=params)
+    except httpx.TransportError as exc:
+        raise AdminError(
+            f"cannot reach the admin listener at {client.base_url} ({type(exc).__name__}: {exc}); "
+            "is the daemon running, and is --admin or [admin] bind right?"
+        ) from exc
+    if answer.status_code == 401:
+        raise AdminError(
+            "the admin listener refused the token: set the variable [admin] token_env names "
+            "(OLACTORS_ADMIN_TOKEN by default) to the daemon's token"
+        )
+    try:
+        body = answer.json()
+    except ValueError as exc:
+        raise AdminError(f"{method} {path} answered {answer.status_code}, not JSON") from exc
+    if answer.status_code not in ok:
+        message = body.get("error") if isinstance(body, dict) else None
+        raise AdminError(f"{answer.status_code}: {message or json.dumps(body)}")
+    return body
+
+
+def _show(body: Any, as_json: bool) -> None:
+    if as_json or not isinstance(body, dict):
+        print(json.dumps(body, indent=2))
+    else:
+        print(" ".join(f"{key}={value}" for key, value in body.items()))
+
+
+def _status(client: httpx.Client, as_json: bool) -> int:
+    ready = _call(client, "GET", "/readyz", ok=frozenset({200, 503}))
+    queues = _call(client, "GET", "/queues") if ready["status"] == "ready" else {}
+    if as_json:
+        print(json.dumps({"readiness": ready, "queues": queues}, indent=2))
+    else:
+        print(ready["status"])
+        for problem in ready.get("problems", []):
+            print(f"  {problem}")
+        for name, counts in sorted(queues.items()):
+            depths = " ".join(f"{state}={n}" for state, n in counts.items())
+            print(f"queue {name}: {depths}")
+    return 0 if ready["status"] == "ready" else 1
+
+
+def _breakers(states: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(states, indent=2))
+        return 0
+    for provider, state in sorted(states.items()):
+        details = " ".join(f"{k}={v}" for k, v in state.items() if k != "state")
+        print(f"{provider}: {state.get('state')} {details}".rstrip())
+    return 0
+
+
+def _letters(page: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(page, indent=2))
+        return 0
+    for item in page["items"]:
+        print(f"{item['id']}  attempts={item.get('attempts')}  error={item.get('last_error')}")
+    if page.get("next_cursor") is not None:
+        print(f"more: --cursor {page['next_cursor']}")
+    return 0
+
+
+def _letter(item: dict[str, Any]) -> None:
+    for key, value in item.items():
+        if key != "payload":
+            print(f"{key}: {value}")
+    print("payload:")
+    print(item["payload"])

@@ -1,0 +1,24 @@
+"""The ``daemon`` fixture: a running tree whose admin listener answers over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from olactors.runtime import ActorSystem
+from olactors.tree import build_tree
+
+from .daemon import TOKEN, Daemon, config
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    system = ActorSystem(build_tree(config(tmp_path), {"ADMIN_TOKEN": TOKEN}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        yield Daemon(system, url)
+        system.shutdown()

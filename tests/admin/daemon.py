@@ -1,0 +1,37 @@
+"""A whole daemon tree with its admin listener on a free loopback port, for admin tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from olactors.config import Config
+from olactors.runtime import ActorSystem
+from olactors.store import NewItem, Store
+
+TOKEN = "admin-token-123"
+
+
+@dataclass
+class Daemon:
+    system: ActorSystem
+    url: str
+
+
+def config(tmp_path: Path, **admin: object) -> Config:
+    return Config.model_validate(
+        {
+            "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "server": {"public_bind": "127.0.0.1:0"},
+            "admin": {"bind": "127.0.0.1:0", "token_env": "ADMIN_TOKEN", **admin},
+        }
+    )
+
+
+async def dead_letter(daemon: Daemon, payload: bytes = b'{"id":"evt_dead"}') -> str:
+    store = Store.at(daemon.system.registry.handle, "/root/store")
+    await store.enqueue("stripe", NewItem(payload=payload, id="evt_dead"))
+    lease = await store.claim("stripe", lease_s=30)
+    assert lease is not None
+    await store.bury(lease, "app answered 500")
+    return lease.item.id
