@@ -15,9 +15,12 @@ from .. import metrics
 from ..resilience import CircuitBreaker
 from ..runtime import ActorContext, ActorNotFound, ChildStartFailed, Status, SupervisorSnapshot
 from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
+from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
 
 #: Paths a load balancer or Prometheus may call without the token, when allowed.
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Always open: the page holds no data, and the login checks the token itself.
+_OPEN = frozenset({("GET", "/dashboard"), ("POST", "/session")})
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -36,15 +39,54 @@ def admin_app(
     no token configured (loopback only, the daemon checks) nothing needs one."""
     app = QuartTrio("olactors-admin")
     expected = f"Bearer {token}".encode() if token else None
+    session = session_value(token).encode() if token else b""
 
     @app.before_request
     async def authenticate() -> Response | None:
         if expected is None or (open_probes and request.path in PROBES):
             return None
+        if (request.method, request.path) in _OPEN:
+            return None
         given = request.headers.get("authorization", "").encode("utf-8", "surrogatepass")
-        if not hmac.compare_digest(given, expected):
+        cookie = request.cookies.get(SESSION_COOKIE, "").encode("utf-8", "surrogatepass")
+        # Both compared every time, in constant time: no early answer to time.
+        by_header = hmac.compare_digest(given, expected)
+        by_cookie = hmac.compare_digest(cookie, session)
+        if not (by_header or by_cookie):
             return _error(401, "a valid bearer token is required")
         return None
+
+    @app.get("/dashboard")
+    async def dashboard() -> Response:
+        return Response(PAGE, content_type="text/html; charset=utf-8")
+
+    @app.get("/session")
+    async def logged_in() -> Response:
+        return _json({"status": "logged in"})
+
+    @app.post("/session")
+    async def login() -> Response:
+        body = await request.get_json(force=True, silent=True)
+        given = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(given, str):
+            return _error(400, 'send {"token": "<admin token>"}')
+        if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
+            return _error(401, "wrong admin token")
+        answer = _json({"status": "logged in"})
+        answer.set_cookie(
+            SESSION_COOKIE, session_value(given), httponly=True, samesite="Strict", path="/"
+        )
+        return answer
+
+    @app.get("/events")
+    async def events() -> Response:
+        answer = Response(
+            event_stream(context, store, interval_s=1.0),
+            content_type="text/event-stream",
+            headers={"Cache-Control": "no-store"},
+        )
+        answer.timeout = None  # a stream lives as long as the page
+        return answer
 
     @app.get("/healthz")
     async def healthz() -> Response:

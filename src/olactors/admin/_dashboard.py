@@ -1,0 +1,68 @@
+"""The live dashboard: a page, its login, and the server-sent event stream it reads.
+
+A browser's ``EventSource`` cannot send an ``Authorization`` header, so the
+page trades the admin token for a session cookie (HttpOnly, SameSite=Strict,
+so neither scripts nor other sites can use it). The cookie holds an HMAC of
+the token, not the token: it is worthless once the token is rotated, and a
+leaked cookie does not reveal the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from importlib.resources import files
+from typing import Any
+
+import msgspec
+import trio
+
+from ..runtime import ActorContext, SupervisorSnapshot
+from ..store import Store, StoreError
+
+SESSION_COOKIE = "olactors_admin"
+
+PAGE = files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
+
+
+def session_value(token: str) -> str:
+    """The cookie that stands for ``token``: an HMAC with a fixed label, hex."""
+    return hmac.new(token.encode(), b"olactors dashboard session", hashlib.sha256).hexdigest()
+
+
+async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]:
+    """What the page shows: every actor, the breakers and the queue depths."""
+    actors: list[dict[str, Any]] = []
+    breakers: dict[str, Any] = {}
+    _walk(context.snapshot("/root"), actors, breakers)
+    queues: dict[str, Any] = {}
+    store_error = None
+    try:
+        for name in await store.queues():
+            queues[name] = msgspec.to_builtins(await store.counts(name))
+    except StoreError as exc:
+        store_error = str(exc)
+    return {"actors": actors, "breakers": breakers, "queues": queues, "store_error": store_error}
+
+
+def _walk(node: Any, actors: list[dict[str, Any]], breakers: dict[str, Any]) -> None:
+    entry = {"path": node.path, "status": node.status.value, "restarts": node.restarts_total}
+    if isinstance(node, SupervisorSnapshot):
+        actors.append({**entry, "mailbox": None})
+        for child in node.children:
+            _walk(child, actors, breakers)
+        return
+    actors.append({**entry, "mailbox": node.mailbox_depth})
+    if node.name == "breaker" and isinstance(node.state, dict):
+        breakers[node.path.rsplit("/", 2)[-2]] = node.state.get("state")
+
+
+async def event_stream(
+    context: ActorContext, store: Store, interval_s: float
+) -> AsyncIterator[bytes]:
+    """``data: <state JSON>`` every ``interval_s`` until the client goes away."""
+    while True:
+        state = await dashboard_state(context, store)
+        yield b"event: state\ndata: " + msgspec.json.encode(state) + b"\n\n"
+        await trio.sleep(interval_s)
