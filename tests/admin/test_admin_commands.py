@@ -32,6 +32,17 @@ async def olactors(daemon: Daemon, config: Path, *args: str) -> int:
     return await trio.to_thread.run_sync(main, argv)
 
 
+async def test_status_prints_the_actor_tree_as_a_table(
+    daemon: Daemon, cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await olactors(daemon, cli_config, "status") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["ACTOR", "STATUS", "RESTARTS", "MAILBOX", "MSG/S", "LAST", "ERROR"]
+    store = next(line for line in lines if line.startswith("/root/store "))
+    assert store.split()[:3] == ["/root/store", "running", "0"]
+    assert any(line.startswith("/root/http/admin ") for line in lines)
+
+
 async def test_status_says_ready_with_queue_depths(
     daemon: Daemon, cli_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -17,7 +17,7 @@ from .daemon import TOKEN, Daemon, config
 
 async def test_the_page_answers_without_a_token_and_holds_no_data(daemon: Daemon) -> None:
     async with httpx.AsyncClient(base_url=daemon.url) as client:
-        page = await client.get("/dashboard")
+        page = await client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert 'new EventSource("events")' in page.text

@@ -7,7 +7,7 @@ import shutil
 import trio
 from playwright.sync_api import Page, expect, sync_playwright
 
-from .daemon import TOKEN, Daemon
+from .daemon import TOKEN, Daemon, dead_letter
 
 # Debian's chromium, never a downloaded one (.ci/run installs it when missing).
 CHROMIUM_FLAGS = [
@@ -27,16 +27,20 @@ def in_chromium(url: str, steps: object) -> None:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page()
-            page.goto(f"{url}/dashboard")
+            page.goto(f"{url}/")
             assert callable(steps)
             steps(page)
         finally:
             browser.close()
 
 
-def log_in_and_watch(page: Page) -> None:
+def log_in(page: Page) -> None:
     page.fill("#token", TOKEN)
     page.click("button[type=submit]")
+
+
+def log_in_and_watch(page: Page) -> None:
+    log_in(page)
     expect(page.locator("#actors")).to_contain_text("/root/store")
     store = page.locator("#actors tr:has(td:text-is('/root/store'))")
     expect(store).to_contain_text("running")
@@ -58,3 +62,30 @@ async def test_the_dashboard_shows_the_live_tree_after_logging_in(daemon: Daemon
 
 async def test_the_dashboard_refuses_a_wrong_token(daemon: Daemon) -> None:
     await trio.to_thread.run_sync(in_chromium, daemon.url, refuse_a_wrong_token)
+
+
+def restart_the_store(page: Page) -> None:
+    log_in(page)
+    store = page.locator("#actors tr:has(td:text-is('/root/store'))")
+    expect(store.locator("td").nth(2)).to_have_text("0")
+    store.get_by_role("button", name="restart").click()
+    expect(store.locator("td").nth(2)).to_have_text("1")  # restarts, from the stream
+    expect(store).to_contain_text("running")
+
+
+def replay_the_dead_letter(page: Page) -> None:
+    log_in(page)
+    letter = page.locator("#dead-letters tr:has(td:text-is('evt_dead'))")
+    letter.get_by_role("button", name="replay").click()
+    expect(letter).to_have_count(0)
+    stripe = page.locator("#queues tr:has(td:text-is('stripe'))")
+    expect(stripe.locator("td").nth(1)).to_have_text("1")  # ready again
+
+
+async def test_the_dashboard_shows_a_restart_made_from_its_button(daemon: Daemon) -> None:
+    await trio.to_thread.run_sync(in_chromium, daemon.url, restart_the_store)
+
+
+async def test_the_dashboard_replay_button_puts_a_dead_letter_back(daemon: Daemon) -> None:
+    await dead_letter(daemon)
+    await trio.to_thread.run_sync(in_chromium, daemon.url, replay_the_dead_letter)

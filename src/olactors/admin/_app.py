@@ -20,7 +20,7 @@ from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
 #: Paths a load balancer or Prometheus may call without the token, when allowed.
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Always open: the page holds no data, and the login checks the token itself.
-_OPEN = frozenset({("GET", "/dashboard"), ("POST", "/session")})
+_OPEN = frozenset({("GET", "/"), ("POST", "/session")})
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -56,7 +56,7 @@ def admin_app(
             return _error(401, "a valid bearer token is required")
         return None
 
-    @app.get("/dashboard")
+    @app.get("/")
     async def dashboard() -> Response:
         return Response(PAGE, content_type="text/html; charset=utf-8")
 

@@ -19,9 +19,11 @@ import msgspec
 import trio
 
 from ..runtime import ActorContext, SupervisorSnapshot
-from ..store import Store, StoreError
+from ..store import DeadLetterItem, Store, StoreError
 
 SESSION_COOKIE = "olactors_admin"
+#: Dead letters listed per queue on the page; the CLI and API page through all.
+DEAD_LETTERS_SHOWN = 20
 
 PAGE = files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
 
@@ -37,25 +39,47 @@ async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]
     breakers: dict[str, Any] = {}
     _walk(context.snapshot("/root"), actors, breakers)
     queues: dict[str, Any] = {}
+    dead: list[dict[str, Any]] = []
     store_error = None
     try:
         for name in await store.queues():
-            queues[name] = msgspec.to_builtins(await store.counts(name))
+            counts = await store.counts(name)
+            queues[name] = msgspec.to_builtins(counts)
+            if counts.dead:
+                page = await store.dead_letters(name, limit=DEAD_LETTERS_SHOWN)
+                dead += [_dead_letter(item) for item in page.items]
     except StoreError as exc:
         store_error = str(exc)
-    return {"actors": actors, "breakers": breakers, "queues": queues, "store_error": store_error}
+    return {
+        "actors": actors,
+        "breakers": breakers,
+        "queues": queues,
+        "dead_letters": dead,
+        "store_error": store_error,
+    }
 
 
 def _walk(node: Any, actors: list[dict[str, Any]], breakers: dict[str, Any]) -> None:
-    entry = {"path": node.path, "status": node.status.value, "restarts": node.restarts_total}
+    error = node.last_error
+    entry = {
+        "path": node.path,
+        "status": node.status.value,
+        "restarts": node.restarts_total,
+        "last_error": f"{error.type}: {error.message}" if error else None,
+    }
     if isinstance(node, SupervisorSnapshot):
-        actors.append({**entry, "mailbox": None})
+        actors.append({**entry, "mailbox": None, "rate_per_s": None})
         for child in node.children:
             _walk(child, actors, breakers)
         return
-    actors.append({**entry, "mailbox": node.mailbox_depth})
+    fill = f"{node.mailbox_depth}/{node.mailbox_capacity}"
+    actors.append({**entry, "mailbox": fill, "rate_per_s": round(node.rate_per_s, 1)})
     if node.name == "breaker" and isinstance(node.state, dict):
         breakers[node.path.rsplit("/", 2)[-2]] = node.state.get("state")
+
+
+def _dead_letter(item: DeadLetterItem) -> dict[str, Any]:
+    return {"queue": item.queue, "id": item.id, "attempts": item.attempts, "error": item.last_error}
 
 
 async def event_stream(

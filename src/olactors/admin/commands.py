@@ -156,17 +156,46 @@ def _show(body: Any, as_json: bool) -> None:
 
 def _status(client: httpx.Client, as_json: bool) -> int:
     ready = _call(client, "GET", "/readyz", ok=frozenset({200, 503}))
-    queues = _call(client, "GET", "/queues") if ready["status"] == "ready" else {}
+    tree = _call(client, "GET", "/actors")
+    queues = _call(client, "GET", "/queues", ok=frozenset({200, 503}))
     if as_json:
-        print(json.dumps({"readiness": ready, "queues": queues}, indent=2))
-    else:
-        print(ready["status"])
-        for problem in ready.get("problems", []):
-            print(f"  {problem}")
+        print(json.dumps({"readiness": ready, "actors": tree, "queues": queues}, indent=2))
+        return 0 if ready["status"] == "ready" else 1
+    print(ready["status"])
+    for problem in ready.get("problems", []):
+        print(f"  {problem}")
+    rows = [_HEADER, *_tree_rows(tree)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        padded = (cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        print("  ".join(padded), row[-1])
+    if "error" not in queues:
         for name, counts in sorted(queues.items()):
             depths = " ".join(f"{state}={n}" for state, n in counts.items())
             print(f"queue {name}: {depths}")
     return 0 if ready["status"] == "ready" else 1
+
+
+_HEADER = ("ACTOR", "STATUS", "RESTARTS", "MAILBOX", "MSG/S", "LAST ERROR")
+
+
+def _tree_rows(node: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The snapshot tree as table rows, depth first, as ``GET /actors`` gives it."""
+    error = node.get("last_error")
+    supervisor = "children" in node
+    rows: list[tuple[str, ...]] = [
+        (
+            node["path"],
+            node["status"],
+            str(node["restarts_total"]),
+            "" if supervisor else f"{node['mailbox_depth']}/{node['mailbox_capacity']}",
+            "" if supervisor else f"{node['rate_per_s']:.1f}",
+            f"{error['type']}: {error['message']}" if error else "",
+        )
+    ]
+    for child in node.get("children", []):
+        rows += _tree_rows(child)
+    return rows
 
 
 def _breakers(states: dict[str, Any], as_json: bool) -> int:
