@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import time
 from pathlib import Path
 
 import httpx
@@ -9,8 +13,10 @@ import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
-from olactors.config import Config, ConfigError
+from olactors.config import Config, ConfigError, WebhooksConfig
 from olactors.runtime import ActorSystem
+from olactors.store import QueueCounts, Store
+from olactors.testing import Canned, FakeProvider
 from olactors.tree import build_tree
 
 from .daemon import TOKEN, Daemon, config, dead_letter
@@ -146,3 +152,58 @@ async def test_all_dead_letters_of_a_queue_are_replayed_at_once(daemon: Daemon) 
 async def test_a_dead_letters_query_without_a_queue_is_a_400(daemon: Daemon) -> None:
     assert (await call(daemon, "GET", "/dead-letters")).status_code == 400
     assert (await call(daemon, "GET", "/dead-letters?queue=stripe&limit=x")).status_code == 400
+
+
+async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Path) -> None:
+    destination = FakeProvider(Canned(500))  # the app is down: every attempt fails
+    async with trio.open_nursery() as nursery:
+        await nursery.start(destination.serve)
+        webhooks = {
+            "retry_schedule_s": [0.01],
+            "sources": {"stripe": {"kind": "stripe", "secrets_env": ["WHSEC"]}},
+            "routes": [
+                {
+                    "name": "to-app",
+                    "source": "stripe",
+                    "events": ["*"],
+                    "forward_to": f"{destination.url}/hooks",
+                    "signing_secret_env": "APP_SECRET",
+                }
+            ],
+        }
+        settings = config(tmp_path).model_copy(
+            update={"webhooks": WebhooksConfig.model_validate(webhooks)}
+        )
+        env = {"ADMIN_TOKEN": TOKEN, "WHSEC": "whsec_x", "APP_SECRET": "whsec_YXBwLXNlY3JldA=="}
+        system = ActorSystem(build_tree(settings, env))
+        async with trio.open_nursery() as daemon_nursery:
+            await daemon_nursery.start(system.run)
+            admin = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+            public = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+            body = b'{"id":"evt_replay","type":"invoice.paid"}'
+            now = int(time.time())
+            signature = hmac.new(b"whsec_x", f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+            headers = {"Stripe-Signature": f"t={now},v1={signature}"}
+            async with httpx.AsyncClient(base_url=public) as client:
+                stored = await client.post("/webhooks/stripe", content=body, headers=headers)
+            assert stored.is_success
+            store = Store.at(system.registry.handle, "/root/store")
+            with trio.fail_after(20):
+                while (await store.counts("stripe")).dead == 0:
+                    await trio.sleep(0.02)
+            failed = len(destination.seen("/hooks"))
+            destination.route("/hooks", Canned(200, json={"ok": True}))  # the app is fixed
+            replay = "/dead-letters/evt_replay/replay?queue=stripe"
+            answer = await call(Daemon(system, admin), "POST", replay)
+            assert answer.json() == {"status": "replayed"}
+            with trio.fail_after(20):
+                while not _drained(await store.counts("stripe")):
+                    await trio.sleep(0.02)
+            delivered = destination.seen("/hooks")[failed:]
+            assert [json.loads(seen.body)["id"] for seen in delivered] == ["evt_replay"]
+            system.shutdown()
+        nursery.cancel_scope.cancel()  # the daemon has stopped: now the destination
+
+
+def _drained(counts: QueueCounts) -> bool:
+    return counts.ready + counts.leased + counts.delayed + counts.dead == 0
