@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -19,6 +20,7 @@ from olactors.store import QueueCounts, Store
 from olactors.testing import Canned, FakeProvider
 from olactors.tree import build_tree
 
+from ..runtime.support import Boom, Journal, recorder
 from .daemon import TOKEN, Daemon, config, dead_letter
 
 
@@ -207,3 +209,26 @@ async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Pat
 
 def _drained(counts: QueueCounts) -> bool:
     return counts.ready + counts.leased + counts.delayed + counts.dead == 0
+
+
+async def test_the_tree_shows_an_actor_that_crashed_and_was_restarted(tmp_path: Path) -> None:
+    # The daemon's own tree plus one actor that crashes on demand: our actors
+    # are built not to crash, so the test brings its own.
+    spec = build_tree(config(tmp_path), {"ADMIN_TOKEN": TOKEN})
+    spec = dataclasses.replace(spec, children=[*spec.children, recorder("fragile", Journal())])
+    system = ActorSystem(spec)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        daemon = Daemon(system, system.snapshot("/root/http/admin").state["addresses"][0])  # type: ignore[union-attr]
+        await system.ref("/root/fragile").tell(Boom("kaput"))
+        with trio.fail_after(20):
+            fragile = (await call(daemon, "GET", "/actors/root/fragile")).json()
+            while fragile["restarts_total"] == 0:
+                await trio.sleep(0.02)
+                fragile = (await call(daemon, "GET", "/actors/root/fragile")).json()
+        assert fragile["last_error"]["type"] == "ValueError"
+        assert fragile["last_error"]["message"] == "kaput"
+        tree = (await call(daemon, "GET", "/actors")).json()
+        listed = next(child for child in tree["children"] if child["name"] == "fragile")
+        assert listed["restarts_total"] == 1
+        system.shutdown()
