@@ -16,6 +16,7 @@ from ..resilience import CircuitBreaker
 from ..runtime import ActorContext, ActorNotFound, ChildStartFailed, Status, SupervisorSnapshot
 from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
 from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
+from ._providers import RESILIENCE, provider_states
 
 #: Paths a load balancer or Prometheus may call without the token, when allowed.
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -145,7 +146,7 @@ def admin_app(
 
     @app.get("/breakers")
     async def breakers() -> Response:
-        return _json(_states(context.snapshot(RESILIENCE), "breaker"))
+        return _json(provider_states(context, "breaker"))
 
     @app.post("/breakers/<provider>/reset")
     async def reset_breaker(provider: str) -> Response:
@@ -158,7 +159,7 @@ def admin_app(
 
     @app.get("/limiters")
     async def limiters() -> Response:
-        return _json(_states(context.snapshot(RESILIENCE), "limiter"))
+        return _json(provider_states(context, "limiter"))
 
     @app.get("/queues")
     async def queues() -> Response:
@@ -218,19 +219,6 @@ def admin_app(
         return _json(shape(result))
 
     return app
-
-
-RESILIENCE = "/root/resilience"
-
-
-def _states(tree: Any, kind: str) -> dict[str, Any]:
-    """``{provider: inspect() state}`` of the limiters or breakers under the resilience tree."""
-    states = {}
-    for provider in tree.children:
-        for actor in provider.children:
-            if actor.name == kind:
-                states[provider.name] = actor.state
-    return states
 
 
 def _letter(item: DeadLetterItem) -> dict[str, Any]:

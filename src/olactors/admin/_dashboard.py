@@ -20,6 +20,7 @@ import trio
 
 from ..runtime import ActorContext, SupervisorSnapshot
 from ..store import DeadLetterItem, Store, StoreError
+from ._providers import provider_states
 
 SESSION_COOKIE = "olactors_admin"
 #: Dead letters listed per queue on the page; the CLI and API page through all.
@@ -36,8 +37,8 @@ def session_value(token: str) -> str:
 async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]:
     """What the page shows: every actor, the breakers and the queue depths."""
     actors: list[dict[str, Any]] = []
-    breakers: dict[str, Any] = {}
-    _walk(context.snapshot("/root"), actors, breakers)
+    _walk(context.snapshot("/root"), actors)
+    breakers = {p: s.get("state") for p, s in provider_states(context, "breaker").items()}
     queues: dict[str, Any] = {}
     dead: list[dict[str, Any]] = []
     store_error = None
@@ -59,7 +60,7 @@ async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]
     }
 
 
-def _walk(node: Any, actors: list[dict[str, Any]], breakers: dict[str, Any]) -> None:
+def _walk(node: Any, actors: list[dict[str, Any]]) -> None:
     error = node.last_error
     entry = {
         "path": node.path,
@@ -70,12 +71,10 @@ def _walk(node: Any, actors: list[dict[str, Any]], breakers: dict[str, Any]) -> 
     if isinstance(node, SupervisorSnapshot):
         actors.append({**entry, "mailbox": None, "rate_per_s": None})
         for child in node.children:
-            _walk(child, actors, breakers)
+            _walk(child, actors)
         return
     fill = f"{node.mailbox_depth}/{node.mailbox_capacity}"
     actors.append({**entry, "mailbox": fill, "rate_per_s": round(node.rate_per_s, 1)})
-    if node.name == "breaker" and isinstance(node.state, dict):
-        breakers[node.path.rsplit("/", 2)[-2]] = node.state.get("state")
 
 
 def _dead_letter(item: DeadLetterItem) -> dict[str, Any]:
