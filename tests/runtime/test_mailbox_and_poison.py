@@ -14,6 +14,7 @@ from olactors.runtime import (
     DeadLetterSink,
     MessageDeadLettered,
     Restart,
+    SupervisorSpec,
 )
 
 from .support import Boom, Journal, Recorder, Work, recorder, running, tree
@@ -49,6 +50,45 @@ async def test_a_poison_message_is_dead_lettered_after_n_crashes_and_the_next_is
     assert letter.path == "/root/a"
     assert letter.message == Boom("poison")
     assert (letter.reason, letter.crashes, letter.error_type) == ("poison", 3, "ValueError")
+
+
+async def test_a_poison_message_under_otp_default_intensity_does_not_escalate(
+    journal: Journal,
+) -> None:
+    # OTP's default intensity (1 restart in 5 s) and the default of 3 crashes in
+    # a row: the redeliveries of one message are one failure, not three.
+    letters = DeadLetterSink()
+    spec = tree(recorder("a", journal), max_restarts=1, within_s=5.0)
+    async with running(spec, dead_letters=letters) as system:
+        ref = system.ref("/root/a")
+        ref.tell_nowait(Boom("poison"))
+        ref.tell_nowait(Work(1))
+        await journal.wait_for(lambda: journal.count("handled") == 1)
+        root = system.tree()
+    assert root.restarts_total == 0
+    assert root.intensity_used == 1
+    [letter] = letters.recent
+    assert (letter.reason, letter.crashes, letter.error_type) == ("poison", 3, "ValueError")
+
+
+async def test_two_different_poison_messages_are_two_failures_toward_intensity(
+    journal: Journal,
+) -> None:
+    mid = SupervisorSpec("mid", children=[recorder("a", journal)], max_restarts=1, within_s=60)
+    async with running(tree(mid)) as system:
+        ref = system.ref("/root/mid/a")
+        ref.tell_nowait(Boom("first"))
+        ref.tell_nowait(Boom("second"))
+        # The first crash on "second", then the start that follows it.
+        second = ("crash", "a", "second")
+        await journal.wait_for(lambda: second in journal.events)
+        after = journal.events.index(second)
+        await journal.wait_for(lambda: ("start", "a", None) in journal.events[after:])
+        mid_snapshot = system.snapshot("/root/mid")
+    assert mid_snapshot.restarts_total == 1
+    assert mid_snapshot.last_error is not None
+    assert mid_snapshot.last_error.type == "RestartIntensityExceeded"
+    assert [tag for _, _, tag in journal.of("crash")][:4] == ["first"] * 3 + ["second"]
 
 
 async def test_asking_with_a_poison_message_raises_message_dead_lettered(

@@ -59,6 +59,7 @@ class ActorCell(Child):
         # The message that crashed the last incarnation, and how many times in a row.
         self._suspect: Envelope | None = None
         self._suspect_crashes = 0
+        self._repeated = False
 
     # -- incarnation -----------------------------------------------------
 
@@ -79,6 +80,7 @@ class ActorCell(Child):
         self.actor_type = type(actor).__name__
         error: Exception | None = None
         up = hook_ran = False
+        self._repeated = False
         try:
             async with trio.open_nursery() as nursery:
                 self.nursery = nursery
@@ -201,12 +203,16 @@ class ActorCell(Child):
         if crash is not None:
             crash = unwrap_group(crash)
             crashes = self._suspect_crashes + 1 if self._suspect is envelope else 1
+            self._repeated = crashes > 1
             if crashes >= self.actor_spec.max_message_crashes:
                 self._suspect = None
                 self._dead_letter(envelope, "poison", crashes, crash)
                 return
             self._suspect, self._suspect_crashes = envelope, crashes
         self.mailbox.redelivery.appendleft(envelope)
+
+    def crash_repeated(self) -> bool:
+        return self._repeated
 
     def _dead_letter(
         self, envelope: Envelope, reason: str, crashes: int, error: BaseException | None

@@ -33,6 +33,11 @@ class ChildExited(msgspec.Struct, frozen=True):
     incarnation: int
     kind: ExitKind
     error: BaseException | None
+    #: False when the crash repeats one already counted: the same message,
+    #: redelivered, crashed the new incarnation too. A message's crashes in a
+    #: row are one failure toward intensity (bounded by ``max_message_crashes``),
+    #: so one bad message cannot make a supervisor escalate on its own.
+    counts: bool = True
 
 
 class Child(ABC):
@@ -150,7 +155,9 @@ class Child(ABC):
                 exc_info=error,
                 extra={"actor": self.path},
             )
-        exited = ChildExited(self, incarnation, kind, error)
+        exited = ChildExited(
+            self, incarnation, kind, error, counts=error is None or not self.crash_repeated()
+        )
         self.last_exit = exited
         if not started:
             task_status.started(False)
@@ -191,6 +198,10 @@ class Child(ABC):
         if self._scope is not None:
             self._stop_requested = True
             self._scope.cancel()
+
+    def crash_repeated(self) -> bool:
+        """True if the incarnation that just crashed did so on a message that crashed before."""
+        return False
 
     @abstractmethod
     async def _run(self, mark_started: Callable[[], None]) -> None:

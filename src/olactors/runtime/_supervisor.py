@@ -273,7 +273,8 @@ class Supervisor(Child):
 
         spec = self.sup_spec
         now = trio.current_time()
-        self._restart_times.append(now)
+        if exited.counts:
+            self._restart_times.append(now)
         while self._restart_times and self._restart_times[0] < now - spec.within_s:
             self._restart_times.popleft()
         if len(self._restart_times) > spec.max_restarts:
@@ -302,11 +303,12 @@ class Supervisor(Child):
             member.status = Status.RESTARTING
             self._due[member] = now + delay
         log.info(
-            "%s: restarting %s in %.3f s (%s)",
+            "%s: restarting %s in %.3f s (%s%s)",
             self.path,
             ", ".join(m.name for m in group if m in self._due),
             delay,
             spec.strategy.value,
+            "" if exited.counts else "; the same message again, not counted toward intensity",
             extra={"actor": child.path},
         )
         return None
