@@ -91,12 +91,7 @@ def bare_redis(url: str, prefix: str, items: int, batch: int) -> float:
     client = redis.Redis.from_url(url)
     sha = client.script_load(lua.ENQUEUE)  # by SHA, as ours sends it: no per-batch check
     queue = "bench"
-    keys = [
-        f"{prefix}:q:{{{queue}}}:ready",
-        f"{prefix}:queues",
-        f"{prefix}:q:{{{queue}}}:seq",
-        f"{prefix}:dedup:",
-    ]
+    keys = [f"{prefix}:queues", f"{prefix}:dedup:"]
     meta = msgspec.json.encode({})
     start = time.perf_counter()
     for first in range(0, items, batch):
@@ -111,8 +106,9 @@ def bare_redis(url: str, prefix: str, items: int, batch: int) -> float:
                 meta,
                 0,
                 1,
-                f"{prefix}:q:{{{queue}}}:i:",
+                f"{prefix}:q:{{{queue}}}:",
                 "0",
+                "",
             ]
             pipe.evalsha(sha, len(keys), *keys, *args)
         pipe.execute()

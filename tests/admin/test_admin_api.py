@@ -121,7 +121,7 @@ async def test_a_breaker_is_reset_by_hand(daemon: Daemon) -> None:
 async def test_queues_show_their_counts(daemon: Daemon) -> None:
     await dead_letter(daemon)
     counts = (await call(daemon, "GET", "/queues")).json()
-    assert counts == {"stripe": {"ready": 0, "leased": 0, "delayed": 0, "dead": 1}}
+    assert counts == {"stripe": {"ready": 0, "leased": 0, "delayed": 0, "dead": 1, "held": 0}}
 
 
 async def test_a_dead_letter_is_listed_shown_replayed_and_gone_from_the_list(

@@ -41,7 +41,7 @@ def test_items_enqueued_in_one_batch_are_claimed_in_that_order(writer: Backend) 
     ids = [f"evt_{n}" for n in (9, 10, 2, 11, 1)]  # not in text order
     writer.execute([Enqueue("q", NewItem(payload=b"x", id=i)) for i in ids])
     leases = writer.execute([Claim("q", 30, f"t{n}") for n in range(len(ids))])
-    assert [lease.item.id for lease in leases] == ids
+    assert [claimed.leases[0].item.id for claimed in leases] == ids
 
 
 def test_sqlite_purges_expired_keys_as_fast_as_they_expire(tmp_path: Path) -> None:

@@ -66,3 +66,37 @@ async def test_reads_go_on_while_another_connection_holds_an_exclusive_write_loc
             blocker.execute("ROLLBACK")
             blocker.close()
         system.shutdown()
+
+
+_SCHEMA_V1 = """
+CREATE TABLE items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, queue TEXT NOT NULL,
+    dead INTEGER NOT NULL DEFAULT 0, available_at REAL NOT NULL, lease_token TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, meta BLOB NOT NULL,
+    payload BLOB NOT NULL, enqueued_at REAL NOT NULL, last_error TEXT, dead_at REAL,
+    UNIQUE (queue, id)
+);
+CREATE TABLE dedup (key TEXT PRIMARY KEY, expires_at REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at REAL) WITHOUT ROWID;
+INSERT INTO items (id, queue, available_at, source, meta, payload, enqueued_at)
+    VALUES ('evt_old', 'q', 0, 'stripe', X'7B7D', X'6B657074', 0);
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_file_of_the_first_schema_is_migrated_with_its_items(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "olactors.db"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_SCHEMA_V1)
+    async with trio.open_nursery() as nursery:
+        system, store = await open_store(nursery, sqlite_backends(path))
+        lease = await store.claim("q", lease_s=30)
+        assert lease is not None
+        assert (lease.item.id, lease.item.payload) == ("evt_old", b"kept")
+        await store.enqueue("q", NewItem(payload=b"a", id="evt_a", order_key="k"))
+        await store.enqueue("q", NewItem(payload=b"b", id="evt_b", order_key="k"))
+        assert (await store.counts("q")).held == 1
+        system.shutdown()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (2,)

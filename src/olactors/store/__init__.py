@@ -8,11 +8,26 @@ redis-py.
 
 from ._actor import StoreActor
 from ._backend import Backend
+from ._commands import Settlement
 from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreError, StoreUnavailable
+from ._eventlog import (
+    DEAD,
+    DELIVERED,
+    DROPPED,
+    PENDING,
+    RESPONSE_EXCERPT_BYTES,
+    UNROUTED,
+    Attempt,
+    Delivery,
+    EventPage,
+    EventRecord,
+    EventSummary,
+)
 from ._redis import RedisBackend, redacted
 from ._sqlite import SqliteBackend
 from ._store import Store, store_spec
 from ._types import (
+    Claimed,
     DeadLetterItem,
     DeadLetterPage,
     EnqueueResult,
@@ -24,10 +39,22 @@ from ._types import (
 )
 
 __all__ = [
+    "DEAD",
+    "DELIVERED",
+    "DROPPED",
+    "PENDING",
+    "RESPONSE_EXCERPT_BYTES",
+    "UNROUTED",
+    "Attempt",
     "Backend",
+    "Claimed",
     "DeadLetterItem",
     "DeadLetterPage",
+    "Delivery",
     "EnqueueResult",
+    "EventPage",
+    "EventRecord",
+    "EventSummary",
     "InvalidStoreCall",
     "ItemNotFound",
     "Lease",
@@ -36,6 +63,7 @@ __all__ = [
     "QueueCounts",
     "QueueItem",
     "RedisBackend",
+    "Settlement",
     "SqliteBackend",
     "Store",
     "StoreActor",

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import math
 import re
-from typing import get_args
+from typing import Literal, get_args
 
 import msgspec
 
 from ._errors import InvalidStoreCall
+from ._eventlog import Attempt, GetEvent, ListEvents, Publish, check_name
 from ._types import NewItem
 
 # Queue names end up in Redis keys inside a hash tag: no braces, no spaces.
 _QUEUE = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 MAX_PAGE = 1000
+#: The most items one claim may lease.
+MAX_CLAIM = 1000
 
 
 def _queue(name: str) -> None:
@@ -70,13 +73,18 @@ class Enqueue(msgspec.Struct, frozen=True, tag=True):
 
 
 class Claim(msgspec.Struct, frozen=True, tag=True):
+    """Lease up to ``limit`` ready items, all under one ``token``."""
+
     queue: str
     lease_s: float
     token: str
+    limit: int = 1
 
     def __post_init__(self) -> None:
         _queue(self.queue)
         _positive(self.lease_s, "lease_s")
+        if not 1 <= self.limit <= MAX_CLAIM:
+            raise InvalidStoreCall(f"a claim takes 1 to {MAX_CLAIM} items, not {self.limit}")
 
 
 class Ack(msgspec.Struct, frozen=True, tag=True):
@@ -101,6 +109,50 @@ class Bury(msgspec.Struct, frozen=True, tag=True):
     id: str
     token: str
     error: str
+
+
+Action = Literal["ack", "nack", "bury", "release"]
+
+
+class Settlement(msgspec.Struct, frozen=True):
+    """The end of one lease: ``ack`` (done), ``nack`` (failed, retry at ``retry_at``),
+    ``bury`` (dead letter with ``error``) or ``release`` (given back untried: claimable
+    at ``retry_at`` and the claim's attempt not spent).
+
+    With a ``namespace``, the item is the delivery of event ``id`` of that
+    namespace to ``destination``: the event log records the destination's new
+    state (delivered, dead, or still pending) and ``attempt``, if any.
+    """
+
+    queue: str
+    id: str
+    token: str
+    action: Action
+    retry_at: float = 0.0
+    error: str = ""
+    namespace: str = ""
+    destination: str = ""
+    attempt: Attempt | None = None
+
+    def __post_init__(self) -> None:
+        _queue(self.queue)
+        _time(self.retry_at, "retry_at")
+        if self.namespace:
+            check_name(self.namespace, "namespace")
+            check_name(self.destination, "destination")
+
+
+class Settle(msgspec.Struct, frozen=True, tag=True):
+    """Many settlements in one commit; the outcome is a list, ``LeaseLost`` or None each."""
+
+    settlements: list[Settlement]
+
+
+class Expedite(msgspec.Struct, frozen=True, tag=True):
+    """Make a delayed item claimable now (ahead of its retry schedule)."""
+
+    queue: str
+    id: str
 
 
 class ListDead(msgspec.Struct, frozen=True, tag=True):
@@ -202,7 +254,10 @@ class Hold(msgspec.Struct, frozen=True, tag=True):
 Write = (
     ClaimKey
     | Enqueue
+    | Publish
     | Claim
+    | Settle
+    | Expedite
     | Ack
     | Nack
     | Bury
@@ -214,7 +269,7 @@ Write = (
     | Reserve
     | Hold
 )
-Read = ListDead | GetDead | Counts | Queues | KvGet
+Read = ListDead | GetDead | Counts | Queues | KvGet | ListEvents | GetEvent
 Command = Write | Read
 
 #: Commands that change state and so go to the writer.

@@ -24,8 +24,10 @@ from ._commands import (
     Counts,
     DeleteDead,
     Enqueue,
+    Expedite,
     GetDead,
     Hold,
+    KvDelete,
     KvGet,
     KvPut,
     ListDead,
@@ -34,9 +36,28 @@ from ._commands import (
     ReplayAllDead,
     ReplayDead,
     Reserve,
+    Settle,
+    Settlement,
 )
 from ._errors import ItemNotFound, LeaseLost, StoreError, StoreUnavailable
-from ._types import DeadLetterItem, DeadLetterPage, EnqueueResult, Lease, QueueCounts, QueueItem
+from ._eventlog import (
+    Attempt,
+    EventPage,
+    EventRecord,
+    EventSummary,
+    GetEvent,
+    ListEvents,
+    Publish,
+)
+from ._types import (
+    Claimed,
+    DeadLetterItem,
+    DeadLetterPage,
+    EnqueueResult,
+    Lease,
+    QueueCounts,
+    QueueItem,
+)
 
 #: Turns one pipeline reply into the command's outcome (a value or an error instance).
 Parse = Callable[[Any], Any]
@@ -49,6 +70,14 @@ _UNAVAILABLE = (redis.RedisError, OSError)
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+#: How many index entries one filtered listing looks at before it returns a
+#: (possibly short) page with a cursor to go on from.
+_EVENTS_SCAN = 2000
+
+_attempt = msgspec.json.Decoder(Attempt)
+_meta = msgspec.json.Decoder(dict[str, str])
 
 
 def redacted(url: str) -> str:
@@ -155,9 +184,30 @@ class RedisBackend:
     def _item_prefix(self, queue: str) -> str:
         return self._q(queue, "i:")
 
-    def _lease_keys(self, queue: str) -> list[str]:
-        """What every lease check needs, in the scripts' order: leased, tokens, ready."""
-        return [self._q(queue, "leased"), self._q(queue, "tokens"), self._q(queue, "ready")]
+    def _base(self, queue: str) -> str:
+        """What the scripts build a queue's keys from."""
+        return self._q(queue, "")
+
+    def _events(self, namespace: str) -> str:
+        return f"{self.prefix}:e:{{{namespace}}}:"
+
+    def _event(self, namespace: str, event_id: str) -> str:
+        return f"{self._events(namespace)}ev:{event_id}"
+
+    def _settlement_args(self, s: Settlement) -> list[Any]:
+        event = self._event(s.namespace, s.id) if s.namespace else ""
+        attempt = msgspec.json.encode(s.attempt) if s.attempt is not None else b""
+        return [
+            self._base(s.queue),
+            s.id,
+            s.token,
+            s.action,
+            _ms(s.retry_at),
+            s.error,
+            event,
+            s.destination,
+            attempt,
+        ]
 
     # -- commands -------------------------------------------------------------
 
@@ -178,9 +228,7 @@ class RedisBackend:
                 pipe,
                 "ENQUEUE",
                 [
-                    self._q(queue, "ready"),
                     f"{self.prefix}:queues",
-                    self._q(queue, "seq"),
                     f"{self.prefix}:dedup:{command.dedup_key if keyed else ''}",
                 ],
                 [
@@ -191,31 +239,87 @@ class RedisBackend:
                     msgspec.json.encode(item.meta),
                     _ms(item.not_before),
                     max(1, _ms(command.dedup_ttl_s)),
-                    self._item_prefix(queue),
+                    self._base(queue),
                     "1" if keyed else "0",
+                    item.order_key,
                 ],
             )
             return lambda reply: EnqueueResult(id=item.id, duplicate=reply != 1)
+        if isinstance(command, Publish):
+            deliveries: list[Any] = []
+            for delivery in command.deliveries:
+                deliveries += [delivery.queue, delivery.destination, delivery.order_key]
+            script(
+                pipe,
+                "PUBLISH",
+                [],
+                [
+                    self.prefix,
+                    command.namespace,
+                    command.id,
+                    command.event_type,
+                    command.payload,
+                    msgspec.json.encode(command.meta),
+                    msgspec.json.encode({**command.meta, "type": command.event_type}),
+                    max(1, _ms(command.retention_s)),
+                    command.dedup_key or "",
+                    max(1, _ms(command.dedup_ttl_s)),
+                    command.empty_status,
+                    len(command.deliveries),
+                    *deliveries,
+                ],
+            )
+            return lambda reply: EnqueueResult(id=command.id, duplicate=reply != 1)
         if isinstance(command, Claim):
-            queue = command.queue
             script(
                 pipe,
                 "CLAIM",
-                [self._q(queue, "ready"), self._q(queue, "leased"), self._q(queue, "tokens")],
-                [max(1, _ms(command.lease_s)), command.token, self._item_prefix(queue)],
+                [],
+                [
+                    self._base(command.queue),
+                    max(1, _ms(command.lease_s)),
+                    command.token,
+                    command.limit,
+                ],
             )
-            return lambda reply: self._lease(command, reply)
-        if isinstance(command, Ack | Nack | Bury):
-            queue = command.queue
-            args: list[Any] = [command.id, command.token, self._item_prefix(queue) + command.id]
-            keys = self._lease_keys(queue)
-            if isinstance(command, Nack):
-                args += [_ms(command.retry_at), command.error]
-            elif isinstance(command, Bury):
-                keys.append(self._q(queue, "dead"))
-                args.append(command.error)
-            script(pipe, type(command).__name__.upper(), keys, args)
-            return _held(queue, command.id)
+            return lambda reply: self._claimed(command, reply)
+        if isinstance(command, Ack | Nack | Bury | Settle):
+            if isinstance(command, Settle):
+                settlements = command.settlements
+            else:
+                settlements = [_as_settlement(command)]
+            args: list[Any] = [len(settlements)]
+            for settlement in settlements:
+                args += self._settlement_args(settlement)
+            script(pipe, "SETTLE", [], args)
+            held = [_held(s.queue, s.id) for s in settlements]
+            if isinstance(command, Settle):
+                return lambda reply: [h(r) for h, r in zip(held, reply, strict=True)]
+            return lambda reply: held[0](reply[0])
+        if isinstance(command, Expedite):
+            script(pipe, "EXPEDITE", [], [self._base(command.queue), command.id])
+            return lambda reply: (
+                ItemNotFound(command.queue, command.id) if reply < 0 else reply == 1
+            )
+        if isinstance(command, ListEvents):
+            script(
+                pipe,
+                "EVENTS",
+                [],
+                [
+                    self._events(command.namespace),
+                    command.before,
+                    command.limit,
+                    command.status,
+                    command.event_type,
+                    command.destination,
+                    _EVENTS_SCAN,
+                ],
+            )
+            return lambda reply: _event_page(command.namespace, reply)
+        if isinstance(command, GetEvent):
+            script(pipe, "EVENT", [], [self._event(command.namespace, command.id)])
+            return lambda reply: _event_record(command, reply)
         if isinstance(command, ListDead | GetDead):
             by_id = command.id if isinstance(command, GetDead) else ""
             after = command.after if isinstance(command, ListDead) else 0
@@ -230,12 +334,7 @@ class RedisBackend:
         if isinstance(command, ReplayDead | ReplayAllDead):
             by_id = command.id if isinstance(command, ReplayDead) else ""
             limit = command.limit if isinstance(command, ReplayAllDead) else 1
-            script(
-                pipe,
-                "REPLAY",
-                [self._q(command.queue, "dead"), self._q(command.queue, "ready")],
-                [self._item_prefix(command.queue), limit, by_id],
-            )
+            script(pipe, "REPLAY", [], [self._base(command.queue), limit, by_id])
             if isinstance(command, ReplayAllDead):
                 return int
             return _found(command.queue, command.id)
@@ -248,9 +347,7 @@ class RedisBackend:
             )
             return _found(command.queue, command.id)
         if isinstance(command, Counts):
-            queue = command.queue
-            keys = [self._q(queue, "ready"), self._q(queue, "leased"), self._q(queue, "dead")]
-            script(pipe, "COUNTS", keys, [])
+            script(pipe, "COUNTS", [], [self._base(command.queue)])
             return lambda reply: QueueCounts(*(int(n) for n in reply))
         if isinstance(command, Queues):
             script(pipe, "QUEUES", [f"{self.prefix}:queues"], [self.prefix])
@@ -282,25 +379,30 @@ class RedisBackend:
             ttl_ms = None if command.ttl_s is None else max(1, _ms(command.ttl_s))
             pipe.set(f"{self.prefix}:kv:{command.key}", command.value, px=ttl_ms)
             return lambda reply: None
-        pipe.delete(f"{self.prefix}:kv:{command.key}")
-        return lambda reply: reply == 1
+        if isinstance(command, KvDelete):
+            pipe.delete(f"{self.prefix}:kv:{command.key}")
+            return lambda reply: reply == 1
+        raise TypeError(f"no redis command for {type(command).__name__}")
 
-    def _lease(self, command: Claim, reply: Any) -> Lease | None:
-        if reply is None:
-            return None
-        item_id, expires_ms, *flat = reply
-        fields = _fields(flat)
-        item = QueueItem(
-            id=item_id.decode(),
-            queue=command.queue,
-            payload=fields[b"payload"],
-            source=fields[b"source"].decode(),
-            meta=msgspec.json.decode(fields[b"meta"], type=dict[str, str]),
-            attempt=int(fields[b"attempt"]),
-            enqueued_at=int(fields[b"enqueued_at"]) / 1000,
-            last_error=_text(fields.get(b"last_error")),
-        )
-        return Lease(item=item, token=command.token, expires_at=int(expires_ms) / 1000)
+    def _claimed(self, command: Claim, reply: Any) -> Claimed:
+        next_due, expires_ms, taken = reply
+        expires_at = int(expires_ms) / 1000
+        leases = []
+        for item_id, *flat in taken:
+            fields = _fields(flat)
+            item = QueueItem(
+                id=item_id.decode(),
+                queue=command.queue,
+                payload=fields[b"payload"],
+                source=fields[b"source"].decode(),
+                meta=_meta.decode(fields[b"meta"]),
+                attempt=int(fields[b"attempt"]),
+                enqueued_at=int(fields[b"enqueued_at"]) / 1000,
+                last_error=_text(fields.get(b"last_error")),
+            )
+            leases.append(Lease(item=item, token=command.token, expires_at=expires_at))
+        due = float(next_due) / 1000 if next_due else None
+        return Claimed(leases=leases, next_due=due)
 
     def _dead(self, command: ListDead | GetDead, reply: Any) -> Any:
         items = [_dead_item(command.queue, entry) for entry in reply]
@@ -345,6 +447,56 @@ def _dead_item(queue: str, entry: list[Any]) -> DeadLetterItem:
         dead_at=int(fields[b"dead_at"]) / 1000,
         last_error=_text(fields.get(b"last_error")),
         cursor=int(fields[b"seq"]),
+    )
+
+
+def _as_settlement(command: Ack | Nack | Bury) -> Settlement:
+    if isinstance(command, Ack):
+        return Settlement(command.queue, command.id, command.token, "ack")
+    if isinstance(command, Nack):
+        return Settlement(
+            command.queue, command.id, command.token, "nack", command.retry_at, command.error
+        )
+    return Settlement(command.queue, command.id, command.token, "bury", error=command.error)
+
+
+def _states(flat: list[bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in _fields(flat).items()}
+
+
+def _event_page(namespace: str, reply: Any) -> EventPage:
+    cursor, found = reply
+    items = [
+        EventSummary(
+            namespace=namespace,
+            id=item_id.decode(),
+            type=event_type.decode(),
+            received_at=int(received_at) / 1000,
+            status=status.decode(),
+            destinations=_states(states),
+            attempts=int(attempts),
+            cursor=int(seq),
+        )
+        for item_id, seq, event_type, received_at, status, attempts, states in found
+    ]
+    return EventPage(items=items, next_cursor=int(cursor) or None)
+
+
+def _event_record(command: GetEvent, reply: Any) -> EventRecord | ItemNotFound:
+    if reply is None:
+        return ItemNotFound(command.namespace, command.id)
+    flat, states, attempts = reply
+    fields = _fields(flat)
+    return EventRecord(
+        namespace=command.namespace,
+        id=command.id,
+        type=fields[b"type"].decode(),
+        received_at=int(fields[b"received_at"]) / 1000,
+        status=fields[b"status"].decode(),
+        destinations=_states(states),
+        payload=fields[b"payload"],
+        meta=_meta.decode(fields[b"meta"]),
+        attempts=[_attempt.decode(raw) for raw in attempts],
     )
 
 

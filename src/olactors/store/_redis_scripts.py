@@ -35,129 +35,301 @@ local function at(ms, seq)
 end
 """
 
-# Expired leases go back to the ready set, claimable since their expiry; the
-# token stays, so the late holder can still finish unless someone claims first.
-_RECLAIM = """
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)
-for i = 1, #expired, 2 do
-    local seq = redis.call('HGET', ARGV[3] .. expired[i], 'seq')
-    redis.call('ZREM', KEYS[2], expired[i])
-    redis.call('ZADD', KEYS[1], at(math.floor(tonumber(expired[i + 1])), seq), expired[i])
+# Queue keys are built in the scripts from the queue's base, "<p>:q:{name}:".
+# An order key's line lists its live items in order; only the first is in the
+# ready set, the others are marked held until the one before them leaves.
+_LINES = """
+local function put(base, id, payload, source, meta, not_before, order_key)
+    local item = base .. 'i:' .. id
+    if redis.call('EXISTS', item) == 1 then
+        return 2
+    end
+    local seq = redis.call('INCR', base .. 'seq')
+    redis.call('HSET', item, 'payload', payload, 'source', source, 'meta', meta,
+               'attempt', 0, 'enqueued_at', now, 'seq', seq, 'order_key', order_key)
+    if order_key ~= '' and redis.call('RPUSH', base .. 'k:' .. order_key, id) > 1 then
+        redis.call('HSET', item, 'held', 1)
+        redis.call('INCR', base .. 'held')
+        return 1
+    end
+    redis.call('ZADD', base .. 'ready', at(math.max(now, tonumber(not_before)), seq), id)
+    return 1
+end
+
+-- The item left its line (acked or buried): the next one, if held, may go.
+local function leave_line(base, id, order_key)
+    if not order_key or order_key == '' then
+        return
+    end
+    local line = base .. 'k:' .. order_key
+    redis.call('LREM', line, 1, id)
+    local head = redis.call('LINDEX', line, 0)
+    if head then
+        local item = base .. 'i:' .. head
+        if redis.call('HGET', item, 'held') == '1' then
+            redis.call('HDEL', item, 'held')
+            redis.call('DECR', base .. 'held')
+            redis.call('ZADD', base .. 'ready', at(now, redis.call('HGET', item, 'seq')), head)
+        end
+    end
 end
 """
 
-#: KEYS: ready, queues set, the queue's sequence counter, dedup key
-#: ARGV: queue, id, payload, source, meta, not_before ms, dedup ttl ms, item key
-#:       prefix, "1" if a dedup key is given
+# The event log: "<p>:e:{ns}:ev:<id>" (a hash), with ":d" (destination -> state)
+# and ":a" (attempts, oldest first). Kept without expiry while pending, then
+# for the retention after the last change, as the sqlite backend does.
+_EVENTS = """
+local function keep(ev, status, retention_ms)
+    for _, key in ipairs({ev, ev .. ':d', ev .. ':a'}) do
+        if status == 'pending' then
+            redis.call('PERSIST', key)
+        else
+            redis.call('PEXPIRE', key, retention_ms)
+        end
+    end
+end
+
+local function status_of(ev)
+    local states = redis.call('HVALS', ev .. ':d')
+    if #states == 0 then
+        return redis.call('HGET', ev, 'empty_status')
+    end
+    local dead = false
+    for _, state in ipairs(states) do
+        if state == 'pending' then
+            return 'pending'
+        end
+        dead = dead or state == 'dead'
+    end
+    if dead then
+        return 'dead'
+    end
+    return 'delivered'
+end
+
+local function record(ev, destination, state, attempt)
+    if redis.call('EXISTS', ev) == 0 then
+        return
+    end
+    redis.call('HSET', ev .. ':d', destination, state)
+    if attempt ~= '' then
+        redis.call('RPUSH', ev .. ':a', attempt)
+        redis.call('HINCRBY', ev, 'attempt_count', 1)
+    end
+    local status = status_of(ev)
+    redis.call('HSET', ev, 'status', status)
+    keep(ev, status, redis.call('HGET', ev, 'retention_ms'))
+end
+"""
+
+#: KEYS: queues set, dedup key   ARGV: queue, id, payload, source, meta, not_before ms,
+#: dedup ttl ms, queue base, "1" if a dedup key is given, order key
 #: Returns 0 duplicate by dedup key, 1 enqueued, 2 duplicate by id.
 ENQUEUE = (
     _NOW
+    + _LINES
     + """
 if ARGV[9] == '1' then
-    if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[7]) then
+    if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[7]) then
         return 0
     end
 end
-local item = ARGV[8] .. ARGV[2]
-if redis.call('EXISTS', item) == 1 then
+local stored = put(ARGV[8], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[10])
+redis.call('SADD', KEYS[1], ARGV[1])
+return stored
+"""
+)
+
+#: ARGV: prefix, namespace, id, type, payload, event meta, item meta, retention ms,
+#:       dedup key ("" for none), dedup ttl ms, empty status, n, then n times:
+#:       queue, destination, order key
+#: Returns 0 duplicate by dedup key, 1 published, 2 duplicate by id.
+PUBLISH = (
+    _NOW
+    + _LINES
+    + _EVENTS
+    + """
+local prefix, ns, id = ARGV[1], ARGV[2], ARGV[3]
+if ARGV[9] ~= '' then
+    if not redis.call('SET', prefix .. ':dedup:' .. ARGV[9], '1', 'NX', 'PX', ARGV[10]) then
+        return 0
+    end
+end
+local ebase = prefix .. ':e:{' .. ns .. '}:'
+local ev = ebase .. 'ev:' .. id
+if redis.call('EXISTS', ev) == 1 then
     return 2
 end
-local seq = redis.call('INCR', KEYS[3])
-redis.call('HSET', item, 'payload', ARGV[3], 'source', ARGV[4], 'meta', ARGV[5],
-           'attempt', 0, 'enqueued_at', now, 'seq', seq)
-redis.call('ZADD', KEYS[1], at(math.max(now, tonumber(ARGV[6])), seq), ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[1])
+local seq = redis.call('INCR', ebase .. 'seq')
+local n = tonumber(ARGV[12])
+redis.call('HSET', ev, 'type', ARGV[4], 'received_at', now, 'retention_ms', ARGV[8],
+           'empty_status', ARGV[11], 'payload', ARGV[5], 'meta', ARGV[6],
+           'attempt_count', 0, 'seq', seq)
+redis.call('ZADD', ebase .. 'index', seq, id)
+for k = 0, n - 1 do
+    local queue, destination, order_key = ARGV[13 + k * 3], ARGV[14 + k * 3], ARGV[15 + k * 3]
+    redis.call('HSET', ev .. ':d', destination, 'pending')
+    put(prefix .. ':q:{' .. queue .. '}:', id, ARGV[5], ns, ARGV[7], 0, order_key)
+    redis.call('SADD', prefix .. ':queues', queue)
+end
+local status = status_of(ev)
+redis.call('HSET', ev, 'status', status)
+keep(ev, status, ARGV[8])
+-- Forget a few index entries whose events expired, a little further each time.
+local from = redis.call('GET', ebase .. 'sweep') or '0'
+local swept = redis.call('ZRANGEBYSCORE', ebase .. 'index', '(' .. from, '+inf', 'WITHSCORES',
+                         'LIMIT', 0, 4)
+local upto = '0'
+for i = 1, #swept, 2 do
+    if redis.call('EXISTS', ebase .. 'ev:' .. swept[i]) == 0 then
+        redis.call('ZREM', ebase .. 'index', swept[i])
+    end
+    upto = swept[i + 1]
+end
+redis.call('SET', ebase .. 'sweep', upto)
 return 1
 """
 )
 
-#: KEYS: ready, leased, tokens
-#: ARGV: lease ms, token, item key prefix
-#: Returns false, or {id, expires_at ms, field, value, ...}.
+#: ARGV: queue base, lease ms, token, limit
+#: Returns {next due ms or "", lease expiry ms, {{id, field, value, ...}, ...}}.
 CLAIM = (
     _NOW
-    + _RECLAIM
     + """
+local base = ARGV[1]
+local ready, leased, tokens = base .. 'ready', base .. 'leased', base .. 'tokens'
+-- Expired leases go back to the ready set, claimable since their expiry; the
+-- token stays, so the late holder can still finish unless someone claims first.
+local expired = redis.call('ZRANGEBYSCORE', leased, '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1000)
+for i = 1, #expired, 2 do
+    local seq = redis.call('HGET', base .. 'i:' .. expired[i], 'seq')
+    redis.call('ZREM', leased, expired[i])
+    redis.call('ZADD', ready, at(math.floor(tonumber(expired[i + 1])), seq), expired[i])
+end
 -- Due in this millisecond or before, whatever the ordering fraction.
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now + 1), 'LIMIT', 0, 1)
-if #ids == 0 then
-    return false
+local ids = redis.call('ZRANGEBYSCORE', ready, '-inf', '(' .. (now + 1), 'LIMIT', 0,
+                       tonumber(ARGV[4]))
+local expires = now + tonumber(ARGV[2])
+local taken = {}
+for _, id in ipairs(ids) do
+    redis.call('ZREM', ready, id)
+    redis.call('ZADD', leased, expires, id)
+    redis.call('HSET', tokens, id, ARGV[3])
+    local item = base .. 'i:' .. id
+    redis.call('HINCRBY', item, 'attempt', 1)
+    local entry = {id}
+    for _, v in ipairs(redis.call('HGETALL', item)) do
+        table.insert(entry, v)
+    end
+    table.insert(taken, entry)
 end
-local id = ids[1]
-local expires = now + tonumber(ARGV[1])
-redis.call('ZREM', KEYS[1], id)
-redis.call('ZADD', KEYS[2], expires, id)
-redis.call('HSET', KEYS[3], id, ARGV[2])
-local item = ARGV[3] .. id
-redis.call('HINCRBY', item, 'attempt', 1)
-local reply = {id, expires}
-for _, v in ipairs(redis.call('HGETALL', item)) do
-    table.insert(reply, v)
+local next_due = ''
+local later = redis.call('ZRANGEBYSCORE', ready, now + 1, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+if #later > 0 then
+    next_due = later[2]
 end
-return reply
+local lease = redis.call('ZRANGE', leased, 0, 0, 'WITHSCORES')
+if #lease > 0 and (next_due == '' or tonumber(lease[2]) < tonumber(next_due)) then
+    next_due = lease[2]
+end
+return {next_due, expires, taken}
 """
 )
 
-# KEYS start with: leased, tokens, ready.  ARGV start with: id, token, item key.
-_HOLDS_LEASE = """
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+#: ARGV: n, then n times: queue base, id, token, action (ack, nack, bury, release),
+#:       retry-at ms, error, event key ("" for none), destination, attempt ("" for none)
+#: Returns one 1 (settled) or 0 (lease lost) per settlement.
+SETTLE = (
+    _NOW
+    + _LINES
+    + _EVENTS
+    + """
+local out = {}
+for k = 0, tonumber(ARGV[1]) - 1 do
+    local o = 1 + k * 9
+    local base, id, token, action = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4]
+    local tokens = base .. 'tokens'
+    if redis.call('HGET', tokens, id) ~= token then
+        table.insert(out, 0)
+    else
+        redis.call('ZREM', base .. 'leased', id)
+        redis.call('ZREM', base .. 'ready', id)
+        redis.call('HDEL', tokens, id)
+        local item = base .. 'i:' .. id
+        local state = 'pending'
+        if action == 'ack' then
+            local order_key = redis.call('HGET', item, 'order_key')
+            redis.call('DEL', item)
+            leave_line(base, id, order_key)
+            state = 'delivered'
+        elseif action == 'bury' then
+            redis.call('HSET', item, 'last_error', ARGV[o + 6], 'dead_at', now)
+            redis.call('ZADD', base .. 'dead', redis.call('HGET', item, 'seq'), id)
+            leave_line(base, id, redis.call('HGET', item, 'order_key'))
+            state = 'dead'
+        else
+            if action == 'release' then
+                redis.call('HINCRBY', item, 'attempt', -1)
+            else
+                redis.call('HSET', item, 'last_error', ARGV[o + 6])
+            end
+            local due = math.max(now, tonumber(ARGV[o + 5]))
+            redis.call('ZADD', base .. 'ready', at(due, redis.call('HGET', item, 'seq')), id)
+        end
+        if ARGV[o + 7] ~= '' then
+            record(ARGV[o + 7], ARGV[o + 8], state, ARGV[o + 9])
+        end
+        table.insert(out, 1)
+    end
+end
+return out
+"""
+)
+
+#: ARGV: queue base, id.  Returns 1 made due now, 0 already due, leased or held, -1 not live.
+EXPEDITE = (
+    _NOW
+    + """
+local base, id = ARGV[1], ARGV[2]
+local item = base .. 'i:' .. id
+if redis.call('EXISTS', item) == 0 or redis.call('ZSCORE', base .. 'dead', id) then
+    return -1
+end
+local score = redis.call('ZSCORE', base .. 'ready', id)
+if not score or tonumber(score) < now + 1 then
     return 0
 end
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-"""
-
-#: KEYS: leased, tokens, ready   ARGV: id, token, item key.  Returns 1, or 0 if the lease is lost.
-ACK = (
-    _HOLDS_LEASE
-    + """
-redis.call('DEL', ARGV[3])
+redis.call('ZADD', base .. 'ready', at(now, redis.call('HGET', item, 'seq')), id)
 return 1
 """
 )
 
-#: KEYS: leased, tokens, ready   ARGV: id, token, item key, retry-at ms, error
-NACK = (
-    _NOW
-    + _HOLDS_LEASE
-    + """
-redis.call('HSET', ARGV[3], 'last_error', ARGV[5])
-local seq = redis.call('HGET', ARGV[3], 'seq')
-redis.call('ZADD', KEYS[3], at(math.max(now, tonumber(ARGV[4])), seq), ARGV[1])
-return 1
-"""
-)
-
-#: KEYS: leased, tokens, ready, dead   ARGV: id, token, item key, error
-BURY = (
-    _NOW
-    + _HOLDS_LEASE
-    + """
-redis.call('HSET', ARGV[3], 'last_error', ARGV[4], 'dead_at', now)
-redis.call('ZADD', KEYS[4], redis.call('HGET', ARGV[3], 'seq'), ARGV[1])
-return 1
-"""
-)
-
-#: KEYS: dead, ready   ARGV: item key prefix, limit, id (or "" for the oldest `limit`)
-#: Returns how many were moved back to ready.
+#: ARGV: queue base, limit, id (or "" for the oldest `limit`)
+#: Returns how many were moved back; each goes to the back of its order key's line.
 REPLAY = (
     _NOW
     + """
+local base = ARGV[1]
+local dead = base .. 'dead'
 local ids
 if ARGV[3] ~= '' then
     ids = {ARGV[3]}
 else
-    ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+    ids = redis.call('ZRANGE', dead, 0, tonumber(ARGV[2]) - 1)
 end
 local moved = 0
 for _, id in ipairs(ids) do
-    if redis.call('ZREM', KEYS[1], id) == 1 then
-        local item = ARGV[1] .. id
+    if redis.call('ZREM', dead, id) == 1 then
+        local item = base .. 'i:' .. id
         redis.call('HSET', item, 'attempt', 0)
         redis.call('HDEL', item, 'dead_at')
-        redis.call('ZADD', KEYS[2], at(now, redis.call('HGET', item, 'seq')), id)
+        local order_key = redis.call('HGET', item, 'order_key') or ''
+        if order_key ~= '' and redis.call('RPUSH', base .. 'k:' .. order_key, id) > 1 then
+            redis.call('HSET', item, 'held', 1)
+            redis.call('INCR', base .. 'held')
+        else
+            redis.call('ZADD', base .. 'ready', at(now, redis.call('HGET', item, 'seq')), id)
+        end
         moved = moved + 1
     end
 end
@@ -193,19 +365,93 @@ end
 return reply
 """
 
-#: KEYS: ready, leased, dead   Returns {ready, leased, delayed, dead}.
+#: ARGV: queue base   Returns {ready, leased, delayed, dead, held}.
 COUNTS = (
     _NOW
     + """
-local expired = redis.call('ZCOUNT', KEYS[2], '-inf', now)
+local base = ARGV[1]
+local ready, leased = base .. 'ready', base .. 'leased'
+local expired = redis.call('ZCOUNT', leased, '-inf', now)
 return {
-    redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. (now + 1)) + expired,
-    redis.call('ZCARD', KEYS[2]) - expired,
-    redis.call('ZCOUNT', KEYS[1], now + 1, '+inf'),
-    redis.call('ZCARD', KEYS[3]),
+    redis.call('ZCOUNT', ready, '-inf', '(' .. (now + 1)) + expired,
+    redis.call('ZCARD', leased) - expired,
+    redis.call('ZCOUNT', ready, now + 1, '+inf'),
+    redis.call('ZCARD', base .. 'dead'),
+    tonumber(redis.call('GET', base .. 'held') or '0'),
 }
 """
 )
+
+#: ARGV: namespace base, before seq (0: newest), limit, status, type, destination, scan cap
+#: Returns {next cursor, {{id, seq, type, received_at, status, attempts, {dest, state, ...}}}}.
+EVENTS = """
+local ebase, limit, cap = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[7])
+local index = ebase .. 'index'
+local upper = '+inf'
+if tonumber(ARGV[2]) > 0 then
+    upper = '(' .. ARGV[2]
+end
+local found, scanned, last, more = {}, 0, nil, false
+while not more and scanned < cap do
+    local chunk = redis.call('ZREVRANGEBYSCORE', index, upper, '-inf', 'WITHSCORES',
+                             'LIMIT', 0, 100)
+    if #chunk == 0 then
+        last = nil
+        break
+    end
+    for i = 1, #chunk, 2 do
+        local id, seq = chunk[i], chunk[i + 1]
+        local ev = ebase .. 'ev:' .. id
+        local f = redis.call('HMGET', ev, 'type', 'received_at', 'status', 'attempt_count')
+        local wanted = f[1] ~= false
+        if not wanted then
+            redis.call('ZREM', index, id)  -- its event expired
+        end
+        local state = f[3]
+        if wanted and ARGV[5] ~= '' and f[1] ~= ARGV[5] then
+            wanted = false
+        end
+        if wanted and ARGV[6] ~= '' then
+            state = redis.call('HGET', ev .. ':d', ARGV[6])
+            wanted = state ~= false
+        end
+        if wanted and ARGV[4] ~= '' and state ~= ARGV[4] then
+            wanted = false
+        end
+        if wanted then
+            if #found == limit then
+                more = true
+                break
+            end
+            table.insert(found, {id, seq, f[1], f[2], f[3], f[4],
+                                 redis.call('HGETALL', ev .. ':d')})
+        end
+        scanned = scanned + 1
+        last = seq
+        if scanned >= cap then
+            break
+        end
+    end
+    upper = '(' .. (last or '-inf')
+end
+local cursor = '0'
+if more then
+    cursor = found[#found][2]
+elseif scanned >= cap and last then
+    cursor = last
+end
+return {cursor, found}
+"""
+
+#: ARGV: event key.  Returns false, or {{field, value, ...}, {dest, state, ...}, {attempt, ...}}.
+EVENT = """
+local ev = ARGV[1]
+local fields = redis.call('HGETALL', ev)
+if #fields == 0 then
+    return false
+end
+return {fields, redis.call('HGETALL', ev .. ':d'), redis.call('LRANGE', ev .. ':a', 0, -1)}
+"""
 
 #: KEYS: queues set   ARGV: key prefix
 #: Returns the names of queues holding at least one item, forgetting the others.
@@ -258,11 +504,13 @@ return 1
 #: Every script, by name, as the backend loads them.
 ALL = {
     "ENQUEUE": ENQUEUE,
+    "PUBLISH": PUBLISH,
     "CLAIM": CLAIM,
-    "ACK": ACK,
-    "NACK": NACK,
-    "BURY": BURY,
+    "SETTLE": SETTLE,
+    "EXPEDITE": EXPEDITE,
     "REPLAY": REPLAY,
+    "EVENTS": EVENTS,
+    "EVENT": EVENT,
     "DELETE_DEAD": DELETE_DEAD,
     "DEAD": DEAD,
     "COUNTS": COUNTS,

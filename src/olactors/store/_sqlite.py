@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from . import _sqlite_eventlog as eventlog
 from ._commands import (
     Ack,
     Bury,
@@ -20,6 +21,7 @@ from ._commands import (
     Counts,
     DeleteDead,
     Enqueue,
+    Expedite,
     GetDead,
     Hold,
     KvDelete,
@@ -31,13 +33,18 @@ from ._commands import (
     ReplayAllDead,
     ReplayDead,
     Reserve,
+    Settle,
+    Settlement,
 )
 from ._errors import ItemNotFound, LeaseLost, StoreUnavailable
+from ._eventlog import DEAD, DELIVERED, PENDING, GetEvent, ListEvents, Publish
 from ._types import (
+    Claimed,
     DeadLetterItem,
     DeadLetterPage,
     EnqueueResult,
     Lease,
+    NewItem,
     QueueCounts,
     QueueItem,
 )
@@ -66,10 +73,15 @@ CREATE TABLE IF NOT EXISTS items (
     enqueued_at REAL NOT NULL,
     last_error TEXT,
     dead_at REAL,
+    -- items sharing a non-empty order key go one at a time: the later ones are
+    -- held (available_at = HELD_AT) until the one before them is acked or buried
+    order_key TEXT NOT NULL DEFAULT '',
+    held INTEGER NOT NULL DEFAULT 0,
     -- ids are unique per queue: one event may be fanned out to several queues
     UNIQUE (queue, id)
 );
 CREATE INDEX IF NOT EXISTS items_claimable ON items (queue, dead, available_at);
+CREATE INDEX IF NOT EXISTS items_order ON items (queue, order_key, seq) WHERE order_key != '';
 
 CREATE TABLE IF NOT EXISTS kv (
     key TEXT PRIMARY KEY,
@@ -88,7 +100,19 @@ _PURGE_EVERY_S = 10.0
 _PURGE_LIMIT = 2000
 
 #: The schema this code writes; a file with a newer one is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: What each older schema needs to become the current one.
+_MIGRATIONS = {
+    1: (
+        "ALTER TABLE items ADD COLUMN order_key TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE items ADD COLUMN held INTEGER NOT NULL DEFAULT 0",
+    ),
+}
+
+#: ``available_at`` of a held item: later than any claim looks, so the
+#: claim index passes it over without a column of its own.
+HELD_AT = 1e18
 
 
 class SqliteBackend:
@@ -123,10 +147,15 @@ class SqliteBackend:
         self._last_purge = 0.0
         self._apply: dict[type[Any], Callable[[Any, float], Any]] = {
             ClaimKey: self._claim_key,
+            Publish: self._publish,
             Claim: self._claim,
+            Settle: self._settle,
+            Expedite: self._expedite,
             Ack: self._ack,
             Nack: self._nack,
             Bury: self._bury,
+            ListEvents: lambda command, now: eventlog.list_events(self._db, command, now),
+            GetEvent: lambda command, now: eventlog.get_event(self._db, command, now),
             ListDead: self._list_dead,
             GetDead: self._get_dead,
             ReplayDead: self._replay_dead,
@@ -177,8 +206,19 @@ class SqliteBackend:
             raise sqlite3.DatabaseError(
                 f"schema version {version} is newer than this olactors ({SCHEMA_VERSION})"
             )
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        # One transaction: a crash half-way leaves the old version, whole.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for step in _MIGRATIONS.get(version, ()):
+                conn.execute(step)
+            for statement in (_SCHEMA + eventlog.SCHEMA).split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def execute(self, batch: list[Command]) -> list[Any]:
         conn = self._conn
@@ -274,6 +314,7 @@ class SqliteBackend:
         results: list[EnqueueResult] = []
         key_rows: list[tuple[str, float]] = []
         item_rows: list[tuple[Any, ...]] = []
+        lines: dict[tuple[str, str], bool] = {}
         for command in commands:
             item = command.item
             if command.dedup_key is not None:
@@ -286,17 +327,7 @@ class SqliteBackend:
                 results.append(EnqueueResult(id=item.id, duplicate=True))
                 continue
             stored.add((command.queue, item.id))
-            item_rows.append(
-                (
-                    item.id,
-                    command.queue,
-                    max(now, item.not_before),
-                    item.source,
-                    msgspec.json.encode(item.meta),
-                    item.payload,
-                    now,
-                )
-            )
+            item_rows.append(self._row(command.queue, item, now, lines))
             results.append(EnqueueResult(id=item.id, duplicate=False))
         # Keys found live were skipped above; an expired one is taken over.
         db.executemany(
@@ -304,33 +335,185 @@ class SqliteBackend:
             "ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at",
             key_rows,
         )
-        db.executemany(
-            "INSERT INTO items (id, queue, available_at, source, meta, payload, enqueued_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            item_rows,
-        )
+        self._insert(item_rows)
         return results
 
-    def _claim(self, command: Claim, now: float) -> Lease | None:
-        expires_at = now + command.lease_s
+    def _row(
+        self, queue: str, item: NewItem, now: float, lines: dict[tuple[str, str], bool]
+    ) -> tuple[Any, ...]:
+        """The row for ``item``; held if its order key already has a live item.
+
+        ``lines`` remembers, for this batch, the keys known to have one (rows
+        are inserted together at the end, so the table does not show them yet).
+        """
+        held = False
+        if item.order_key:
+            line = (queue, item.order_key)
+            if line not in lines:
+                lines[line] = self._line_busy(queue, item.order_key)
+            held, lines[line] = lines[line], True
+        return (
+            item.id,
+            queue,
+            HELD_AT if held else max(now, item.not_before),
+            item.source,
+            msgspec.json.encode(item.meta),
+            item.payload,
+            now,
+            item.order_key,
+            int(held),
+        )
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        self._db.executemany(
+            "INSERT INTO items (id, queue, available_at, source, meta, payload, enqueued_at, "
+            "order_key, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (queue, id) DO NOTHING",
+            rows,
+        )
+
+    def _line_busy(self, queue: str, order_key: str) -> bool:
         row = self._db.execute(
-            "UPDATE items SET lease_token = ?, available_at = ?, attempt = attempt + 1 "  # noqa: S608
-            "WHERE seq = (SELECT seq FROM items WHERE queue = ? AND dead = 0 "
-            "AND available_at <= ? ORDER BY available_at, seq LIMIT 1) "
-            f"RETURNING {_ITEM_COLUMNS}",
-            (command.token, expires_at, command.queue, now),
+            "SELECT 1 FROM items WHERE queue = ? AND order_key = ? AND dead = 0 LIMIT 1",
+            (queue, order_key),
+        ).fetchone()
+        return row is not None
+
+    def _publish(self, command: Publish, now: float) -> EnqueueResult:
+        duplicate = EnqueueResult(id=command.id, duplicate=True)
+        if command.dedup_key is not None and not self._take_key(
+            command.dedup_key, now + command.dedup_ttl_s, now
+        ):
+            return duplicate
+        if not eventlog.insert_event(self._db, command, now):
+            return duplicate
+        meta = {**command.meta, "type": command.event_type}
+        lines: dict[tuple[str, str], bool] = {}
+        rows = [
+            self._row(
+                delivery.queue,
+                NewItem(
+                    payload=command.payload,
+                    id=command.id,
+                    source=command.namespace,
+                    meta=meta,
+                    order_key=delivery.order_key,
+                ),
+                now,
+                lines,
+            )
+            for delivery in command.deliveries
+        ]
+        self._insert(rows)
+        return EnqueueResult(id=command.id, duplicate=False)
+
+    def _claim(self, command: Claim, now: float) -> Claimed:
+        db = self._db
+        expires_at = now + command.lease_s
+        seqs = [
+            seq
+            for (seq,) in db.execute(
+                "SELECT seq FROM items WHERE queue = ? AND dead = 0 AND available_at <= ? "
+                "ORDER BY available_at, seq LIMIT ?",
+                (command.queue, now, command.limit),
+            )
+        ]
+        leases: list[Lease] = []
+        if seqs:
+            marks = ",".join("?" * len(seqs))
+            rows = db.execute(
+                "UPDATE items SET lease_token = ?, available_at = ?, attempt = attempt + 1 "  # noqa: S608
+                f"WHERE seq IN ({marks}) RETURNING seq, {_ITEM_COLUMNS}",
+                (command.token, expires_at, *seqs),
+            ).fetchall()
+            by_seq = {row[0]: row[1:] for row in rows}
+            leases = [
+                Lease(item=_item(by_seq[seq]), token=command.token, expires_at=expires_at)
+                for seq in seqs
+            ]
+        (next_due,) = db.execute(
+            "SELECT MIN(available_at) FROM items WHERE queue = ? AND dead = 0 "
+            "AND available_at > ? AND available_at < ?",
+            (command.queue, now, HELD_AT),
+        ).fetchone()
+        return Claimed(leases=leases, next_due=next_due)
+
+    def _settle(self, command: Settle, now: float) -> list[LeaseLost | None]:
+        outcomes: list[LeaseLost | None] = []
+        for settlement in command.settlements:
+            try:
+                self._settle_one(settlement, now)
+            except LeaseLost as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    def _settle_one(self, s: Settlement, now: float) -> None:
+        if s.action == "ack":
+            self._ack(Ack(s.queue, s.id, s.token), now)
+            state = DELIVERED
+        elif s.action == "bury":
+            self._bury(Bury(s.queue, s.id, s.token, s.error), now)
+            state = DEAD
+        else:
+            refund = int(s.action == "release")
+            cursor = self._db.execute(
+                "UPDATE items SET lease_token = NULL, available_at = ?, attempt = attempt - ?, "
+                "last_error = CASE WHEN ? THEN last_error ELSE ? END "
+                "WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
+                (max(now, s.retry_at), refund, refund, s.error, s.id, s.queue, s.token),
+            )
+            if cursor.rowcount == 0:
+                raise LeaseLost(s.queue, s.id)
+            state = PENDING
+        if s.namespace:
+            eventlog.record(self._db, s.namespace, s.id, s.destination, state, s.attempt, now)
+
+    def _expedite(self, command: Expedite, now: float) -> bool:
+        row = self._db.execute(
+            "SELECT available_at, held, lease_token FROM items "
+            "WHERE queue = ? AND id = ? AND dead = 0",
+            (command.queue, command.id),
         ).fetchone()
         if row is None:
-            return None
-        return Lease(item=_item(row), token=command.token, expires_at=expires_at)
+            raise ItemNotFound(command.queue, command.id)
+        available_at, held, token = row
+        if held or available_at <= now or token is not None:
+            return False  # already due, leased, or waiting behind its order key
+        self._db.execute(
+            "UPDATE items SET available_at = ? WHERE queue = ? AND id = ?",
+            (now, command.queue, command.id),
+        )
+        return True
 
     def _ack(self, command: Ack, now: float) -> None:
-        cursor = self._db.execute(
-            "DELETE FROM items WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
+        row = self._db.execute(
+            "DELETE FROM items WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ? "
+            "RETURNING order_key",
             (command.id, command.queue, command.token),
-        )
-        if cursor.rowcount == 0:
+        ).fetchone()
+        if row is None:
             raise LeaseLost(command.queue, command.id)
+        self._next_in_line(command.queue, row[0], now)
+
+    def _next_in_line(self, queue: str, order_key: str, now: float) -> None:
+        """The item before them is done: the oldest held item of ``order_key`` may go."""
+        if not order_key or self._line_busy_unheld(queue, order_key):
+            return
+        self._db.execute(
+            "UPDATE items SET held = 0, available_at = ? WHERE seq = (SELECT seq FROM items "
+            "WHERE queue = ? AND order_key = ? AND dead = 0 AND held = 1 ORDER BY seq LIMIT 1)",
+            (now, queue, order_key),
+        )
+
+    def _line_busy_unheld(self, queue: str, order_key: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM items WHERE queue = ? AND order_key = ? AND dead = 0 AND held = 0 "
+            "LIMIT 1",
+            (queue, order_key),
+        ).fetchone()
+        return row is not None
 
     def _nack(self, command: Nack, now: float) -> None:
         cursor = self._db.execute(
@@ -342,13 +525,14 @@ class SqliteBackend:
             raise LeaseLost(command.queue, command.id)
 
     def _bury(self, command: Bury, now: float) -> None:
-        cursor = self._db.execute(
+        row = self._db.execute(
             "UPDATE items SET dead = 1, lease_token = NULL, last_error = ?, dead_at = ? "
-            "WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
+            "WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ? RETURNING order_key",
             (command.error, now, command.id, command.queue, command.token),
-        )
-        if cursor.rowcount == 0:
+        ).fetchone()
+        if row is None:
             raise LeaseLost(command.queue, command.id)
+        self._next_in_line(command.queue, row[0], now)
 
     def _list_dead(self, command: ListDead, now: float) -> DeadLetterPage:
         rows = self._db.execute(
@@ -370,22 +554,31 @@ class SqliteBackend:
         return _dead(row)
 
     def _replay_dead(self, command: ReplayDead, now: float) -> None:
-        cursor = self._db.execute(
-            "UPDATE items SET dead = 0, attempt = 0, available_at = ?, dead_at = NULL "
-            "WHERE queue = ? AND id = ? AND dead = 1",
-            (now, command.queue, command.id),
-        )
-        if cursor.rowcount == 0:
+        row = self._db.execute(
+            "SELECT seq, order_key FROM items WHERE queue = ? AND id = ? AND dead = 1",
+            (command.queue, command.id),
+        ).fetchone()
+        if row is None:
             raise ItemNotFound(command.queue, command.id)
+        self._revive(command.queue, row[0], row[1], now)
 
     def _replay_all_dead(self, command: ReplayAllDead, now: float) -> int:
-        cursor = self._db.execute(
-            "UPDATE items SET dead = 0, attempt = 0, available_at = ?, dead_at = NULL "
-            "WHERE seq IN (SELECT seq FROM items WHERE queue = ? AND dead = 1 "
-            "ORDER BY seq LIMIT ?)",
-            (now, command.queue, command.limit),
+        rows = self._db.execute(
+            "SELECT seq, order_key FROM items WHERE queue = ? AND dead = 1 ORDER BY seq LIMIT ?",
+            (command.queue, command.limit),
+        ).fetchall()
+        for seq, order_key in rows:
+            self._revive(command.queue, seq, order_key, now)
+        return len(rows)
+
+    def _revive(self, queue: str, seq: int, order_key: str, now: float) -> None:
+        """A dead letter goes back, with fresh attempts, at the back of its order key's line."""
+        held = bool(order_key) and self._line_busy(queue, order_key)
+        self._db.execute(
+            "UPDATE items SET dead = 0, attempt = 0, available_at = ?, held = ?, dead_at = NULL "
+            "WHERE seq = ?",
+            (HELD_AT if held else now, int(held), seq),
         )
-        return cursor.rowcount
 
     def _delete_dead(self, command: DeleteDead, now: float) -> None:
         cursor = self._db.execute(
@@ -396,16 +589,18 @@ class SqliteBackend:
             raise ItemNotFound(command.queue, command.id)
 
     def _counts(self, command: Counts, now: float) -> QueueCounts:
-        ready, leased, delayed, dead = self._db.execute(
+        ready, leased, delayed, dead, held = self._db.execute(
             "SELECT "
             "COALESCE(SUM(dead = 0 AND available_at <= :now), 0), "
             "COALESCE(SUM(dead = 0 AND available_at > :now AND lease_token IS NOT NULL), 0), "
-            "COALESCE(SUM(dead = 0 AND available_at > :now AND lease_token IS NULL), 0), "
-            "COALESCE(SUM(dead = 1), 0) "
+            "COALESCE(SUM(dead = 0 AND held = 0 AND available_at > :now "
+            "AND lease_token IS NULL), 0), "
+            "COALESCE(SUM(dead = 1), 0), "
+            "COALESCE(SUM(dead = 0 AND held = 1), 0) "
             "FROM items WHERE queue = :queue",
             {"now": now, "queue": command.queue},
         ).fetchone()
-        return QueueCounts(ready=ready, leased=leased, delayed=delayed, dead=dead)
+        return QueueCounts(ready=ready, leased=leased, delayed=delayed, dead=dead, held=held)
 
     def _queues(self, command: Queues, now: float) -> list[str]:
         rows = self._db.execute("SELECT DISTINCT queue FROM items ORDER BY queue").fetchall()
@@ -460,7 +655,7 @@ class SqliteBackend:
         return None if value is None else float(value)
 
     def _purge(self, now: float) -> None:
-        full = False
+        full = eventlog.purge(self._db, now, _PURGE_LIMIT)
         for table in ("dedup", "kv"):
             cursor = self._db.execute(
                 f"DELETE FROM {table} WHERE key IN "  # noqa: S608 -- a constant table name

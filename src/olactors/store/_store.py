@@ -27,6 +27,7 @@ from ._commands import (
     Counts,
     DeleteDead,
     Enqueue,
+    Expedite,
     GetDead,
     Hold,
     KvDelete,
@@ -38,9 +39,21 @@ from ._commands import (
     ReplayAllDead,
     ReplayDead,
     Reserve,
+    Settle,
+    Settlement,
 )
-from ._errors import StoreError, StoreUnavailable
+from ._errors import LeaseLost, StoreError, StoreUnavailable
+from ._eventlog import (
+    UNROUTED,
+    Delivery,
+    EventPage,
+    EventRecord,
+    GetEvent,
+    ListEvents,
+    Publish,
+)
 from ._types import (
+    Claimed,
     DeadLetterItem,
     DeadLetterPage,
     EnqueueResult,
@@ -114,8 +127,47 @@ class Store:
 
     async def claim(self, queue: str, lease_s: float) -> Lease | None:
         """Lease the next ready item for ``lease_s`` seconds, or None if there is none."""
-        lease: Lease | None = await self._call(Claim(queue, lease_s, secrets.token_hex(16)))
-        return lease
+        claimed = await self.claim_many(queue, lease_s=lease_s, limit=1)
+        return claimed.leases[0] if claimed.leases else None
+
+    async def claim_many(self, queue: str, *, lease_s: float, limit: int) -> Claimed:
+        """Lease up to ``limit`` ready items in one step, oldest due first.
+
+        The answer also says when the queue's next waiting item becomes due,
+        so a worker that got less than it asked for knows how long it may sleep.
+        """
+        claimed: Claimed = await self._call(Claim(queue, lease_s, secrets.token_hex(16), limit))
+        return claimed
+
+    async def settle(self, settlements: list[Settlement]) -> list[LeaseLost | None]:
+        """End many leases in one commit, with their event log updates.
+
+        Returns, in order, None for each settlement carried out and a
+        :class:`LeaseLost` for each whose lease was no longer held (that one
+        changed nothing, its log update included).
+        """
+        if not settlements:
+            return []
+        outcomes: list[LeaseLost | None] = await self._call(Settle(settlements))
+        return outcomes
+
+    async def release(self, lease: Lease, *, retry_at: float = 0.0) -> None:
+        """Give the item back untried: claimable again at ``retry_at``, its attempt not spent.
+
+        :class:`LeaseLost` if the lease was lost.
+        """
+        settlement = Settlement(lease.item.queue, lease.item.id, lease.token, "release", retry_at)
+        [outcome] = await self.settle([settlement])
+        if outcome is not None:
+            raise outcome
+
+    async def expedite(self, queue: str, item_id: str) -> bool:
+        """Make a delayed item claimable now; False if it was due, leased or held already.
+
+        :class:`ItemNotFound` if the queue holds no live item with that id.
+        """
+        moved: bool = await self._call(Expedite(queue, item_id))
+        return moved
 
     async def ack(self, lease: Lease) -> None:
         """The item is done: remove it. :class:`LeaseLost` if the lease was lost."""
@@ -137,6 +189,66 @@ class Store:
         """Queues that hold at least one item, in any state."""
         names: list[str] = await self._call(Queues())
         return names
+
+    # -- the event log -----------------------------------------------------------
+
+    async def publish(
+        self,
+        namespace: str,
+        event_id: str,
+        event_type: str,
+        payload: bytes,
+        deliveries: list[Delivery],
+        *,
+        meta: dict[str, str] | None = None,
+        retention_s: float = 7 * 24 * 3600.0,
+        dedup_key: str | None = None,
+        dedup_ttl_s: float = 7 * 24 * 3600.0,
+        empty_status: str = UNROUTED,
+    ) -> EnqueueResult:
+        """Log the event and enqueue one item per delivery, in one atomic step.
+
+        With ``dedup_key``, nothing is stored if the key is live (a
+        duplicate); an event id the namespace already holds is a duplicate
+        too. Each delivery's item has the event's id, payload and metadata
+        (plus ``type``), with ``namespace`` as its source.
+        """
+        result: EnqueueResult = await self._call(
+            Publish(
+                namespace,
+                event_id,
+                event_type,
+                payload,
+                meta or {},
+                deliveries,
+                retention_s,
+                dedup_key,
+                dedup_ttl_s if dedup_key is not None else 0.0,
+                empty_status,
+            )
+        )
+        return result
+
+    async def events(
+        self,
+        namespace: str,
+        *,
+        limit: int = 50,
+        cursor: int | None = None,
+        status: str = "",
+        event_type: str = "",
+        destination: str = "",
+    ) -> EventPage:
+        """The namespace's events, newest first, filtered; continue from ``next_cursor``."""
+        page: EventPage = await self._call(
+            ListEvents(namespace, limit, cursor or 0, status, event_type, destination)
+        )
+        return page
+
+    async def event(self, namespace: str, event_id: str) -> EventRecord:
+        """One event with payload and attempts; :class:`ItemNotFound` if not (or no longer) kept."""
+        record: EventRecord = await self._call(GetEvent(namespace, event_id))
+        return record
 
     # -- dead letters -----------------------------------------------------------
 

@@ -17,6 +17,10 @@ class NewItem(msgspec.Struct, frozen=True):
     """An item to enqueue. ``not_before`` is a unix time (0: now).
 
     Enqueueing is idempotent by ``id``: the same id twice stores one item.
+    Items of one queue that share a non-empty ``order_key`` are claimed one at
+    a time, in the order they were enqueued: an item waits (``held``) while an
+    earlier one with its key is still in the queue, ready, delayed or leased,
+    and goes when that one is acked or buried.
     """
 
     payload: bytes
@@ -24,6 +28,7 @@ class NewItem(msgspec.Struct, frozen=True):
     source: str = ""
     meta: dict[str, str] = msgspec.field(default_factory=dict)
     not_before: float = 0.0
+    order_key: str = ""
 
 
 class EnqueueResult(msgspec.Struct, frozen=True):
@@ -83,9 +88,24 @@ class DeadLetterPage(msgspec.Struct, frozen=True):
 
 class QueueCounts(msgspec.Struct, frozen=True):
     """Items by state: ``ready`` to claim now (expired leases included), ``leased``,
-    ``delayed`` until a later time, and ``dead``."""
+    ``delayed`` until a later time, ``dead``, and ``held`` behind an earlier item
+    with the same order key."""
 
     ready: int
     leased: int
     delayed: int
     dead: int
+    held: int = 0
+
+
+class Claimed(msgspec.Struct, frozen=True):
+    """What one claim took: up to its limit of leases, oldest due first.
+
+    ``next_due`` is the unix time at which the next item of the queue that
+    could not be taken now becomes claimable (a delayed item, or a lease that
+    will expire), or None if nothing is waiting: a worker that found the
+    queue empty sleeps until then, or until it is woken by a new item.
+    """
+
+    leases: list[Lease]
+    next_due: float | None
