@@ -154,7 +154,6 @@ def start_olactors(workdir: Path) -> tuple[subprocess.Popen[str], str]:
         '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n'
         f'[store]\nsqlite_path = "{workdir / "bench.db"}"\n'
         '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["BENCH_WHSEC"]\n'
-        "workers = 1\n"
         '[log]\nlevel = "INFO"\n'
     )
     env = {**os.environ, "BENCH_WHSEC": SECRET}

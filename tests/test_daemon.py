@@ -251,7 +251,7 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
             )
         assert answer.json() == {"status": "queued", "event_id": "evt_daemon"}
         store = Store.at(system.registry.handle, "/root/store")
-        assert (await store.counts("stripe")).ready == 1
+        assert (await store.event("webhooks.stripe", "evt_daemon")).type == "invoice.paid"
         system.shutdown()
 
 
@@ -304,7 +304,7 @@ async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stoppi
     # The store stopped after the listener: the event is on disk.
     import sqlite3
 
-    rows = sqlite3.connect(tmp_path / "o.db").execute("SELECT id FROM items").fetchall()
+    rows = sqlite3.connect(tmp_path / "o.db").execute("SELECT id FROM events").fetchall()
     assert rows == [("evt_inflight",)]
 
 

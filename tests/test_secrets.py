@@ -24,9 +24,12 @@ from olactors.tree import build_tree
 SECRETS = {
     "ADMIN_TOKEN": "adm-9f1c2e7b5a",
     "STRIPE_WHSEC": "whsec_s3cr3t-4b8e",
-    "APP_SECRET": "whsec_YXBwLXNpZ25pbmctc2VjcmV0",
+    "APP_SECRET": "whsec_YXBwLXNpZ25pbmctc2VjcmV0LW9mLTI0LWJ5dGVz",
     "STRIPE_KEY": "sk_test_51Hs3cr3t",
 }
+
+
+QUEUE = "d:webhooks.stripe:to-app"
 
 
 def config(tmp_path: Path) -> Config:
@@ -86,7 +89,7 @@ async def test_no_secret_appears_in_logs_or_admin_answers(
         assert (bad.status_code, good.status_code) == (401, 200)
         store = Store.at(system.registry.handle, "/root/store")
         with trio.fail_after(20):
-            while (await store.counts("stripe")).dead == 0:
+            while (await store.counts(QUEUE)).dead == 0:
                 await trio.sleep(0.02)
         headers = {"Authorization": f"Bearer {SECRETS['ADMIN_TOKEN']}"}
         async with httpx.AsyncClient(base_url=admin, headers=headers) as client:
@@ -97,14 +100,14 @@ async def test_no_secret_appears_in_logs_or_admin_answers(
                 "/queues",
                 "/readyz",
                 "/metrics",
-                "/dead-letters?queue=stripe",
-                "/dead-letters/evt_secret?queue=stripe",
-                "/actors/root/webhooks",
+                f"/dead-letters?queue={QUEUE}",
+                f"/dead-letters/evt_secret?queue={QUEUE}",
+                "/actors/root/delivery",
             ):
                 answer = await client.get(path)
                 assert answer.status_code == 200, (path, answer.text)
                 seen.append(answer.text)
-        for argv in (["status", "--json"], ["dead-letters", "list", "--queue", "stripe"]):
+        for argv in (["status", "--json"], ["dead-letters", "list", "--queue", QUEUE]):
             args = _parser().parse_args([*argv, "--admin", admin, "--config", str(_toml(tmp_path))])
             assert await trio.to_thread.run_sync(run_command, args, SECRETS) == 0
         system.shutdown()

@@ -75,7 +75,7 @@ def check_config(path: Path | None, env: Mapping[str, str]) -> int:
     where = store.sqlite_path if store.backend == "sqlite" else redacted(store.redis_url)
     print(f"store: {store.backend} ({where})")
     for name, src in config.webhooks.sources.items():
-        print(f"webhook source: POST /webhooks/{name} ({src.kind}, {src.workers} workers)")
+        print(f"webhook source: POST /webhooks/{name} ({src.kind}, concurrency {src.concurrency})")
     for route in config.webhooks.routes:
         target = route.forward_to or route.handler
         print(f"route: {route.source} {', '.join(route.events)} -> {target}")

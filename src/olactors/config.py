@@ -216,8 +216,11 @@ class SourceConfig(_Section):
     secrets_env: list[str] = []
     public_key: str | None = None
     tolerance_s: float = Field(default=300.0, gt=0)
-    #: Workers delivering this source's stored events, concurrently.
-    workers: int = Field(default=4, ge=1)
+    #: Deliveries of this source's events in flight at once, all routes together.
+    concurrency: int = Field(default=64, ge=1)
+    #: What becomes of an event that matches no route: logged as "dropped"
+    #: (default), or kept as "unrouted" so it can be sent on once a route exists.
+    unrouted: Literal["drop", "keep"] = "drop"
 
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> SourceConfig:
@@ -226,6 +229,24 @@ class SourceConfig(_Section):
         if self.kind != "sendgrid" and not self.secrets_env:
             raise ValueError(f"a {self.kind} source needs secrets_env")
         return self
+
+
+class RouteBreakerConfig(BreakerConfig):
+    """A route's breaker: judged on full windows of 100 calls at 60 % failures, so an
+    app failing 30 % of the time does not trip it by chance (see ``tolerant_breaker``)."""
+
+    window_size: int = Field(default=100, ge=1)
+    minimum_calls: int = Field(default=100, ge=1)
+    failure_rate_pct: float = Field(default=60.0, gt=0, le=100)
+    slow_call_s: float = Field(default=30.0, gt=0)
+    open_s: float = Field(default=10.0, gt=0)
+    trial_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class OrderingConfig(_Section):
+    #: A dotted path into the event's JSON; events with the same value there
+    #: are delivered one at a time, in arrival order.
+    key: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 
 
 class RouteConfig(_Section):
@@ -240,7 +261,15 @@ class RouteConfig(_Section):
     forward_to: str | None = None
     signing_secret_env: str | None = None
     handler: str | None = None
+    #: One attempt's time limit (a handler's too).
     timeout_s: float = Field(default=10.0, gt=0)
+    #: Attempts to this destination at once (within the source's concurrency).
+    max_in_flight: int = Field(default=32, ge=1)
+    #: Attempts per second on average (None: no limit), ``burst`` at once.
+    rate_per_s: float | None = Field(default=None, gt=0)
+    burst: int = Field(default=1, ge=1)
+    breaker: RouteBreakerConfig = RouteBreakerConfig()
+    ordering: OrderingConfig | None = None
 
     @model_validator(mode="after")
     def _one_destination(self) -> RouteConfig:
@@ -258,8 +287,14 @@ class WebhooksConfig(_Section):
     retry_schedule_s: list[float] = Field(
         default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0], min_length=1
     )
-    #: How long a worker holds an event; a dead worker's events come back after it.
+    #: How long a courier holds an event; a dead one's events come back after it.
     lease_s: float = Field(default=60.0, gt=0)
+    #: An event claimed more often than this without an outcome (whatever had
+    #: it kept dying) is dead-lettered. None: the attempts plus 3.
+    max_claims: int | None = Field(default=None, ge=1)
+    #: How long each event, its deliveries and attempts are kept after it was
+    #: received or last tried (never while still pending).
+    retention_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     sources: dict[str, SourceConfig] = {}
     routes: list[RouteConfig] = []
 
@@ -268,6 +303,13 @@ class WebhooksConfig(_Section):
         for route in self.routes:
             if route.source not in self.sources:
                 raise ValueError(f"a route names source {route.source!r}, which is not configured")
+            if route.timeout_s >= self.lease_s * 0.8:
+                raise ValueError(
+                    f"a route's timeout_s ({route.timeout_s:g}) must stay below 80% of "
+                    f"lease_s ({self.lease_s:g}), or another courier could take the event"
+                )
+        if self.max_claims is not None and self.max_claims <= len(self.retry_schedule_s):
+            raise ValueError("max_claims must exceed the number of attempts in the schedule")
         return self
 
     @field_validator("sources")
@@ -279,6 +321,16 @@ class WebhooksConfig(_Section):
             if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
                 raise ValueError(f"source name {name!r} must be letters, digits, _ . - (1-64)")
         return sources
+
+
+class DeliveryConfig(_Section):
+    """The delivery engine, for every user of it."""
+
+    #: At an orderly shutdown, attempts in progress get this long to finish;
+    #: the rest are cancelled and their events given back untried.
+    drain_s: float = Field(default=10.0, gt=0)
+    #: The most events a courier claims in one store call.
+    claim_batch: int = Field(default=64, ge=1, le=1000)
 
 
 class AdminConfig(_Section):
@@ -307,6 +359,7 @@ class Config(_Section):
     store: StoreConfig = StoreConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=_default_providers)
     webhooks: WebhooksConfig = WebhooksConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
     log: LogConfig = LogConfig()
 
     @classmethod

@@ -89,9 +89,15 @@ DEAD_LETTERS = Counter(
     ["source"],
     registry=REGISTRY,
 )
+UNROUTED = Counter(
+    "olactors_unrouted_events_total",
+    "Stored events that matched no route, by source.",
+    ["source"],
+    registry=REGISTRY,
+)
 QUEUE_DEPTH = Gauge(
     "olactors_queue_items",
-    "Items per queue and state (ready, leased, delayed, dead), read at scrape time.",
+    "Items per queue and state (ready, leased, delayed, dead, held), read at scrape time.",
     ["queue", "state"],
     registry=REGISTRY,
 )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from .admin import admin_app
 from .clients import (
-    ClientSettings,
     MemoryCache,
     ProviderClient,
     ResponseCache,
@@ -18,26 +17,13 @@ from .clients import (
     error_for_status_and_body,
     instagram,
 )
-from .config import ABACATEPAY_PUBLIC_KEY, Config, ConfigError, RouteConfig, StoreConfig
-from .resilience import BreakerSettings, ProviderGuard, RateLimit, resilience_spec
-from .runtime import ActorContext, ActorSpec, SupervisorSpec
-from .store import Backend, RedisBackend, SqliteBackend, Store, store_spec
-from .webhooks import (
-    ForwardDestination,
-    HandlerDestination,
-    HttpListener,
-    Route,
-    WebhookIngress,
-    WebhookSource,
-    WebhookWorker,
-)
-from .webhooks.verifiers import (
-    AbacatePayVerifier,
-    SendGridVerifier,
-    StandardVerifier,
-    StripeVerifier,
-    Verifier,
-)
+from .config import Config, ConfigError, StoreConfig
+from .delivery import DELIVERY_PATH, Wake, courier_path, delivery_spec
+from .resilience import ProviderGuard, resilience_spec
+from .runtime import ActorContext, ActorError, ActorSpec, SupervisorSpec
+from .store import Backend, Delivery, RedisBackend, SqliteBackend, Store, store_spec
+from .webhooks import HttpListener, WebhookIngress
+from .webhooks._tree import webhook_deliveries, webhook_routers, webhook_sources
 
 log = logging.getLogger("olactors.daemon")
 
@@ -55,10 +41,6 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
         name: (provider.limit(), provider.breaker.settings())
         for name, provider in config.providers.items()
     }
-    # Each forward route gets a limiter and breaker of its own: one failing
-    # app endpoint must not hold back the others.
-    for route in named_routes(config):
-        providers[forward_guard(route)] = (RateLimit(1000, 100), BreakerSettings())
     return SupervisorSpec(
         "root",
         children=[
@@ -73,7 +55,16 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
             resilience_spec(
                 providers, shared_store=STORE_PATH if store.backend == "redis" else None
             ),
-            webhook_workers(config, env),
+            # Each route's breaker and limit live in its courier: one failing
+            # app endpoint does not hold back the others.
+            delivery_spec(
+                webhook_deliveries(config.webhooks, env, claim_batch=config.delivery.claim_batch),
+                STORE_PATH,
+                drain_s=config.delivery.drain_s,
+                max_restarts=max(supervision.max_restarts, 5),
+                within_s=supervision.within_s,
+                backoff=supervision.backoff(),
+            ),
             # Last, so an orderly shutdown stops taking requests first.
             SupervisorSpec(
                 "http",
@@ -91,6 +82,8 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
 
 STORE_PATH = "/root/store"
 RESILIENCE_PATH = "/root/resilience"
+assert DELIVERY_PATH == "/root/delivery"  # where build_tree puts the engine
+WAKE = Wake()
 
 
 def provider_client(
@@ -128,139 +121,6 @@ def provider_client(
     return ProviderClient(name, settings, guard, cache=cache, classify=classify)
 
 
-def webhook_sources(config: Config, env: Mapping[str, str]) -> dict[str, WebhookSource]:
-    """The configured webhook sources with their verifiers; secrets read from ``env``."""
-    sources: dict[str, WebhookSource] = {}
-    for name, source in config.webhooks.sources.items():
-        secrets = []
-        for variable in source.secrets_env:
-            secret = env.get(variable)
-            if not secret:
-                raise ConfigError(
-                    f"webhooks.sources.{name}.secrets_env names {variable}, which is not set"
-                )
-            secrets.append(secret)
-        verifier: Verifier
-        if source.kind == "stripe":
-            verifier = StripeVerifier(secrets, tolerance_s=source.tolerance_s)
-        elif source.kind == "standard":
-            verifier = StandardVerifier(secrets, tolerance_s=source.tolerance_s)
-        elif source.kind == "sendgrid":
-            assert source.public_key is not None  # the config requires it
-            verifier = SendGridVerifier(source.public_key, tolerance_s=source.tolerance_s)
-        else:
-            verifier = AbacatePayVerifier(secrets, source.public_key or ABACATEPAY_PUBLIC_KEY)
-        sources[name] = WebhookSource(name, source.kind, verifier)
-    return sources
-
-
-def named_routes(config: Config) -> list[RouteConfig]:
-    """The configured routes, each with a name (``<source>-<n>`` unless given)."""
-    routes = []
-    for index, route in enumerate(config.webhooks.routes, start=1):
-        name = route.name or f"{route.source}-{index}"
-        routes.append(route.model_copy(update={"name": name}))
-    return routes
-
-
-def forward_guard(route: RouteConfig) -> str:
-    return f"forward-{route.name}"
-
-
-def webhook_workers(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
-    """``/root/webhooks/<source>/worker-<n>``: each source's workers and its routes."""
-    webhooks = config.webhooks
-    routes = named_routes(config)
-    secrets: dict[str, str] = {}
-    for route in routes:
-        if route.signing_secret_env is not None:
-            secret = env.get(route.signing_secret_env)
-            if not secret:
-                raise ConfigError(
-                    f"route {route.name}: signing_secret_env names "
-                    f"{route.signing_secret_env}, which is not set"
-                )
-            secrets[str(route.name)] = secret
-        elif route.handler is not None:
-            try:
-                HandlerDestination(route.handler)  # fail at start, not at the first event
-            except (ImportError, AttributeError, ValueError) as exc:
-                raise ConfigError(f"route {route.name}: handler {route.handler}: {exc}") from None
-
-    def routes_of(source: str) -> Callable[[Callable[[str], Any]], list[Route]]:
-        def build(lookup: Callable[[str], Any]) -> list[Route]:
-            built = []
-            for route in routes:
-                if route.source != source:
-                    continue
-                built.append(
-                    Route(
-                        str(route.name), source, route.events, _destination(route, secrets, lookup)
-                    )
-                )
-            return built
-
-        return build
-
-    sources = [
-        SupervisorSpec(
-            name,
-            children=[
-                ActorSpec(
-                    f"worker-{n}",
-                    _worker_factory(
-                        name,
-                        routes_of(name),
-                        webhooks.lease_s,
-                        webhooks.retry_schedule_s,
-                        webhooks.dedup_ttl_s,
-                    ),
-                )
-                for n in range(1, source.workers + 1)
-            ],
-            max_restarts=max(config.supervision.max_restarts, source.workers),
-            within_s=config.supervision.within_s,
-            backoff=config.supervision.backoff(),
-        )
-        for name, source in webhooks.sources.items()
-    ]
-    return SupervisorSpec(
-        "webhooks",
-        children=sources,
-        max_restarts=config.supervision.max_restarts,
-        within_s=config.supervision.within_s,
-        backoff=config.supervision.backoff(),
-    )
-
-
-def _worker_factory(
-    source: str,
-    routes: Callable[[Callable[[str], Any]], list[Route]],
-    lease_s: float,
-    schedule_s: list[float],
-    marks_ttl_s: float,
-) -> Callable[[], WebhookWorker]:
-    return lambda: WebhookWorker(
-        source, routes, STORE_PATH, lease_s=lease_s, schedule_s=schedule_s, marks_ttl_s=marks_ttl_s
-    )
-
-
-def _destination(
-    route: RouteConfig, secrets: Mapping[str, str], lookup: Callable[[str], Any]
-) -> ForwardDestination | HandlerDestination:
-    if route.handler is not None:
-        return HandlerDestination(route.handler)
-    assert route.forward_to is not None  # the config requires one of the two
-    target = urlsplit(route.forward_to)
-    settings = ClientSettings(
-        base_url=f"{target.scheme}://{target.netloc}", timeout_s=route.timeout_s, max_attempts=1
-    )
-    guard = ProviderGuard.at(lookup, RESILIENCE_PATH, forward_guard(route))
-    client = ProviderClient(forward_guard(route), settings, guard)
-    path = target.path + (f"?{target.query}" if target.query else "")
-    return ForwardDestination(client, path or "/", secrets[str(route.name)])
-
-
 def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     """The admin listener; refuses a non-loopback bind without a token."""
     admin, store = config.admin, config.store
@@ -284,15 +144,27 @@ def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
 
 def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     """The public HTTP listener serving the webhook routes."""
-    sources = webhook_sources(config, env)
+    sources = webhook_sources(config.webhooks, env)
+    routers = webhook_routers(config.webhooks)
     server, webhooks, store = config.server, config.webhooks, config.store
 
     def app(context: ActorContext) -> WebhookIngress:
+        def wake(namespace: str, deliveries: list[Delivery]) -> None:
+            for delivery in deliveries:
+                # A full mailbox already holds a wake-up; a courier that is
+                # restarting claims anyway when it starts.
+                with contextlib.suppress(ActorError):
+                    ref = context.lookup(courier_path(namespace, delivery.destination))
+                    ref.tell_nowait(WAKE)
+
         return WebhookIngress(
             sources,
             Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s),
+            routers=routers,
+            wake=wake,
             max_body_bytes=server.max_body_bytes,
             dedup_ttl_s=webhooks.dedup_ttl_s,
+            retention_s=webhooks.retention_s,
         )
 
     return ActorSpec(

@@ -39,7 +39,7 @@ async def test_every_admin_call_needs_the_token(daemon: Daemon, token: str | Non
 async def test_the_actor_tree_shows_every_subsystem(daemon: Daemon) -> None:
     tree = (await call(daemon, "GET", "/actors")).json()
     assert tree["path"] == "/root"
-    assert [c["name"] for c in tree["children"]] == ["store", "resilience", "webhooks", "http"]
+    assert [c["name"] for c in tree["children"]] == ["store", "resilience", "delivery", "http"]
 
 
 async def test_one_actor_shows_its_inspect_state(daemon: Daemon) -> None:
@@ -176,7 +176,11 @@ async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Pat
         settings = config(tmp_path).model_copy(
             update={"webhooks": WebhooksConfig.model_validate(webhooks)}
         )
-        env = {"ADMIN_TOKEN": TOKEN, "WHSEC": "whsec_x", "APP_SECRET": "whsec_YXBwLXNlY3JldA=="}
+        env = {
+            "ADMIN_TOKEN": TOKEN,
+            "WHSEC": "whsec_x",
+            "APP_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        }
         system = ActorSystem(build_tree(settings, env))
         async with trio.open_nursery() as daemon_nursery:
             await daemon_nursery.start(system.run)
@@ -191,20 +195,23 @@ async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Pat
             assert stored.is_success
             store = Store.at(system.registry.handle, "/root/store")
             with trio.fail_after(20):
-                while (await store.counts("stripe")).dead == 0:
+                while (await store.counts(QUEUE)).dead == 0:
                     await trio.sleep(0.02)
             failed = len(destination.seen("/hooks"))
             destination.route("/hooks", Canned(200, json={"ok": True}))  # the app is fixed
-            replay = "/dead-letters/evt_replay/replay?queue=stripe"
+            replay = f"/dead-letters/evt_replay/replay?queue={QUEUE}"
             answer = await call(Daemon(system, admin), "POST", replay)
             assert answer.json() == {"status": "replayed"}
             with trio.fail_after(20):
-                while not _drained(await store.counts("stripe")):
+                while not _drained(await store.counts(QUEUE)):
                     await trio.sleep(0.02)
             delivered = destination.seen("/hooks")[failed:]
             assert [json.loads(seen.body)["id"] for seen in delivered] == ["evt_replay"]
             system.shutdown()
         nursery.cancel_scope.cancel()  # the daemon has stopped: now the destination
+
+
+QUEUE = "d:webhooks.stripe:to-app"
 
 
 def _drained(counts: QueueCounts) -> bool:

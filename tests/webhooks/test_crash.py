@@ -39,12 +39,13 @@ lease_s = 2.0
 [webhooks.sources.stripe]
 kind = "stripe"
 secrets_env = ["CRASH_WHSEC"]
-workers = 2
+concurrency = 8
 [[webhooks.routes]]
 source = "stripe"
 events = ["*"]
 forward_to = "{app_url}/hooks"
 signing_secret_env = "CRASH_APP_SECRET"
+timeout_s = 1.0
 """
     )
     return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,24 +15,26 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from olactors.clients import ClientSettings, ProviderClient
-from olactors.resilience import BreakerSettings, ProviderGuard, RateLimit, resilience_spec
-from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
-from olactors.store import QueueItem, SqliteBackend, Store, store_spec
-from olactors.testing import Canned, FakeProvider
-from olactors.webhooks import (
-    ForwardDestination,
+from olactors.delivery import (
+    DeliveryGroup,
+    DestinationSpec,
     HandlerDestination,
-    Route,
-    WebhookIngress,
-    WebhookSource,
-    WebhookWorker,
+    HttpDestination,
+    RetryPolicy,
+    Wake,
+    courier_path,
+    delivery_spec,
 )
+from olactors.runtime import ActorSystem, SupervisorSpec
+from olactors.store import Delivery, QueueItem, SqliteBackend, Store, store_spec
+from olactors.testing import Canned, FakeProvider
+from olactors.webhooks import Route, Router, WebhookIngress, WebhookSource
 from olactors.webhooks.verifiers import StripeVerifier
 
 from .test_ingress import SECRET, stripe_signed
 
 APP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+NS = "webhooks.stripe"
 handled: list[QueueItem] = []
 
 
@@ -56,21 +58,30 @@ async def flaky(item: QueueItem) -> None:
         raise RuntimeError("not yet")
 
 
+def exits(item: QueueItem) -> None:
+    """A synchronous handler that calls sys.exit (run in a worker thread)."""
+    raise SystemExit(3)
+
+
+async def interrupts(item: QueueItem) -> None:
+    """An async handler raising a BaseException that is not trio's cancellation."""
+    raise KeyboardInterrupt
+
+
 @dataclass
 class Pipeline:
     system: ActorSystem
     store: Store
     app: FakeProvider
     url: str
-    clients: list[ProviderClient] = field(default_factory=list)
 
-    async def post(self, event_id: str, event_type: str) -> httpx.Response:
-        body = json.dumps({"id": event_id, "type": event_type, "data": {}}).encode()
+    async def post(self, event_id: str, event_type: str, **data: Any) -> httpx.Response:
+        body = json.dumps({"id": event_id, "type": event_type, "data": data}).encode()
         async with httpx.AsyncClient(base_url=self.url) as client:
             return await client.post("/webhooks/stripe", content=body, headers=stripe_signed(body))
 
-    def worker(self) -> dict[str, Any]:
-        return self.system.snapshot("/root/webhooks/stripe/worker-1").state  # type: ignore[union-attr]
+    def courier(self, route: str) -> dict[str, Any]:
+        return self.system.snapshot(courier_path(NS, route)).state  # type: ignore[union-attr]
 
 
 async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
@@ -79,71 +90,71 @@ async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:
             await trio.sleep(0.02)
 
 
+FAST = RetryPolicy((0.05, 0.05), jitter=0.0)
+
+
+def destinations(app_url: str) -> list[DestinationSpec]:
+    def handler(target: str) -> Callable[[], HandlerDestination]:
+        return lambda: HandlerDestination(f"{__name__}:{target}")
+
+    return [
+        DestinationSpec(
+            NS,
+            "to-app",
+            lambda: HttpDestination(f"{app_url}/hooks/stripe", APP_SECRET),
+            policy=FAST,
+        ),
+        DestinationSpec(NS, "to-handler", handler("collect"), policy=FAST),
+        DestinationSpec(NS, "flaky", handler("flaky"), policy=FAST),
+        DestinationSpec(NS, "buggy", handler("buggy"), policy=FAST),
+        DestinationSpec(NS, "exits", handler("exits"), policy=FAST),
+        DestinationSpec(NS, "interrupts", handler("interrupts"), policy=FAST),
+    ]
+
+
+ROUTES = [
+    Route("to-app", ["payment_intent.*", "charge.refunded"]),
+    Route("to-handler", ["invoice.*"]),
+    Route("flaky", ["charge.*"]),
+    Route("buggy", ["bug.*"]),
+    Route("exits", ["exits.*"]),
+    Route("interrupts", ["interrupts.*"]),
+]
+
+
 @pytest.fixture
 async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
     async with trio.open_nursery() as nursery:
         app = FakeProvider(Canned(200, json={"ok": True}))
         await nursery.start(app.serve)
-        clients: list[ProviderClient] = []
-
-        def forward(lookup: Any) -> ForwardDestination:
-            guard = ProviderGuard.at(lookup, "/root/resilience", "forward-app")
-            client = ProviderClient("forward-app", ClientSettings(app.url, max_attempts=1), guard)
-            clients.append(client)
-            return ForwardDestination(client, "/hooks/stripe", APP_SECRET)
-
-        def routes(lookup: Any) -> list[Route]:
-            return [
-                Route("to-app", "stripe", ["payment_intent.*", "charge.refunded"], forward(lookup)),
-                Route(
-                    "to-handler", "stripe", ["invoice.*"], HandlerDestination(f"{__name__}:collect")
-                ),
-                Route("flaky", "stripe", ["charge.*"], HandlerDestination(f"{__name__}:flaky")),
-                Route("buggy", "stripe", ["bug.*"], buggy),
-            ]
-
-        limits = {"forward-app": (RateLimit(1000, 100), BreakerSettings(minimum_calls=20))}
         spec = SupervisorSpec(
             "root",
             children=[
                 store_spec(lambda role: SqliteBackend(tmp_path / "o.db", role=role)),
-                resilience_spec(limits),
-                SupervisorSpec(
-                    "webhooks",
-                    children=[
-                        SupervisorSpec(
-                            "stripe",
-                            children=[
-                                ActorSpec(
-                                    "worker-1",
-                                    lambda: WebhookWorker(
-                                        "stripe",
-                                        routes,
-                                        "/root/store",
-                                        schedule_s=(0.05, 0.05),
-                                        poll_s=0.02,
-                                    ),
-                                )
-                            ],
-                        )
-                    ],
-                ),
+                delivery_spec([DeliveryGroup(NS, destinations(app.url))], "/root/store"),
             ],
         )
         system = ActorSystem(spec)
-        await nursery.start(system.run)
-        store = Store.at(system.registry.handle, "/root/store")
-        sources = {"stripe": WebhookSource("stripe", "stripe", StripeVerifier([SECRET]))}
-        config = HypercornConfig()
-        config.bind = ["127.0.0.1:0"]
-        config.accesslog = None
-        binds = await nursery.start(serve, WebhookIngress(sources, store), config)
-        handled.clear()
-        flaky_calls.clear()
-        yield Pipeline(system, store, app, binds[0], clients)
-        for client in clients:
-            await client.aclose()
-        system.shutdown()
+        async with trio.open_nursery() as tree:
+            await tree.start(system.run)
+            store = Store.at(system.registry.handle, "/root/store")
+            sources = {"stripe": WebhookSource("stripe", "stripe", StripeVerifier([SECRET]))}
+
+            def wake(namespace: str, deliveries: list[Delivery]) -> None:
+                for delivery in deliveries:
+                    system.ref(courier_path(namespace, delivery.destination)).tell_nowait(Wake())
+
+            ingress = WebhookIngress(
+                sources, store, routers={"stripe": Router("stripe", ROUTES)}, wake=wake
+            )
+            config = HypercornConfig()
+            config.bind = ["127.0.0.1:0"]
+            config.accesslog = None
+            binds = await nursery.start(serve, ingress, config)
+            handled.clear()
+            flaky_calls.clear()
+            yield Pipeline(system, store, app, binds[0])
+            system.shutdown()  # the tree's nursery ends once every courier has closed
         nursery.cancel_scope.cancel()
 
 
@@ -162,16 +173,20 @@ async def test_an_event_reaches_the_app_once_signed_with_standard_webhooks(
     assert delivered.headers["webhook-id"] == "evt_1"
     duplicate = await pipeline.post("evt_1", "payment_intent.succeeded")
     assert duplicate.json()["status"] == "duplicate"
-    await trio.sleep(0.3)
+    await until(lambda: pipeline.courier("to-app")["delivered"] == 1)
     assert len(pipeline.app.seen("/hooks/stripe")) == 1
 
 
 async def test_an_app_failing_then_recovering_gets_the_event_on_a_retry(pipeline: Pipeline) -> None:
     pipeline.app.script("/hooks/stripe", Canned(500))
-    await pipeline.post("evt_2", "charge.refunded")
-    await until(lambda: pipeline.worker()["delivered"] == 1)
+    await pipeline.post("evt_2", "payment_intent.created")
+    await until(lambda: pipeline.courier("to-app")["delivered"] == 1)
     assert len(pipeline.app.seen("/hooks/stripe")) == 2
-    assert (await pipeline.store.counts("stripe")).ready == 0
+    record = await pipeline.store.event(NS, "evt_2")
+    assert [(a.outcome, a.status) for a in record.attempts] == [
+        ("http_error", 500),
+        ("delivered", 200),
+    ]
 
 
 async def test_an_app_that_keeps_failing_ends_in_a_dead_letter_that_replay_delivers(
@@ -179,27 +194,17 @@ async def test_an_app_that_keeps_failing_ends_in_a_dead_letter_that_replay_deliv
 ) -> None:
     pipeline.app.route("/hooks/stripe", Canned(500, json={"error": "down"}))
     await pipeline.post("evt_3", "payment_intent.created")
-    await until(lambda: pipeline.worker()["dead_lettered"] == 1)
-    page = await pipeline.store.dead_letters("stripe")
-    [dead] = page.items
+    await until(lambda: pipeline.courier("to-app")["dead_lettered"] == 1)
+    queue = "d:webhooks.stripe:to-app"
+    [dead] = (await pipeline.store.dead_letters(queue)).items
     assert (dead.id, dead.attempts) == ("evt_3", 3)
-    assert "HTTP 500" in (dead.last_error or "")
+    assert "answered 500" in (dead.last_error or "")
+    assert (await pipeline.store.event(NS, "evt_3")).status == "dead"
     pipeline.app.route("/hooks/stripe", Canned(200, json={"ok": True}))
-    await pipeline.store.replay("stripe", "evt_3")
-    await until(lambda: pipeline.worker()["delivered"] == 1)
+    await pipeline.store.replay(queue, "evt_3")
+    pipeline.system.ref(courier_path(NS, "to-app")).tell_nowait(Wake())
+    await until(lambda: pipeline.courier("to-app")["delivered"] == 1)
     assert verified(pipeline.app.seen("/hooks/stripe")[-1])["id"] == "evt_3"
-
-
-async def test_a_410_disables_the_route(
-    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
-) -> None:
-    pipeline.app.route("/hooks/stripe", Canned(410))
-    await pipeline.post("evt_4", "payment_intent.succeeded")
-    await until(lambda: pipeline.worker()["delivered"] == 1)
-    assert "ROUTE DISABLED: to-app" in caplog.text
-    await pipeline.post("evt_5", "payment_intent.succeeded")
-    await until(lambda: pipeline.worker()["delivered"] == 2)
-    assert len(pipeline.app.seen("/hooks/stripe")) == 1
 
 
 async def test_a_handler_route_is_awaited_with_the_event(pipeline: Pipeline) -> None:
@@ -209,9 +214,9 @@ async def test_a_handler_route_is_awaited_with_the_event(pipeline: Pipeline) -> 
     assert pipeline.app.seen("/hooks/stripe") == []
 
 
-async def test_an_event_no_route_wants_is_acknowledged_and_dropped(pipeline: Pipeline) -> None:
+async def test_an_event_no_route_wants_is_logged_as_dropped(pipeline: Pipeline) -> None:
     await pipeline.post("evt_7", "customer.created")
-    await until(lambda: pipeline.worker()["delivered"] == 1)
+    assert (await pipeline.store.event(NS, "evt_7")).status == "dropped"
     assert pipeline.app.requests == []
     assert handled == []
 
@@ -220,16 +225,29 @@ async def test_a_route_that_delivered_is_not_asked_again_when_another_is_retried
     pipeline: Pipeline,
 ) -> None:
     await pipeline.post("evt_8", "charge.refunded")  # to the app, and to the flaky handler
-    await until(lambda: pipeline.worker()["delivered"] == 1)
+    await until(lambda: pipeline.courier("flaky")["delivered"] == 1)
     assert flaky_calls == ["evt_8", "evt_8"]
     assert len(pipeline.app.seen("/hooks/stripe")) == 1
+    record = await pipeline.store.event(NS, "evt_8")
+    assert record.destinations == {"to-app": "delivered", "flaky": "delivered"}
 
 
 async def test_a_destination_that_raises_a_bug_ends_in_a_dead_letter_not_a_crash_loop(
     pipeline: Pipeline,
 ) -> None:
     await pipeline.post("evt_9", "bug.report")
-    await until(lambda: pipeline.worker()["dead_lettered"] == 1)
-    [dead] = (await pipeline.store.dead_letters("stripe")).items
+    await until(lambda: pipeline.courier("buggy")["dead_lettered"] == 1)
+    [dead] = (await pipeline.store.dead_letters("d:webhooks.stripe:buggy")).items
     assert "ValueError: a bug in the destination" in (dead.last_error or "")
-    assert pipeline.system.snapshot("/root/webhooks/stripe/worker-1").restarts_total == 0
+    assert pipeline.system.snapshot(courier_path(NS, "buggy")).restarts_total == 0
+
+
+@pytest.mark.parametrize("route", ["exits", "interrupts"])
+async def test_a_handler_raising_a_base_exception_is_a_failed_attempt_not_a_crash(
+    pipeline: Pipeline, route: str
+) -> None:
+    await pipeline.post("evt_10", f"{route}.now")
+    await until(lambda: pipeline.courier(route)["dead_lettered"] == 1)
+    [dead] = (await pipeline.store.dead_letters(f"d:webhooks.stripe:{route}")).items
+    assert ("SystemExit" if route == "exits" else "KeyboardInterrupt") in (dead.last_error or "")
+    assert pipeline.system.snapshot(courier_path(NS, route)).restarts_total == 0

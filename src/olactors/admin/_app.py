@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 from typing import Any
 
@@ -12,8 +13,16 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from .. import metrics
+from ..delivery import Wake, courier_path, destination_of
 from ..resilience import CircuitBreaker
-from ..runtime import ActorContext, ActorNotFound, ChildStartFailed, Status, SupervisorSnapshot
+from ..runtime import (
+    ActorContext,
+    ActorError,
+    ActorNotFound,
+    ChildStartFailed,
+    Status,
+    SupervisorSnapshot,
+)
 from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
 from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
 from ._providers import RESILIENCE, provider_states
@@ -188,11 +197,20 @@ def admin_app(
     async def dead_letter(item_id: str) -> Response:
         return await _on_letter(item_id, lambda q: store.dead_letter(q, item_id), _letter)
 
+    def wake(queue: str) -> None:
+        """A replayed item is ready now: tell its courier, if it has one."""
+        owner = destination_of(queue)
+        if owner is not None:
+            with contextlib.suppress(ActorError):
+                context.lookup(courier_path(*owner)).tell_nowait(Wake())
+
     @app.post("/dead-letters/<item_id>/replay")
     async def replay(item_id: str) -> Response:
-        return await _on_letter(
-            item_id, lambda q: store.replay(q, item_id), lambda _: {"status": "replayed"}
-        )
+        async def action(queue: str) -> None:
+            await store.replay(queue, item_id)
+            wake(queue)
+
+        return await _on_letter(item_id, action, lambda _: {"status": "replayed"})
 
     @app.delete("/dead-letters/<item_id>")
     async def delete(item_id: str) -> Response:
@@ -202,9 +220,12 @@ def admin_app(
 
     @app.post("/dead-letters/replay")
     async def replay_all() -> Response:
-        return await _on_letter(
-            "", lambda q: store.replay_all(q), lambda n: {"status": "replayed", "count": n}
-        )
+        async def action(queue: str) -> int:
+            moved = await store.replay_all(queue)
+            wake(queue)
+            return moved
+
+        return await _on_letter("", action, lambda n: {"status": "replayed", "count": n})
 
     async def _on_letter(item_id: str, action: Any, shape: Any) -> Response:
         queue = request.args.get("queue", "")

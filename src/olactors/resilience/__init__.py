@@ -5,17 +5,20 @@ provider clients go through both on every call.
 """
 
 from ._breaker import CircuitBreaker, CircuitBreakerActor
-from ._breaker_state import BreakerSettings, BreakerState, Permit
+from ._breaker_state import Breaker, BreakerSettings, BreakerState, Permit
 from ._errors import CircuitOpen, RateLimited, ResilienceError
+from ._gcra import Gcra
 from ._limiter import RateLimit, RateLimiter, RateLimiterActor
 from ._tree import ProviderGuard, resilience_spec
 
 __all__ = [
+    "Breaker",
     "BreakerSettings",
     "BreakerState",
     "CircuitBreaker",
     "CircuitBreakerActor",
     "CircuitOpen",
+    "Gcra",
     "Permit",
     "ProviderGuard",
     "RateLimit",

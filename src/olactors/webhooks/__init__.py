@@ -1,4 +1,5 @@
-"""Webhook ingress and processing: verify, deduplicate, store durably, answer, then process."""
+"""Webhook ingress: verify, deduplicate, store durably with its routes, answer; the delivery
+engine does the rest."""
 
 from ._errors import (
     BadSignature,
@@ -11,34 +12,21 @@ from ._errors import (
 from ._events import IncomingEvent, events_of
 from ._ingress import WebhookIngress, WebhookSource
 from ._listener import HttpListener
-from ._routes import (
-    DeliveryFailed,
-    ForwardDestination,
-    HandlerDestination,
-    Route,
-    RouteGone,
-    standard_signature,
-)
-from ._worker import DEFAULT_SCHEDULE_S, WebhookWorker
+from ._routes import Route, Router, namespace_of
 
 __all__ = [
-    "DEFAULT_SCHEDULE_S",
     "BadSignature",
     "BodyTooLarge",
-    "DeliveryFailed",
-    "ForwardDestination",
-    "HandlerDestination",
     "HttpListener",
     "IncomingEvent",
     "MalformedWebhook",
     "Route",
-    "RouteGone",
+    "Router",
     "StaleTimestamp",
     "UnknownSource",
     "WebhookError",
     "WebhookIngress",
     "WebhookSource",
-    "WebhookWorker",
     "events_of",
-    "standard_signature",
+    "namespace_of",
 ]

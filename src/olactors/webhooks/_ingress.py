@@ -20,9 +20,10 @@ import msgspec
 import trio
 
 from .. import metrics
-from ..store import EnqueueResult, NewItem, Store, StoreUnavailable
+from ..store import Delivery, EnqueueResult, Store, StoreUnavailable
 from ._errors import BodyTooLarge, UnknownSource, WebhookError
 from ._events import IncomingEvent, Kind, events_of
+from ._routes import Router
 from .verifiers import Verifier
 
 log = logging.getLogger("olactors.webhooks")
@@ -32,6 +33,13 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 PREFIX = "/webhooks/"
+
+#: Tells the couriers of these deliveries that something waits for them.
+Wake = Callable[[str, list[Delivery]], None]
+
+
+def _no_wake(namespace: str, deliveries: list[Delivery]) -> None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,22 +60,33 @@ class _Answer(msgspec.Struct, omit_defaults=True):
 
 
 class WebhookIngress:
-    """The ASGI app of the public listener's webhook routes."""
+    """The ASGI app of the public listener's webhook routes.
+
+    Each event is published with its deliveries (one per matching route, see
+    :class:`Router`) in one atomic store step; once that commits, ``wake``
+    tells the couriers, so delivery starts at once rather than at a poll.
+    """
 
     def __init__(
         self,
         sources: Mapping[str, WebhookSource],
         store: Store,
         *,
+        routers: Mapping[str, Router] | None = None,
+        wake: Wake = _no_wake,
         max_body_bytes: int = 1_048_576,
         dedup_ttl_s: float = 7 * 24 * 3600.0,
+        retention_s: float = 7 * 24 * 3600.0,
         retry_after_s: int = 5,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sources = dict(sources)
         self.store = store
+        self.routers = {name: Router(name, []) for name in self.sources} | dict(routers or {})
+        self._wake = wake
         self.max_body_bytes = max_body_bytes
         self.dedup_ttl_s = dedup_ttl_s
+        self.retention_s = retention_s
         self.retry_after_s = retry_after_s
         self._clock = clock
         self._encode = msgspec.json.Encoder().encode
@@ -164,10 +183,22 @@ class WebhookIngress:
         return [r for r in results if r is not None]
 
     async def _store_one(self, name: str, event: IncomingEvent) -> EnqueueResult:
-        item = NewItem(payload=event.payload, id=event.id, source=name, meta={"type": event.type})
-        return await self.store.enqueue(
-            name, item, dedup_key=f"{name}:{event.id}", dedup_ttl_s=self.dedup_ttl_s
+        router = self.routers[name]
+        deliveries = router.deliveries(event.type, event.payload)
+        result = await self.store.publish(
+            router.namespace,
+            event.id,
+            event.type,
+            event.payload,
+            deliveries,
+            retention_s=self.retention_s,
+            dedup_key=f"{name}:{event.id}",
+            dedup_ttl_s=self.dedup_ttl_s,
+            empty_status=router.empty_status,
         )
+        if deliveries and not result.duplicate:
+            self._wake(router.namespace, deliveries)
+        return result
 
     async def _respond(
         self, send: Send, status: int, answer: _Answer, extra: list[tuple[bytes, bytes]]

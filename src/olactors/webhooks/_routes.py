@@ -1,113 +1,102 @@
-"""Where a stored event goes: routes by event type, to a forward URL or a Python handler."""
+"""Which destinations a source's event goes to: routes by event type, ordered by a key if asked."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import importlib
-import time
-from collections.abc import Awaitable, Callable, Sequence
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal
 
-from ..clients import ProviderClient, ProviderError
-from ..resilience import ResilienceError
-from ..store import QueueItem
-from .verifiers.standard import secret_key
+import msgspec
 
-#: Delivers one event; raises DeliveryFailed (or RouteGone) when it did not land.
-Destination = Callable[[QueueItem], Awaitable[None]]
+from .. import metrics
+from ..delivery import queue_name
+from ..store import DROPPED, UNROUTED, Delivery
 
+log = logging.getLogger("olactors.webhooks")
 
-class DeliveryFailed(Exception):
-    """The destination did not take the event; try again later (not before ``retry_after_s``)."""
-
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
+Unrouted = Literal["drop", "keep"]
 
 
-class RouteGone(DeliveryFailed):
-    """The destination answered 410 Gone: the route is disabled until an operator acts."""
+def namespace_of(source: str) -> str:
+    """The engine namespace of a webhook source's events."""
+    return f"webhooks.{source}"
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Events of ``source`` whose type matches one of ``patterns`` go to ``deliver``.
+    """Events whose type matches one of ``patterns`` go to the destination ``name``.
 
-    ``name`` keys the processed marks: a route that has delivered an event is
-    never asked to deliver it again, even after a crash and redelivery.
+    With ``order_key`` (a dotted path into the event's JSON, such as
+    ``data.object.id``), events with the same value there are delivered one
+    at a time, in arrival order; an event without that path goes unordered.
     """
 
     name: str
-    source: str
     patterns: Sequence[str]
-    deliver: Destination
+    order_key: str | None = None
 
     def matches(self, event_type: str) -> bool:
         return any(fnmatchcase(event_type, pattern) for pattern in self.patterns)
 
 
-def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
-    """A Standard Webhooks ``webhook-signature`` value for ``body``."""
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+class Router:
+    """A source's routes: turns one event into its deliveries, and counts what matches none."""
 
+    def __init__(self, source: str, routes: Sequence[Route], unrouted: Unrouted = "drop") -> None:
+        self.source = source
+        self.namespace = namespace_of(source)
+        self.routes = list(routes)
+        self.unrouted = unrouted
+        self.empty_status = UNROUTED if unrouted == "keep" else DROPPED
+        self._ordered = any(route.order_key for route in self.routes)
+        self._warned: set[str] = set()
 
-class ForwardDestination:
-    """POSTs the original event bytes to the app, signed with Standard Webhooks headers,
-    through a resilient client (its own limiter and breaker per destination)."""
-
-    def __init__(self, client: ProviderClient, path: str, signing_secret: str) -> None:
-        self.client = client
-        self.path = path
-        self._secret = signing_secret
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-    async def __call__(self, item: QueueItem) -> None:
-        now = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "webhook-id": item.id,
-            "webhook-timestamp": str(now),
-            "webhook-signature": standard_signature(self._secret, item.id, now, item.payload),
-        }
-        try:
-            await self.client.request(
-                "POST", self.path, endpoint="forward", content=item.payload, headers=headers
+    def deliveries(self, event_type: str, payload: bytes) -> list[Delivery]:
+        matching = [route for route in self.routes if route.matches(event_type)]
+        if not matching:
+            self._count_unrouted(event_type)
+            return []
+        document = _json(payload) if self._ordered else None
+        return [
+            Delivery(
+                route.name,
+                queue_name(self.namespace, route.name),
+                _key(document, route.order_key) if route.order_key else "",
             )
-        except ProviderError as exc:
-            if exc.status == 410:
-                raise RouteGone(f"{self.path} answered 410 Gone") from exc
-            raise DeliveryFailed(f"{exc}", retry_after_s=exc.retry_after_s) from exc
-        except ResilienceError as exc:
-            raise DeliveryFailed(
-                str(exc), retry_after_s=getattr(exc, "retry_after_s", None)
-            ) from exc
+            for route in matching
+        ]
+
+    def _count_unrouted(self, event_type: str) -> None:
+        metrics.UNROUTED.labels(self.source).inc()
+        if event_type not in self._warned and len(self._warned) < 1000:
+            self._warned.add(event_type)
+            log.warning(
+                "%s: no route takes %s events (%s; logged once per type)",
+                self.source,
+                event_type,
+                "kept as unrouted" if self.unrouted == "keep" else "dropped",
+                extra={"source": self.source},
+            )
 
 
-class HandlerDestination:
-    """Awaits a Python callable named ``"package.module:function"`` with the stored item."""
+def _json(payload: bytes) -> Any:
+    try:
+        return msgspec.json.decode(payload)
+    except msgspec.DecodeError:
+        return None
 
-    def __init__(self, target: str) -> None:
-        module_name, _, attribute = target.partition(":")
-        if not module_name or not attribute:
-            raise ValueError(f"a handler is 'package.module:function', not {target!r}")
-        handler: Any = getattr(importlib.import_module(module_name), attribute)
-        if not callable(handler):
-            raise ValueError(f"{target} is not callable")  # noqa: TRY004 -- a bad config value
-        self.target = target
-        self._handler = handler
 
-    async def __call__(self, item: QueueItem) -> None:
-        try:
-            await self._handler(item)
-        except DeliveryFailed:
-            raise
-        except Exception as exc:
-            raise DeliveryFailed(f"handler {self.target}: {type(exc).__name__}: {exc}") from exc
+def _key(document: Any, path: str | None) -> str:
+    """The value at ``path`` as text, or "" (unordered) when the event has none there."""
+    value = document
+    for part in (path or "").split("."):
+        if not isinstance(value, dict) or part not in value:
+            return ""
+        value = value[part]
+    if isinstance(value, str):
+        return value[:200]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 
+from ...signing import secret_key, signature
 from .._errors import BadSignature
 from ._common import check_timestamp, header, same
-
-
-def secret_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_<base64>`` secret (the prefix is optional)."""
-    raw = secret.removeprefix("whsec_")
-    try:
-        return base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from None
 
 
 class StandardVerifier:
@@ -42,9 +30,8 @@ class StandardVerifier:
             if sig.startswith("v1,")
         ]
         check_timestamp(timestamp, now, self.tolerance_s)
-        signed = f"{message_id}.{timestamp}.".encode() + body
         for key in self._keys:
-            expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+            expected = signature(key, message_id, timestamp, body)
             if any(same(s, expected) for s in signatures):
                 return
         raise BadSignature("no v1 signature matches a configured secret")

@@ -1,0 +1,123 @@
+"""An app's HTTP endpoint as a destination: the item's bytes POSTed, signed, once per attempt."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from ..signing import secret_key, sign_headers
+from ..store import RESPONSE_EXCERPT_BYTES, QueueItem
+from ._destination import Delivered
+from ._errors import AttemptFailed, DestinationGone
+
+#: How much of an answer is read at most; the rest is never buffered.
+DEFAULT_RESPONSE_CAP = 64 * 1024
+
+#: The longest Retry-After a destination may ask for (a day): a larger or
+#: malformed value is not allowed to park an item for longer.
+_MAX_RETRY_AFTER_S = 86_400.0
+
+
+class HttpDestination:
+    """POSTs each item's payload to ``url`` with Standard Webhooks headers.
+
+    One pooled client per destination, so attempts reuse connections. Only a
+    2xx answer is a delivery; a redirect is a failed attempt, never followed
+    (the body is signed for this URL). 410 Gone disables the route. The
+    answer's body is read up to ``response_cap`` bytes and never further;
+    the attempt keeps its first :data:`RESPONSE_EXCERPT_BYTES`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        signing_secret: str,
+        *,
+        timeout_s: float = 10.0,
+        max_connections: int = 100,
+        response_cap: int = DEFAULT_RESPONSE_CAP,
+        clock: Callable[[], float] = time.time,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.url = url
+        self._key = secret_key(signing_secret)
+        self.response_cap = response_cap
+        self._clock = clock
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    @staticmethod
+    def check_secret(secret: str) -> None:
+        """ValueError unless ``secret`` is a usable Standard Webhooks secret."""
+        if len(secret_key(secret)) < 24:
+            raise ValueError("a signing secret is whsec_ + base64 of at least 24 bytes")
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def deliver(self, item: QueueItem) -> Delivered:
+        headers = {
+            "content-type": "application/json",
+            **sign_headers(self._key, item.id, int(self._clock()), item.payload),
+        }
+        try:
+            async with self._client.stream(
+                "POST", self.url, content=item.payload, headers=headers
+            ) as response:
+                body = await self._read_capped(response)
+        except httpx.TimeoutException as exc:
+            raise AttemptFailed(f"no answer in time: {exc!r}", outcome="timeout") from exc
+        except httpx.HTTPError as exc:
+            raise AttemptFailed(f"{type(exc).__name__}: {exc}", outcome="network") from exc
+        status = response.status_code
+        excerpt = body[:RESPONSE_EXCERPT_BYTES]
+        if 200 <= status < 300:
+            return Delivered(status=status, response=excerpt)
+        error = f"{self.url} answered {status}"
+        if status == 410:
+            raise DestinationGone(error, outcome="http_error", status=status, response=excerpt)
+        raise AttemptFailed(
+            error,
+            outcome="http_error",
+            status=status,
+            response=excerpt,
+            retry_after_s=_retry_after(response.headers.get("retry-after"), self._clock()),
+        )
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk[: self.response_cap - size])
+            size += len(chunk)
+            if size >= self.response_cap:
+                break  # closing the stream drops the rest with the connection
+        return b"".join(chunks)
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a Retry-After header (seconds or an HTTP date), bounded; None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    seconds: float
+    if value.isdigit():
+        seconds = float(value[:6])  # more digits than a day's worth mean nothing more
+    else:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)

@@ -1,0 +1,79 @@
+"""The engine's subtree: ``/root/delivery/<namespace>/<destination>``, one courier each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..runtime import ActorSpec, Backoff, SupervisorSpec
+from ._courier import Courier
+from ._route import DestinationSpec
+from ._slots import SlotPool
+
+#: Where the engine's subtree sits in the daemon's tree.
+DELIVERY_PATH = "/root/delivery"
+
+
+def courier_path(namespace: str, destination: str, root: str = DELIVERY_PATH) -> str:
+    return f"{root}/{namespace}/{destination}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryGroup:
+    """A namespace's destinations and the ``concurrency`` they share (attempts at once)."""
+
+    namespace: str
+    destinations: Sequence[DestinationSpec]
+    concurrency: int = 64
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if any(d.namespace != self.namespace for d in self.destinations):
+            raise ValueError(f"every destination of {self.namespace} must be in that namespace")
+
+
+def delivery_spec(
+    groups: Sequence[DeliveryGroup],
+    store_path: str,
+    *,
+    drain_s: float = 10.0,
+    max_restarts: int = 5,
+    within_s: float = 10.0,
+    backoff: Backoff | None = None,
+    clock: Callable[[], float] | None = None,
+) -> SupervisorSpec:
+    """One supervisor per namespace, one courier per destination.
+
+    A courier's shutdown limit is its drain time plus room to give back what
+    it did not finish, so an orderly stop never has to cancel a courier.
+    """
+
+    def courier(spec: DestinationSpec, shared: SlotPool) -> ActorSpec:
+        def make() -> Courier:
+            if clock is None:
+                return Courier(spec, store_path, shared, drain_s=drain_s)
+            return Courier(spec, store_path, shared, drain_s=drain_s, clock=clock)
+
+        return ActorSpec(spec.name, make, shutdown_timeout_s=drain_s + 5.0)
+
+    supervisors = []
+    for group in groups:
+        # The pool outlives courier restarts: slots are given back as attempts end.
+        shared = SlotPool(group.concurrency)
+        supervisors.append(
+            SupervisorSpec(
+                group.namespace,
+                children=[courier(spec, shared) for spec in group.destinations],
+                max_restarts=max_restarts,
+                within_s=within_s,
+                backoff=backoff or Backoff(),
+            )
+        )
+    return SupervisorSpec(
+        "delivery",
+        children=supervisors,
+        max_restarts=max_restarts,
+        within_s=within_s,
+        backoff=backoff or Backoff(),
+    )

@@ -1,0 +1,39 @@
+"""Standard Webhooks signatures, both ways: what we verify on the way in and sign on the way out.
+
+The scheme (also what Svix sends): HMAC-SHA256 over ``"{id}.{timestamp}.{body}"``
+keyed by the base64-decoded ``whsec_`` secret, sent as ``v1,<base64>`` in the
+``webhook-signature`` header beside ``webhook-id`` and ``webhook-timestamp``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 -- a label, not a secret
+
+
+def secret_key(secret: str) -> bytes:
+    """The HMAC key of a ``whsec_<base64>`` secret (the prefix is optional)."""
+    raw = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from None
+
+
+def signature(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:
+    """The base64 HMAC of one message (without the ``v1,`` label)."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def sign_headers(key: bytes, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """The three Standard Webhooks headers for sending ``body``."""
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": "v1," + signature(key, message_id, timestamp, body),
+    }
