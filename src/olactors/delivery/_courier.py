@@ -56,6 +56,8 @@ CourierMessage = Wake | Pause | Resume | ResetBreaker
 #: on another replica takes effect here too without a read per item.
 STATE_REFRESH_S = 5.0
 
+_BREAKER_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+
 #: A wait longer than this for the rate limit gives the item back instead
 #: of sleeping with its lease.
 _LONGEST_RATE_WAIT_S = 1.0
@@ -116,11 +118,13 @@ class Courier(Actor[CourierMessage]):
         self._holding: dict[str, Lease] = {}
         self._outbox: list[Settlement] = []
         self._outbox_ready = trio.Event()
-        self._settled = trio.Event()
+        self._writing = 0
+        self._written = trio.Event()
         self._idle = trio.Event()
         self._idle.set()
         self._attempts: trio.CancelScope | None = None
         self._state_read_at = -math.inf
+        self._state_version = 0
 
     # -- life -------------------------------------------------------------------
 
@@ -161,9 +165,13 @@ class Courier(Actor[CourierMessage]):
         # Whatever is still held was never settled: give it back untried.
         for lease in list(self._holding.values()):
             self._settle(self._release(lease, 0.0))
+        # Written before the nursery goes: a write cut short would be dropped.
         with trio.move_on_after(max(1.0, self.drain_s / 2)):
-            while self._outbox:
-                await self._flush()
+            while self._outbox or self._writing:
+                if self._outbox:
+                    await self._flush()
+                else:
+                    await self._written.wait()
         if self._destination is not None:
             await self._destination.aclose()
 
@@ -198,6 +206,11 @@ class Courier(Actor[CourierMessage]):
             mine = await self.own.take(limit)
             ours = await self.shared.take(mine)
             self.own.give(mine - ours)
+            if self._closing or self._wait_before_claiming(self._clock()) > 0:
+                # Paused, tripped or told to stop while waiting for slots.
+                self.own.give(ours)
+                self.shared.give(ours)
+                continue
             try:
                 claimed = await self._store.claim_many(spec.queue, lease_s=spec.lease_s, limit=ours)
             except StoreUnavailable:
@@ -234,10 +247,13 @@ class Courier(Actor[CourierMessage]):
         if now - self._state_read_at < STATE_REFRESH_S:
             return
         assert self._store is not None
+        version = self._state_version
         try:
             raw = await self._store.get(state_key(self.spec.namespace, self.spec.name))
         except StoreUnavailable:
             return  # keep what we know; the claim will find the store down too
+        if version != self._state_version:
+            return  # changed here while we read: what we read is older
         self._state_read_at = now
         state = RouteState() if raw is None else msgspec.json.decode(raw, type=RouteState)
         if state != self.state:
@@ -247,6 +263,8 @@ class Courier(Actor[CourierMessage]):
     async def _set_state(self, state: RouteState) -> None:
         assert self._store is not None
         key = state_key(self.spec.namespace, self.spec.name)
+        self._state_version += 1
+        self.state = state
         await self._store.put(key, msgspec.json.encode(state))
         self.state = state
         self._state_read_at = self._clock()
@@ -362,7 +380,9 @@ class Courier(Actor[CourierMessage]):
     def _breaker_moved(self, was: BreakerState, to: BreakerState, why: str) -> None:
         level = logging.WARNING if to is BreakerState.OPEN else logging.INFO
         log.log(level, "%s: breaker %s -> %s (%s)", self._name, was.value, to.value, why)
-        metrics.BREAKER_TRANSITIONS.labels(f"delivery:{self._name}", to.value).inc()
+        name = f"delivery:{self._name}"
+        metrics.BREAKER_TRANSITIONS.labels(name, was.value, to.value).inc()
+        metrics.BREAKER_STATE.labels(name).set(_BREAKER_LEVEL[to])
 
     # -- settling ----------------------------------------------------------------
 
@@ -378,20 +398,16 @@ class Courier(Actor[CourierMessage]):
         )
 
     def _ack(self, lease: Lease, attempt: Attempt) -> Settlement:
-        self.delivered += 1
         return self._settlement(lease, "ack", attempt=attempt)
 
     def _nack(self, lease: Lease, at: float, error: str, attempt: Attempt) -> Settlement:
-        self.retried += 1
         return self._settlement(lease, "nack", retry_at=at, error=error, attempt=attempt)
 
     def _bury(self, lease: Lease, error: str, attempt: Attempt | None) -> Settlement:
-        self.dead += 1
         log.error("%s: %s dead-lettered: %s", self._name, lease.item.id, error)
         return self._settlement(lease, "bury", error=error, attempt=attempt)
 
     def _release(self, lease: Lease, at: float, attempt: Attempt | None = None) -> Settlement:
-        self.released += 1
         return self._settlement(lease, "release", retry_at=at, attempt=attempt)
 
     def _settle(self, settlement: Settlement) -> None:
@@ -410,15 +426,20 @@ class Courier(Actor[CourierMessage]):
         batch, self._outbox = self._outbox, []
         if not batch:
             return
+        self._writing += 1
         try:
             outcomes = await self._store.settle(batch)
         except StoreUnavailable as exc:
             # Keep them: the leases still hold for a while, and the store backs off.
             log.warning("%s: %d settlement(s) not written yet: %s", self._name, len(batch), exc)
             self._outbox = batch + self._outbox
-            await trio.sleep(0.5)
             self._outbox_ready.set()
+            await trio.sleep(0.5)
             return
+        finally:
+            self._writing -= 1
+            self._written.set()
+            self._written = trio.Event()
         # A retry time, a given-back item or the next of an order key may now
         # be what is due first: let the claimer look again.
         self._poke()
@@ -430,6 +451,18 @@ class Courier(Actor[CourierMessage]):
                     settlement.id,
                     settlement.action,
                 )
+                continue
+            # Counted once written: what inspect() shows is what the store holds.
+            if settlement.action == "ack":
+                self.delivered += 1
+            elif settlement.action == "nack":
+                self.retried += 1
+                metrics.DELIVERY_RETRIES.labels(self.spec.namespace).inc()
+            elif settlement.action == "bury":
+                self.dead += 1
+                metrics.DEAD_LETTERS.labels(self.spec.namespace).inc()
+            else:
+                self.released += 1
 
     def inspect(self) -> dict[str, Any]:
         return {

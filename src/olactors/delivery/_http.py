@@ -97,11 +97,20 @@ class HttpDestination:
     async def _read_capped(self, response: httpx.Response) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_raw():
-            chunks.append(chunk[: self.response_cap - size])
-            size += len(chunk)
-            if size >= self.response_cap:
-                break  # closing the stream drops the rest with the connection
+        try:
+            async for chunk in response.aiter_raw():
+                if size < self.response_cap:
+                    chunks.append(chunk[: self.response_cap - size])
+                size += len(chunk)
+                if size >= self.response_cap and not response.is_closed:
+                    # Enough: drop the connection and the rest with it. The
+                    # loop then ends on the closed stream, which also ends
+                    # httpx's and httpcore's readers (a plain break would
+                    # leave them to the garbage collector).
+                    await response.aclose()
+        except httpx.HTTPError:
+            if size < self.response_cap:
+                raise
         return b"".join(chunks)
 
 
