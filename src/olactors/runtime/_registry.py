@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 class Registry:
-    """Maps paths such as ``/root/webhooks/stripe/worker-1`` to children.
+    """Maps paths such as ``/root/delivery/webhooks.stripe/to-app`` to children.
 
     Supervisors register a child when they add it and unregister it when it
     is removed for good; a restart keeps the registration (and so every ref
