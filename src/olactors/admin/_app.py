@@ -26,6 +26,7 @@ from ..runtime import (
 from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
 from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
 from ._providers import RESILIENCE, provider_states
+from ._routes import register_routes
 
 #: Paths a load balancer or Prometheus may call without the token, when allowed.
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -65,6 +66,8 @@ def admin_app(
         if not (by_header or by_cookie):
             return _error(401, "a valid bearer token is required")
         return None
+
+    register_routes(app, context)
 
     @app.get("/")
     async def dashboard() -> Response:
