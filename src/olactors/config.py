@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .clients import ClientSettings
+from .delivery import DEFAULT_SCHEDULE_S, tolerant_breaker
 from .resilience import BreakerSettings, RateLimit
 from .runtime import Backoff
 
@@ -231,16 +232,19 @@ class SourceConfig(_Section):
         return self
 
 
-class RouteBreakerConfig(BreakerConfig):
-    """A route's breaker: judged on full windows of 100 calls at 60 % failures, so an
-    app failing 30 % of the time does not trip it by chance (see ``tolerant_breaker``)."""
+_ROUTE_BREAKER = tolerant_breaker()
 
-    window_size: int = Field(default=100, ge=1)
-    minimum_calls: int = Field(default=100, ge=1)
-    failure_rate_pct: float = Field(default=60.0, gt=0, le=100)
-    slow_call_s: float = Field(default=30.0, gt=0)
-    open_s: float = Field(default=10.0, gt=0)
-    trial_timeout_s: float = Field(default=60.0, gt=0)
+
+class RouteBreakerConfig(BreakerConfig):
+    """A route's breaker, with ``tolerant_breaker``'s defaults: an app failing 30 % of
+    the time does not trip it by chance."""
+
+    window_size: int = Field(default=_ROUTE_BREAKER.window_size, ge=1)
+    minimum_calls: int = Field(default=_ROUTE_BREAKER.minimum_calls, ge=1)
+    failure_rate_pct: float = Field(default=_ROUTE_BREAKER.failure_rate_pct, gt=0, le=100)
+    slow_call_s: float = Field(default=_ROUTE_BREAKER.slow_call_s, gt=0)
+    open_s: float = Field(default=_ROUTE_BREAKER.open_s, gt=0)
+    trial_timeout_s: float = Field(default=_ROUTE_BREAKER.trial_timeout_s, gt=0)
 
 
 class OrderingConfig(_Section):
@@ -285,7 +289,7 @@ class WebhooksConfig(_Section):
     dedup_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     #: Waits between delivery attempts (jittered); after the last, a dead letter.
     retry_schedule_s: list[float] = Field(
-        default=[5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0], min_length=1
+        default_factory=lambda: list(DEFAULT_SCHEDULE_S), min_length=1
     )
     #: How long a courier holds an event; a dead one's events come back after it.
     lease_s: float = Field(default=60.0, gt=0)

@@ -73,19 +73,19 @@ INGRESS_REQUESTS = Counter(
 )
 PROCESSING_SECONDS = Histogram(
     "olactors_processing_seconds",
-    "Time to deliver one stored event to all its routes (one attempt).",
+    "Time of one delivery attempt, by engine namespace (webhooks.<source>).",
     ["source"],
     registry=REGISTRY,
 )
 DELIVERY_RETRIES = Counter(
     "olactors_delivery_retries_total",
-    "Events given back for a later attempt, by source.",
+    "Delivery attempts that failed and will be retried, by engine namespace.",
     ["source"],
     registry=REGISTRY,
 )
 DEAD_LETTERS = Counter(
     "olactors_dead_letters_total",
-    "Events dead-lettered after their last attempt, by source.",
+    "Deliveries dead-lettered, by engine namespace.",
     ["source"],
     registry=REGISTRY,
 )

@@ -18,7 +18,7 @@ from .clients import (
     instagram,
 )
 from .config import Config, ConfigError, StoreConfig
-from .delivery import DELIVERY_PATH, Wake, courier_path, delivery_spec
+from .delivery import Wake, courier_path, delivery_spec
 from .resilience import ProviderGuard, resilience_spec
 from .runtime import ActorContext, ActorError, ActorSpec, SupervisorSpec
 from .store import Backend, Delivery, RedisBackend, SqliteBackend, Store, store_spec
@@ -82,7 +82,6 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
 
 STORE_PATH = "/root/store"
 RESILIENCE_PATH = "/root/resilience"
-assert DELIVERY_PATH == "/root/delivery"  # where build_tree puts the engine
 WAKE = Wake()
 
 

@@ -195,7 +195,7 @@ release = threading.Event()
 def blocking_handler(item: object) -> None:
     """A synchronous handler that blocks its thread until the test lets it go."""
     started.set()
-    release.wait(timeout=10)
+    release.wait(timeout=30)  # longer than the test waits: on the loop, it would fail
 
 
 async def test_a_synchronous_handler_runs_in_a_thread_and_never_blocks_the_loop(

@@ -8,7 +8,7 @@ import msgspec
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from ..delivery import DELIVERY_PATH, Pause, Resume, RouteState, courier_path
+from ..delivery import DELIVERY_PATH, Pause, ResetBreaker, Resume, RouteState, courier_path
 from ..runtime import ActorContext, ActorError, ActorNotFound, SupervisorSnapshot
 
 
@@ -17,7 +17,7 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 def register_routes(app: QuartTrio, context: ActorContext) -> None:
-    """``GET /routes``; ``POST /routes/<namespace>/<name>/pause|resume``."""
+    """``GET /routes``; ``POST /routes/<namespace>/<name>/pause|resume|reset-breaker``."""
 
     @app.get("/routes")
     async def routes() -> Response:
@@ -44,7 +44,11 @@ def register_routes(app: QuartTrio, context: ActorContext) -> None:
     async def resume(namespace: str, name: str) -> Response:
         return await _steer(namespace, name, Resume())
 
-    async def _steer(namespace: str, name: str, message: Pause | Resume) -> Response:
+    @app.post("/routes/<namespace>/<name>/reset-breaker")
+    async def reset_route_breaker(namespace: str, name: str) -> Response:
+        return await _steer(namespace, name, ResetBreaker())
+
+    async def _steer(namespace: str, name: str, message: Pause | Resume | ResetBreaker) -> Response:
         try:
             ref = context.lookup(courier_path(namespace, name))
             state: RouteState = await ref.ask(message, timeout=5.0)

@@ -18,8 +18,7 @@ import tenacity
 import trio
 
 from .. import metrics
-from ..resilience import ProviderGuard
-from ..resilience._hints import retry_after_s
+from ..resilience import ProviderGuard, retry_after_s
 from ._cache import CachedResponse, ResponseCache
 from ._errors import NetworkError, ProviderError, ProviderTimeout, error_for_status
 

@@ -12,7 +12,7 @@ source is; destinations implement the small :class:`Destination` protocol.
 from ._courier import Courier, CourierMessage, Pause, ResetBreaker, Resume, Wake
 from ._destination import Delivered, Destination
 from ._errors import AttemptFailed, DestinationGone
-from ._handler import HandlerDestination, load
+from ._handler import HandlerDestination
 from ._http import HttpDestination
 from ._keys import destination_of, queue_name, state_key
 from ._route import DestinationSpec, RouteState, tolerant_breaker
@@ -43,7 +43,6 @@ __all__ = [
     "courier_path",
     "delivery_spec",
     "destination_of",
-    "load",
     "queue_name",
     "state_key",
     "tolerant_breaker",

@@ -141,7 +141,7 @@ class Courier(Actor[CourierMessage]):
         if isinstance(message, ResetBreaker):
             self.breaker.reset(self._clock())
             self._poke()
-            return None
+            return self.state
         if isinstance(message, Pause):
             state = RouteState(paused=True, since=self._clock(), reason=message.reason)
         else:
@@ -226,14 +226,15 @@ class Courier(Actor[CourierMessage]):
                 self._holding[lease.item.id] = lease
                 self._idle = trio.Event() if self._idle.is_set() else self._idle
                 attempts.start_soon(self._attempt, lease)
-            if claimed.leases and len(claimed.leases) == ours:
-                continue  # there may be more ready
+            if len(claimed.leases) == ours:
+                continue  # a full batch: there may be more ready
+            # Less than asked for: nothing else is ready now. Sleep until the
+            # next item is due, or until a wake-up or a settle says otherwise.
             idle_s = STATE_REFRESH_S
             if claimed.next_due is not None:
                 idle_s = min(idle_s, max(0.0, claimed.next_due - self._clock()))
-            if not claimed.leases:
-                with trio.move_on_after(idle_s):
-                    await changed.wait()
+            with trio.move_on_after(idle_s):
+                await changed.wait()
 
     def _wait_before_claiming(self, now: float) -> float:
         if self.state.paused:
@@ -264,9 +265,8 @@ class Courier(Actor[CourierMessage]):
         assert self._store is not None
         key = state_key(self.spec.namespace, self.spec.name)
         self._state_version += 1
-        self.state = state
+        self.state = state  # at once, so the claimer never claims in between
         await self._store.put(key, msgspec.json.encode(state))
-        self.state = state
         self._state_read_at = self._clock()
         self._poke()
 
@@ -329,6 +329,7 @@ class Courier(Actor[CourierMessage]):
             # A destination's bug, or a handler calling sys.exit: a failed attempt.
             failure = AttemptFailed(f"{type(exc).__name__}: {exc}")
         ended = self._clock()
+        metrics.PROCESSING_SECONDS.labels(spec.namespace).observe(ended - started)
         latency_ms = round((ended - started) * 1000, 3)
         if delivered is not None:
             self.breaker.record(permit, ended, failed=False, duration_s=ended - started)

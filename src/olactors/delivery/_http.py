@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 
 import httpx
 
+from ..resilience import retry_after_s
 from ..signing import secret_key, sign_headers
 from ..store import RESPONSE_EXCERPT_BYTES, QueueItem
 from ._destination import Delivered
@@ -16,10 +15,6 @@ from ._errors import AttemptFailed, DestinationGone
 
 #: How much of an answer is read at most; the rest is never buffered.
 DEFAULT_RESPONSE_CAP = 64 * 1024
-
-#: The longest Retry-After a destination may ask for (a day): a larger or
-#: malformed value is not allowed to park an item for longer.
-_MAX_RETRY_AFTER_S = 86_400.0
 
 
 class HttpDestination:
@@ -91,7 +86,7 @@ class HttpDestination:
             outcome="http_error",
             status=status,
             response=excerpt,
-            retry_after_s=_retry_after(response.headers.get("retry-after"), self._clock()),
+            retry_after_s=retry_after_s(response.headers.get("retry-after"), self._clock()),
         )
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
@@ -112,21 +107,3 @@ class HttpDestination:
             if size < self.response_cap:
                 raise
         return b"".join(chunks)
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), bounded; None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    seconds: float
-    if value.isdigit():
-        seconds = float(value[:6])  # more digits than a day's worth mean nothing more
-    else:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - now
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)

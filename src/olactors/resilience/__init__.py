@@ -8,6 +8,7 @@ from ._breaker import CircuitBreaker, CircuitBreakerActor
 from ._breaker_state import Breaker, BreakerSettings, BreakerState, Permit
 from ._errors import CircuitOpen, RateLimited, ResilienceError
 from ._gcra import Gcra
+from ._hints import retry_after_s
 from ._limiter import RateLimit, RateLimiter, RateLimiterActor
 from ._tree import ProviderGuard, resilience_spec
 
@@ -27,4 +28,5 @@ __all__ = [
     "RateLimiterActor",
     "ResilienceError",
     "resilience_spec",
+    "retry_after_s",
 ]

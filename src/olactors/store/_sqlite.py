@@ -457,15 +457,9 @@ class SqliteBackend:
             self._bury(Bury(s.queue, s.id, s.token, s.error), now)
             state = DEAD
         else:
-            refund = int(s.action == "release")
-            cursor = self._db.execute(
-                "UPDATE items SET lease_token = NULL, available_at = ?, attempt = attempt - ?, "
-                "last_error = CASE WHEN ? THEN last_error ELSE ? END "
-                "WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
-                (max(now, s.retry_at), refund, refund, s.error, s.id, s.queue, s.token),
-            )
-            if cursor.rowcount == 0:
-                raise LeaseLost(s.queue, s.id)
+            release = s.action == "release"
+            error = None if release else s.error
+            self._give_back(s.queue, s.id, s.token, s.retry_at, error, now, refund=release)
             state = PENDING
         if s.namespace:
             eventlog.record(self._db, s.namespace, s.id, s.destination, state, s.attempt, now)
@@ -516,13 +510,34 @@ class SqliteBackend:
         return row is not None
 
     def _nack(self, command: Nack, now: float) -> None:
+        self._give_back(
+            command.queue, command.id, command.token, command.retry_at, command.error, now
+        )
+
+    def _give_back(
+        self,
+        queue: str,
+        item_id: str,
+        token: str,
+        retry_at: float,
+        error: str | None,
+        now: float,
+        *,
+        refund: bool = False,
+    ) -> None:
+        """End a lease with the item still to do: claimable at ``retry_at``.
+
+        A nack records ``error``; a release (``refund``) keeps the last error
+        and takes back the attempt its claim counted.
+        """
         cursor = self._db.execute(
-            "UPDATE items SET lease_token = NULL, available_at = ?, last_error = ? "
+            "UPDATE items SET lease_token = NULL, available_at = ?, attempt = attempt - ?, "
+            "last_error = COALESCE(?, last_error) "
             "WHERE id = ? AND queue = ? AND dead = 0 AND lease_token = ?",
-            (max(now, command.retry_at), command.error, command.id, command.queue, command.token),
+            (max(now, retry_at), int(refund), error, item_id, queue, token),
         )
         if cursor.rowcount == 0:
-            raise LeaseLost(command.queue, command.id)
+            raise LeaseLost(queue, item_id)
 
     def _bury(self, command: Bury, now: float) -> None:
         row = self._db.execute(

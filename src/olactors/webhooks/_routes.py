@@ -50,7 +50,6 @@ class Router:
         self.routes = list(routes)
         self.unrouted = unrouted
         self.empty_status = UNROUTED if unrouted == "keep" else DROPPED
-        self._ordered = any(route.order_key for route in self.routes)
         self._warned: set[str] = set()
 
     def deliveries(self, event_type: str, payload: bytes) -> list[Delivery]:
@@ -58,7 +57,8 @@ class Router:
         if not matching:
             self._count_unrouted(event_type)
             return []
-        document = _json(payload) if self._ordered else None
+        ordered = any(route.order_key for route in matching)
+        document = _json(payload) if ordered else None
         return [
             Delivery(
                 route.name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..config import ABACATEPAY_PUBLIC_KEY, ConfigError, RouteConfig, WebhooksConfig
 from ..delivery import (
@@ -111,38 +111,21 @@ def webhook_deliveries(
     return groups
 
 
-def _maker(route: RouteConfig, env: Mapping[str, str]) -> _Make:
+def _maker(route: RouteConfig, env: Mapping[str, str]) -> Callable[[], Destination]:
+    """What builds the route's destination anew at each courier start."""
     if route.handler is not None:
+        target = route.handler
         try:
-            HandlerDestination(route.handler)  # fail at start, not at the first event
+            HandlerDestination(target)  # fail at start, not at the first event
         except (ImportError, AttributeError, ValueError) as exc:
-            raise ConfigError(f"route {route.name}: handler {route.handler}: {exc}") from None
-        return _Make(route, None)
-    assert route.signing_secret_env is not None  # the config requires it with forward_to
+            raise ConfigError(f"route {route.name}: handler {target}: {exc}") from None
+        return lambda: HandlerDestination(target)
+    assert route.forward_to is not None  # the config requires it without a handler
+    assert route.signing_secret_env is not None  # and a secret with it
+    url, timeout_s, connections = route.forward_to, route.timeout_s, route.max_in_flight
     secret = _secret(env, route.signing_secret_env, f"route {route.name}: signing_secret_env")
     try:
         HttpDestination.check_secret(secret)
     except ValueError as exc:
         raise ConfigError(f"route {route.name}: signing_secret_env: {exc}") from None
-    return _Make(route, secret)
-
-
-class _Make:
-    """Builds a route's destination anew at each courier start."""
-
-    def __init__(self, route: RouteConfig, secret: str | None) -> None:
-        self._route = route
-        self._secret = secret
-
-    def __call__(self) -> Destination:
-        route = self._route
-        if route.handler is not None:
-            return HandlerDestination(route.handler)
-        assert route.forward_to is not None
-        assert self._secret is not None
-        return HttpDestination(
-            route.forward_to,
-            self._secret,
-            timeout_s=route.timeout_s,
-            max_connections=route.max_in_flight,
-        )
+    return lambda: HttpDestination(url, secret, timeout_s=timeout_s, max_connections=connections)
