@@ -35,6 +35,7 @@ bench: $(VENV)/.test
 	$(BIN)/python scripts/bench_store.py
 	$(BIN)/python scripts/bench_clients.py
 	$(BIN)/python scripts/bench_ingest.py
+	$(BIN)/python scripts/bench_e2e.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -18,6 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
         ("bench_store.py", ["--items", "256", "--single-items", "20", "--rounds", "1"], 4),
         ("bench_clients.py", ["--requests", "64", "--concurrency", "8", "--rounds", "1"], 2),
         ("bench_ingest.py", ["--seconds", "0.5", "--connections", "4", "--rounds", "1"], 1),
+        (
+            "bench_e2e.py",
+            [
+                *("--seconds", "0.5", "--connections", "4", "--rounds", "1"),
+                *("--rate", "10", "--light-seconds", "0.5", "--in-flight", "4"),
+            ],
+            4,
+        ),
     ],
 )
 def test_a_benchmark_prints_every_ratio_on_its_short_profile(
@@ -32,4 +40,4 @@ def test_a_benchmark_prints_every_ratio_on_its_short_profile(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("ratio ours/bare") == comparisons
+    assert result.stdout.count("  ratio ") == comparisons
