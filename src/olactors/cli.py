@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args.config)
     if args.command == "check-config":
         return check_config(args.path, os.environ)
-    if args.command in ("status", "breakers", "dead-letters"):
+    if args.command in ("status", "breakers", "dead-letters", "events", "routes"):
         return run_command(args, os.environ)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
 

@@ -20,7 +20,7 @@ async def test_the_page_answers_without_a_token_and_holds_no_data(daemon: Daemon
         page = await client.get("/")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert 'new EventSource("events")' in page.text
+    assert 'new EventSource("stream")' in page.text
     assert "/root/" not in page.text
 
 
@@ -63,15 +63,15 @@ async def test_a_forged_session_cookie_is_refused(daemon: Daemon) -> None:
 
 async def test_the_event_stream_needs_authentication(daemon: Daemon) -> None:
     async with httpx.AsyncClient(base_url=daemon.url) as client:
-        assert (await client.get("/events")).status_code == 401
+        assert (await client.get("/stream")).status_code == 401
 
 
 async def open_events(url: str) -> trio.SocketStream:
-    """A raw socket with ``GET /events`` sent: httpx's line iterators would be
+    """A raw socket with ``GET /stream`` sent: httpx's line iterators would be
     left unclosed in the middle of an endless stream."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     stream = await trio.open_tcp_stream(host, int(port))
-    request = f"GET /events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    request = f"GET /stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
     await stream.send_all(request.encode())
     return stream
 

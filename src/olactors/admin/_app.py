@@ -25,6 +25,7 @@ from ..runtime import (
 )
 from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
 from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
+from ._events import register_events
 from ._providers import RESILIENCE, provider_states
 from ._routes import register_routes
 
@@ -68,6 +69,7 @@ def admin_app(
         return None
 
     register_routes(app, context)
+    register_events(app, context, store)
 
     @app.get("/")
     async def dashboard() -> Response:
@@ -91,8 +93,8 @@ def admin_app(
         )
         return answer
 
-    @app.get("/events")
-    async def events() -> Response:
+    @app.get("/stream")
+    async def stream() -> Response:
         answer = Response(
             event_stream(context, store, interval_s=1.0),
             content_type="text/event-stream",

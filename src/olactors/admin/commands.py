@@ -1,4 +1,5 @@
-"""``olactors status``, ``breakers`` and ``dead-letters``: the admin listener from a shell.
+"""``olactors status``, ``breakers``, ``dead-letters``, ``events`` and ``routes``: the admin
+listener from a shell.
 
 Each command is one or two HTTP calls to a running daemon's admin listener,
 with its bearer token from the environment variable the configuration names.
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from ..config import Config, ConfigError
+from ..webhooks import namespace_of
 
 #: Addresses a listener binds to mean "every interface"; a client calls loopback.
 _ANY_HOST = {"0.0.0.0", "::", "[::]", ""}  # noqa: S104 -- recognised, never bound
@@ -62,7 +64,40 @@ def add_commands(commands: Any) -> None:
         else:
             action.add_argument("id")
     for action in (listing, *(actions.choices[n] for n in ("show", "replay", "delete"))):
-        action.add_argument("--queue", required=True, help="the webhook source, e.g. stripe")
+        action.add_argument(
+            "--queue", required=True, help="the route's queue, e.g. d:webhooks.stripe:to-app"
+        )
+
+    events = commands.add_parser("events", help="received events, their attempts, retries")
+    verbs = events.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listed = verbs.add_parser("list", parents=[common], help="a source's events, newest first")
+    listed.add_argument("--source", required=True, help="the webhook source, e.g. stripe")
+    listed.add_argument("--status", help="pending, delivered, dead, dropped or unrouted")
+    listed.add_argument("--type", help="an event type, e.g. charge.refunded")
+    listed.add_argument("--route", help="only events for this route (--status is its state)")
+    listed.add_argument("--limit", type=int, default=50)
+    listed.add_argument("--cursor", type=int)
+    for name, help_text in (
+        ("show", "one event: payload, where it went, every attempt"),
+        ("retry", "try every route still owed the event now"),
+    ):
+        verb = verbs.add_parser(name, parents=[common], help=help_text)
+        verb.add_argument("source", help="the webhook source, e.g. stripe")
+        verb.add_argument("id", help="the event's id")
+
+    routes = commands.add_parser("routes", help="delivery routes: state, pause, resume")
+    steer = routes.add_subparsers(dest="action", required=True, metavar="ACTION")
+    steer.add_parser("list", parents=[common], help="every route with its state")
+    for name, help_text in (
+        ("pause", "stop delivering; events wait in the route's queue"),
+        ("resume", "deliver again (also after a 410 disabled the route)"),
+        ("reset-breaker", "close the route's breaker by hand"),
+    ):
+        verb = steer.add_parser(name, parents=[common], help=help_text)
+        verb.add_argument("source", help="the webhook source, e.g. stripe")
+        verb.add_argument("route", help="the route's name")
+        if name == "pause":
+            verb.add_argument("--reason", help="shown with the route's state")
 
 
 def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -97,6 +132,10 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
             _show(_call(client, "POST", f"/breakers/{args.reset}/reset"), args.json)
             return 0
         return _breakers(_call(client, "GET", "/breakers"), args.json)
+    if args.command == "events":
+        return _events(client, args)
+    if args.command == "routes":
+        return _routes(client, args)
     queue = {"queue": args.queue}
     if args.action == "list":
         params: dict[str, Any] = {**queue, "limit": args.limit}
@@ -117,6 +156,65 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _events(client: httpx.Client, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        params: dict[str, Any] = {"source": args.source, "limit": args.limit}
+        for key in ("status", "type", "route", "cursor"):
+            if getattr(args, key) is not None:
+                params[key] = getattr(args, key)
+        page = _call(client, "GET", "/events", params)
+        if args.json:
+            print(json.dumps(page, indent=2))
+            return 0
+        for item in page["items"]:
+            routes = " ".join(f"{k}={v}" for k, v in item["destinations"].items())
+            print(f"{item['id']}  {item['type']}  {item['status']}  {routes}".rstrip())
+        if page.get("next_cursor") is not None:
+            print(f"more: --cursor {page['next_cursor']}")
+        return 0
+    path = f"/events/{args.source}/{args.id}"
+    if args.action == "retry":
+        _show(_call(client, "POST", f"{path}/retry"), args.json)
+        return 0
+    record = _call(client, "GET", path)
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return 0
+    for key in ("id", "type", "status", "received_at", "destinations"):
+        print(f"{key}: {record[key]}")
+    for attempt in record["attempts"]:
+        status = f" {attempt['status']}" if attempt.get("status") is not None else ""
+        error = f"  {attempt['error']}" if attempt.get("error") else ""
+        print(
+            f"attempt: {attempt['destination']} {attempt['outcome']}{status} "
+            f"{attempt['latency_ms']} ms{error}"
+        )
+    print("payload:")
+    print(record["payload"])
+    return 0
+
+
+def _routes(client: httpx.Client, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        listed = _call(client, "GET", "/routes")
+        if args.json:
+            print(json.dumps(listed, indent=2))
+            return 0
+        for route in listed:
+            state = route["state"]
+            paused = f"paused ({state.get('reason', '')})" if state.get("paused") else "running"
+            print(
+                f"{route['namespace']}/{route['destination']}: {paused} "
+                f"breaker={route['breaker']} in_flight={route['in_flight']} "
+                f"delivered={route['delivered']} dead={route['dead_lettered']}"
+            )
+        return 0
+    path = f"/routes/{namespace_of(args.source)}/{args.route}/{args.action}"
+    body = {"reason": args.reason} if getattr(args, "reason", None) else None
+    _show(_call(client, "POST", path, json_body=body), args.json)
+    return 0
+
+
 def _call(
     client: httpx.Client,
     method: str,
@@ -124,9 +222,10 @@ def _call(
     params: Mapping[str, Any] | None = None,
     *,
     ok: frozenset[int] = frozenset({200}),
+    json_body: Any = None,
 ) -> Any:
     try:
-        answer = client.request(method, path, params=params)
+        answer = client.request(method, path, params=params, json=json_body)
     except httpx.TransportError as exc:
         raise AdminError(
             f"cannot reach the admin listener at {client.base_url} ({type(exc).__name__}: {exc}); "

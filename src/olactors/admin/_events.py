@@ -1,0 +1,104 @@
+"""The event log on the admin listener: list events, read one with its attempts, retry it."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from typing import Any
+
+import msgspec
+from quart import Response, request
+from quart_trio import QuartTrio
+
+from ..delivery import Wake, courier_path, queue_name
+from ..runtime import ActorContext, ActorError
+from ..store import DEAD, PENDING, InvalidStoreCall, ItemNotFound, Store, StoreError
+from ..webhooks import namespace_of
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(value), status=status, content_type="application/json")
+
+
+def _error(status: int, message: str) -> Response:
+    return _json({"error": message}, status)
+
+
+def _text(raw: bytes) -> tuple[str, str]:
+    """Bytes as UTF-8 text when they are, else base64, with which it is."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode(), "base64"
+
+
+def register_events(app: QuartTrio, context: ActorContext, store: Store) -> None:
+    """``GET /events``, ``GET /events/<source>/<id>``, ``POST /events/<source>/<id>/retry``."""
+
+    @app.get("/events")
+    async def events() -> Response:
+        args = request.args
+        source = args.get("source", "")
+        if not source:
+            return _error(400, "say which webhook source: ?source=<name>")
+        try:
+            page = await store.events(
+                namespace_of(source),
+                limit=int(args.get("limit", "50")),
+                cursor=int(args["cursor"]) if "cursor" in args else None,
+                status=args.get("status", ""),
+                event_type=args.get("type", ""),
+                destination=args.get("route", ""),
+            )
+        except (ValueError, InvalidStoreCall) as exc:
+            return _error(400, str(exc))
+        except StoreError as exc:
+            return _error(503, str(exc))
+        return _json({"items": page.items, "next_cursor": page.next_cursor})
+
+    @app.get("/events/<source>/<event_id>")
+    async def event(source: str, event_id: str) -> Response:
+        try:
+            record = await store.event(namespace_of(source), event_id)
+        except ItemNotFound:
+            return _error(404, f"no event {event_id} from {source} (or no longer kept)")
+        except InvalidStoreCall as exc:
+            return _error(400, str(exc))
+        except StoreError as exc:
+            return _error(503, str(exc))
+        data: dict[str, Any] = msgspec.to_builtins(record)
+        data["payload"], data["payload_encoding"] = _text(record.payload)
+        for shown, attempt in zip(data["attempts"], record.attempts, strict=True):
+            shown["response"], shown["response_encoding"] = _text(attempt.response)
+        return _json(data)
+
+    @app.post("/events/<source>/<event_id>/retry")
+    async def retry(source: str, event_id: str) -> Response:
+        """Every destination still owed the event tries now: a pending one ahead of its
+        schedule, a dead one replayed with fresh attempts."""
+        namespace = namespace_of(source)
+        try:
+            record = await store.event(namespace, event_id)
+            if not record.destinations:
+                return _error(409, f"event {event_id} went to no route ({record.status})")
+            done: dict[str, str] = {}
+            for destination, state in record.destinations.items():
+                queue = queue_name(namespace, destination)
+                if state == DEAD:
+                    await store.replay(queue, event_id)
+                    done[destination] = "replayed"
+                elif state == PENDING:
+                    moved = await store.expedite(queue, event_id)
+                    done[destination] = "now" if moved else "already due or in flight"
+                else:
+                    done[destination] = state
+                if state in (DEAD, PENDING):
+                    with contextlib.suppress(ActorError):
+                        context.lookup(courier_path(namespace, destination)).tell_nowait(Wake())
+        except ItemNotFound:
+            return _error(404, f"no event {event_id} from {source} waiting to be delivered")
+        except InvalidStoreCall as exc:
+            return _error(400, str(exc))
+        except StoreError as exc:
+            return _error(503, str(exc))
+        return _json({"status": "retrying", "destinations": done})

@@ -1,0 +1,191 @@
+"""The event log on the admin listener and the shell: list, show, retry; routes steered."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from olactors.config import WebhooksConfig
+from olactors.runtime import ActorSystem
+from olactors.store import QueueItem
+from olactors.tree import build_tree
+
+from .daemon import TOKEN, Daemon, config
+from .test_admin_api import call
+from .test_admin_commands import olactors
+
+WHSEC = "whsec_events"
+seen: dict[str, int] = {}
+app_is_down = [True]
+
+
+async def flaky(item: QueueItem) -> None:
+    """Fails the first attempt of each event."""
+    seen[item.id] = seen.get(item.id, 0) + 1
+    if seen[item.id] == 1:
+        raise RuntimeError("not yet")
+
+
+async def down(item: QueueItem) -> None:
+    """An app that fails until the test brings it back."""
+    if app_is_down[0]:
+        raise RuntimeError("app is down")
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    seen.clear()
+    app_is_down[0] = True
+    webhooks = {
+        "retry_schedule_s": [0.05],
+        "sources": {"stripe": {"kind": "stripe", "secrets_env": ["WHSEC"]}},
+        "routes": [
+            {
+                "name": "flaky",
+                "source": "stripe",
+                "events": ["flaky.*"],
+                "handler": f"{__name__}:flaky",
+            },
+            {
+                "name": "down",
+                "source": "stripe",
+                "events": ["down.*"],
+                "handler": f"{__name__}:down",
+            },
+        ],
+    }
+    settings = config(tmp_path).model_copy(
+        update={"webhooks": WebhooksConfig.model_validate(webhooks)}
+    )
+    system = ActorSystem(build_tree(settings, {"ADMIN_TOKEN": TOKEN, "WHSEC": WHSEC}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        yield Daemon(system, url)
+        system.shutdown()
+
+
+async def post(daemon: Daemon, event_id: str, event_type: str) -> None:
+    public = daemon.system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+    body = json.dumps({"id": event_id, "type": event_type, "data": {}}).encode()
+    now = int(time.time())
+    signature = hmac.new(WHSEC.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+    async with httpx.AsyncClient(base_url=public) as client:
+        answer = await client.post(
+            "/webhooks/stripe",
+            content=body,
+            headers={"Stripe-Signature": f"t={now},v1={signature}"},
+        )
+    assert answer.status_code == 200
+
+
+async def settled(daemon: Daemon, event_id: str, status: str) -> dict[str, object]:
+    with trio.fail_after(10):
+        while True:
+            answer = await call(daemon, "GET", f"/events/stripe/{event_id}")
+            if answer.status_code == 200 and answer.json()["status"] == status:
+                return dict(answer.json())
+            await trio.sleep(0.02)
+
+
+async def test_events_are_listed_newest_first_with_each_routes_state(daemon: Daemon) -> None:
+    await post(daemon, "evt_1", "flaky.one")
+    await post(daemon, "evt_2", "flaky.two")
+    await settled(daemon, "evt_2", "delivered")
+    await settled(daemon, "evt_1", "delivered")
+    page = (await call(daemon, "GET", "/events?source=stripe")).json()
+    assert [(e["id"], e["destinations"]) for e in page["items"]] == [
+        ("evt_2", {"flaky": "delivered"}),
+        ("evt_1", {"flaky": "delivered"}),
+    ]
+    assert page["next_cursor"] is None
+
+
+async def test_events_are_filtered_by_type_and_route(daemon: Daemon) -> None:
+    await post(daemon, "evt_1", "flaky.one")
+    await post(daemon, "evt_2", "down.now")
+    only = (await call(daemon, "GET", "/events?source=stripe&type=flaky.one")).json()
+    assert [e["id"] for e in only["items"]] == ["evt_1"]
+    routed = (await call(daemon, "GET", "/events?source=stripe&route=down")).json()
+    assert [e["id"] for e in routed["items"]] == ["evt_2"]
+
+
+async def test_an_event_shows_its_payload_and_every_attempt(daemon: Daemon) -> None:
+    await post(daemon, "evt_1", "flaky.one")
+    shown = await settled(daemon, "evt_1", "delivered")
+    assert json.loads(str(shown["payload"]))["id"] == "evt_1"
+    attempts = shown["attempts"]
+    assert isinstance(attempts, list)
+    assert [a["outcome"] for a in attempts] == ["error", "delivered"]
+    assert "not yet" in attempts[0]["error"]
+
+
+async def test_retrying_a_dead_event_delivers_it_once_the_app_is_back(daemon: Daemon) -> None:
+    await post(daemon, "evt_1", "down.now")
+    await settled(daemon, "evt_1", "dead")
+    app_is_down[0] = False
+    answer = await call(daemon, "POST", "/events/stripe/evt_1/retry")
+    assert answer.json() == {"status": "retrying", "destinations": {"down": "replayed"}}
+    await settled(daemon, "evt_1", "delivered")
+
+
+async def test_listing_events_needs_a_source_and_an_unknown_event_is_a_404(
+    daemon: Daemon,
+) -> None:
+    assert (await call(daemon, "GET", "/events")).status_code == 400
+    assert (await call(daemon, "GET", "/events/stripe/evt_nope")).status_code == 404
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.toml"
+    path.write_text('[admin]\ntoken_env = "ADMIN_TOKEN"\n')
+    monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
+    return path
+
+
+async def test_events_are_listed_and_shown_from_the_shell(
+    daemon: Daemon, cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await post(daemon, "evt_1", "flaky.one")
+    await settled(daemon, "evt_1", "delivered")
+    assert await olactors(daemon, cli_config, "events", "list", "--source", "stripe") == 0
+    assert capsys.readouterr().out.splitlines() == ["evt_1  flaky.one  delivered  flaky=delivered"]
+    assert await olactors(daemon, cli_config, "events", "show", "stripe", "evt_1") == 0
+    out = capsys.readouterr().out
+    assert "attempt: flaky error" in out
+    assert "attempt: flaky delivered" in out
+
+
+async def test_an_event_is_retried_from_the_shell(
+    daemon: Daemon, cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await post(daemon, "evt_1", "down.now")
+    await settled(daemon, "evt_1", "dead")
+    app_is_down[0] = False
+    assert await olactors(daemon, cli_config, "events", "retry", "stripe", "evt_1") == 0
+    assert "status=retrying" in capsys.readouterr().out
+    await settled(daemon, "evt_1", "delivered")
+
+
+async def test_a_route_is_paused_and_resumed_from_the_shell(
+    daemon: Daemon, cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pause = ("routes", "pause", "stripe", "flaky", "--reason", "deploying")
+    assert await olactors(daemon, cli_config, *pause) == 0
+    capsys.readouterr()
+    assert await olactors(daemon, cli_config, "routes", "list") == 0
+    listed = capsys.readouterr().out
+    assert "webhooks.stripe/flaky: paused (deploying)" in listed
+    assert await olactors(daemon, cli_config, "routes", "resume", "stripe", "flaky") == 0
+    capsys.readouterr()
+    assert await olactors(daemon, cli_config, "routes", "list") == 0
+    assert "webhooks.stripe/flaky: running" in capsys.readouterr().out
