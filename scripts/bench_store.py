@@ -109,6 +109,7 @@ def bare_redis(url: str, prefix: str, items: int, batch: int) -> float:
                 f"{prefix}:q:{{{queue}}}:",
                 "0",
                 "",
+                f"{prefix}:wake",
             ]
             pipe.evalsha(sha, len(keys), *keys, *args)
         pipe.execute()

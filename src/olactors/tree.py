@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
@@ -18,10 +17,18 @@ from .clients import (
     instagram,
 )
 from .config import Config, ConfigError, StoreConfig
-from .delivery import Wake, courier_path, delivery_spec
+from .delivery import delivery_spec, wake_courier
 from .resilience import ProviderGuard, resilience_spec
-from .runtime import ActorContext, ActorError, ActorSpec, SupervisorSpec
-from .store import Backend, Delivery, RedisBackend, SqliteBackend, Store, store_spec
+from .runtime import ActorContext, ActorSpec, SupervisorSpec
+from .store import (
+    Backend,
+    Delivery,
+    QueueWakes,
+    RedisBackend,
+    SqliteBackend,
+    Store,
+    store_spec,
+)
 from .webhooks import HttpListener, WebhookIngress
 from .webhooks._tree import webhook_deliveries, webhook_routers, webhook_sources
 
@@ -61,6 +68,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 webhook_deliveries(config.webhooks, env, claim_batch=config.delivery.claim_batch),
                 STORE_PATH,
                 drain_s=config.delivery.drain_s,
+                wakes=queue_wakes(store, env),
                 max_restarts=max(supervision.max_restarts, 5),
                 within_s=supervision.within_s,
                 backoff=supervision.backoff(),
@@ -82,7 +90,6 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
 
 STORE_PATH = "/root/store"
 RESILIENCE_PATH = "/root/resilience"
-WAKE = Wake()
 
 
 def provider_client(
@@ -150,11 +157,7 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     def app(context: ActorContext) -> WebhookIngress:
         def wake(namespace: str, deliveries: list[Delivery]) -> None:
             for delivery in deliveries:
-                # A full mailbox already holds a wake-up; a courier that is
-                # restarting claims anyway when it starts.
-                with contextlib.suppress(ActorError):
-                    ref = context.lookup(courier_path(namespace, delivery.destination))
-                    ref.tell_nowait(WAKE)
+                wake_courier(context.lookup, delivery.queue)
 
         return WebhookIngress(
             sources,
@@ -193,17 +196,34 @@ def backends(store: StoreConfig, env: Mapping[str, str]) -> Callable[[str], Back
             synchronous=synchronous,
             busy_timeout_s=limit_s,
         )
-    password = None
-    if store.redis_password_env is not None:
-        password = env.get(store.redis_password_env)
-        if not password:
-            raise ConfigError(
-                f"store.redis_password_env names {store.redis_password_env}, which is not set"
-            )
+    password = redis_password(store, env)
     return lambda role: RedisBackend(
         store.redis_url,
         prefix=store.redis_prefix,
         password=password,
         connect_timeout_s=min(store.redis_connect_timeout_s, limit_s),
         timeout_s=limit_s,
+    )
+
+
+def redis_password(store: StoreConfig, env: Mapping[str, str]) -> str | None:
+    """The Redis password from the variable ``redis_password_env`` names, if it names one."""
+    if store.redis_password_env is None:
+        return None
+    password = env.get(store.redis_password_env)
+    if not password:
+        raise ConfigError(
+            f"store.redis_password_env names {store.redis_password_env}, which is not set"
+        )
+    return password
+
+
+def queue_wakes(store: StoreConfig, env: Mapping[str, str]) -> ActorSpec | None:
+    """On Redis, the listener that wakes this replica's couriers for work another stored."""
+    if store.backend != "redis":
+        return None  # one process: the publisher wakes its couriers itself
+    url, prefix, password = store.redis_url, store.redis_prefix, redis_password(store, env)
+    return ActorSpec(
+        "wakes",
+        lambda: QueueWakes(url, prefix=prefix, password=password, on_wake=wake_courier),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import hmac
 from typing import Any
 
@@ -13,11 +12,10 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from .. import metrics
-from ..delivery import Wake, courier_path, destination_of
+from ..delivery import wake_courier
 from ..resilience import CircuitBreaker
 from ..runtime import (
     ActorContext,
-    ActorError,
     ActorNotFound,
     ChildStartFailed,
     Status,
@@ -204,10 +202,7 @@ def admin_app(
 
     def wake(queue: str) -> None:
         """A replayed item is ready now: tell its courier, if it has one."""
-        owner = destination_of(queue)
-        if owner is not None:
-            with contextlib.suppress(ActorError):
-                context.lookup(courier_path(*owner)).tell_nowait(Wake())
+        wake_courier(context.lookup, queue)
 
     @app.post("/dead-letters/<item_id>/replay")
     async def replay(item_id: str) -> Response:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 from typing import Any
 
 import msgspec
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from ..delivery import Wake, courier_path, queue_name
-from ..runtime import ActorContext, ActorError
+from ..delivery import queue_name, wake_courier
+from ..runtime import ActorContext
 from ..store import DEAD, PENDING, InvalidStoreCall, ItemNotFound, Store, StoreError
 from ..webhooks import namespace_of
 
@@ -93,8 +92,7 @@ def register_events(app: QuartTrio, context: ActorContext, store: Store) -> None
                 else:
                     done[destination] = state
                 if state in (DEAD, PENDING):
-                    with contextlib.suppress(ActorError):
-                        context.lookup(courier_path(namespace, destination)).tell_nowait(Wake())
+                    wake_courier(context.lookup, queue)
         except ItemNotFound:
             return _error(404, f"no event {event_id} from {source} waiting to be delivered")
         except InvalidStoreCall as exc:

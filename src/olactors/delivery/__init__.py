@@ -18,7 +18,7 @@ from ._keys import destination_of, queue_name, state_key
 from ._route import DestinationSpec, RouteState, tolerant_breaker
 from ._schedule import DEFAULT_SCHEDULE_S, RetryPolicy
 from ._slots import SlotPool
-from ._tree import DELIVERY_PATH, DeliveryGroup, courier_path, delivery_spec
+from ._tree import DELIVERY_PATH, DeliveryGroup, courier_path, delivery_spec, wake_courier
 
 __all__ = [
     "DEFAULT_SCHEDULE_S",
@@ -46,4 +46,5 @@ __all__ = [
     "queue_name",
     "state_key",
     "tolerant_breaker",
+    "wake_courier",
 ]

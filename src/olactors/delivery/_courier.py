@@ -52,8 +52,9 @@ class ResetBreaker(msgspec.Struct, frozen=True, tag=True):
 
 CourierMessage = Wake | Pause | Resume | ResetBreaker
 
-#: How often a courier rereads its pause state, so a pause or resume made
-#: on another replica takes effect here too without a read per item.
+#: How often a courier rereads its pause state (so a pause or resume made on
+#: another replica takes effect here too, without a read per item), and the
+#: longest it sleeps idle when no wake-up comes.
 STATE_REFRESH_S = 5.0
 
 _BREAKER_LEVEL = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
@@ -98,9 +99,11 @@ class Courier(Actor[CourierMessage]):
         shared: SlotPool,
         *,
         drain_s: float = 10.0,
+        refresh_s: float = STATE_REFRESH_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.spec = spec
+        self.refresh_s = refresh_s
         self.store_path = store_path
         self.shared = shared
         self.drain_s = drain_s
@@ -110,6 +113,7 @@ class Courier(Actor[CourierMessage]):
         self.breaker = Breaker(spec.breaker, self._breaker_moved)
         self.gcra = Gcra(spec.rate_per_s, spec.burst) if spec.rate_per_s else None
         self.delivered = self.retried = self.dead = self.released = 0
+        self.claims = 0
         self.last_error: str | None = None
         self._store: Store | None = None
         self._destination: Destination | None = None
@@ -219,6 +223,7 @@ class Courier(Actor[CourierMessage]):
                 with trio.move_on_after(1.0):
                     await changed.wait()
                 continue
+            self.claims += 1
             unused = ours - len(claimed.leases)
             self.own.give(unused)
             self.shared.give(unused)
@@ -230,7 +235,7 @@ class Courier(Actor[CourierMessage]):
                 continue  # a full batch: there may be more ready
             # Less than asked for: nothing else is ready now. Sleep until the
             # next item is due, or until a wake-up or a settle says otherwise.
-            idle_s = STATE_REFRESH_S
+            idle_s = self.refresh_s
             if claimed.next_due is not None:
                 idle_s = min(idle_s, max(0.0, claimed.next_due - self._clock()))
             with trio.move_on_after(idle_s):
@@ -238,14 +243,14 @@ class Courier(Actor[CourierMessage]):
 
     def _wait_before_claiming(self, now: float) -> float:
         if self.state.paused:
-            return STATE_REFRESH_S
+            return self.refresh_s
         if self.breaker.state is BreakerState.OPEN:
             return max(0.0, self.breaker.open_until - now)
         return 0.0
 
     async def _refresh_state(self) -> None:
         now = self._clock()
-        if now - self._state_read_at < STATE_REFRESH_S:
+        if now - self._state_read_at < self.refresh_s:
             return
         assert self._store is not None
         version = self._state_version
@@ -476,6 +481,7 @@ class Courier(Actor[CourierMessage]):
             if self.breaker.state is BreakerState.OPEN
             else None,
             "in_flight": self.own.in_use,
+            "claims": self.claims,
             "max_in_flight": self.spec.max_in_flight,
             "delivered": self.delivered,
             "retried": self.retried,

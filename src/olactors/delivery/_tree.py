@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..runtime import ActorSpec, Backoff, SupervisorSpec
-from ._courier import Courier
+from ..runtime import ActorError, ActorSpec, Backoff, SupervisorSpec
+from ._courier import STATE_REFRESH_S, Courier, Wake
+from ._keys import destination_of
 from ._route import DestinationSpec
 from ._slots import SlotPool
 
@@ -38,6 +41,8 @@ def delivery_spec(
     store_path: str,
     *,
     drain_s: float = 10.0,
+    refresh_s: float = STATE_REFRESH_S,
+    wakes: ActorSpec | None = None,
     max_restarts: int = 5,
     within_s: float = 10.0,
     backoff: Backoff | None = None,
@@ -47,13 +52,17 @@ def delivery_spec(
 
     A courier's shutdown limit is its drain time plus room to give back what
     it did not finish, so an orderly stop never has to cancel a courier.
+    ``wakes`` (the store's wake listener, on Redis) joins last, so it stops
+    before the couriers it wakes.
     """
 
     def courier(spec: DestinationSpec, shared: SlotPool) -> ActorSpec:
         def make() -> Courier:
             if clock is None:
-                return Courier(spec, store_path, shared, drain_s=drain_s)
-            return Courier(spec, store_path, shared, drain_s=drain_s, clock=clock)
+                return Courier(spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s)
+            return Courier(
+                spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s, clock=clock
+            )
 
         return ActorSpec(spec.name, make, shutdown_timeout_s=drain_s + 5.0)
 
@@ -72,8 +81,17 @@ def delivery_spec(
         )
     return SupervisorSpec(
         "delivery",
-        children=supervisors,
+        children=[*supervisors, *([wakes] if wakes is not None else [])],
         max_restarts=max_restarts,
         within_s=within_s,
         backoff=backoff or Backoff(),
     )
+
+
+def wake_courier(lookup: Callable[[str], Any], queue: str) -> None:
+    """Tell the courier of ``queue`` (if it is a destination's, and runs here) to claim."""
+    owner = destination_of(queue)
+    if owner is None:
+        return
+    with contextlib.suppress(ActorError):
+        lookup(courier_path(*owner)).tell_nowait(Wake())

@@ -37,6 +37,7 @@ from ._types import (
     QueueItem,
     new_item_id,
 )
+from ._wakes import OnWake, QueueWakes
 
 __all__ = [
     "DEAD",
@@ -60,8 +61,10 @@ __all__ = [
     "Lease",
     "LeaseLost",
     "NewItem",
+    "OnWake",
     "QueueCounts",
     "QueueItem",
+    "QueueWakes",
     "RedisBackend",
     "Settlement",
     "SqliteBackend",

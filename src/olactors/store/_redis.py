@@ -184,6 +184,11 @@ class RedisBackend:
     def _item_prefix(self, queue: str) -> str:
         return self._q(queue, "i:")
 
+    @property
+    def wake_channel(self) -> str:
+        """Where every new, replayed or expedited item's queue name is published."""
+        return f"{self.prefix}:wake"
+
     def _base(self, queue: str) -> str:
         """What the scripts build a queue's keys from."""
         return self._q(queue, "")
@@ -242,6 +247,7 @@ class RedisBackend:
                     self._base(queue),
                     "1" if keyed else "0",
                     item.order_key,
+                    self.wake_channel,
                 ],
             )
             return lambda reply: EnqueueResult(id=item.id, duplicate=reply != 1)
@@ -297,7 +303,12 @@ class RedisBackend:
                 return lambda reply: [h(r) for h, r in zip(held, reply, strict=True)]
             return lambda reply: held[0](reply[0])
         if isinstance(command, Expedite):
-            script(pipe, "EXPEDITE", [], [self._base(command.queue), command.id])
+            script(
+                pipe,
+                "EXPEDITE",
+                [],
+                [self._base(command.queue), command.id, self.wake_channel, command.queue],
+            )
             return lambda reply: (
                 ItemNotFound(command.queue, command.id) if reply < 0 else reply == 1
             )
@@ -334,7 +345,12 @@ class RedisBackend:
         if isinstance(command, ReplayDead | ReplayAllDead):
             by_id = command.id if isinstance(command, ReplayDead) else ""
             limit = command.limit if isinstance(command, ReplayAllDead) else 1
-            script(pipe, "REPLAY", [], [self._base(command.queue), limit, by_id])
+            script(
+                pipe,
+                "REPLAY",
+                [],
+                [self._base(command.queue), limit, by_id, self.wake_channel, command.queue],
+            )
             if isinstance(command, ReplayAllDead):
                 return int
             return _found(command.queue, command.id)

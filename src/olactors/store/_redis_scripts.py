@@ -123,7 +123,7 @@ end
 """
 
 #: KEYS: queues set, dedup key   ARGV: queue, id, payload, source, meta, not_before ms,
-#: dedup ttl ms, queue base, "1" if a dedup key is given, order key
+#: dedup ttl ms, queue base, "1" if a dedup key is given, order key, wake channel
 #: Returns 0 duplicate by dedup key, 1 enqueued, 2 duplicate by id.
 ENQUEUE = (
     _NOW
@@ -136,6 +136,9 @@ if ARGV[9] == '1' then
 end
 local stored = put(ARGV[8], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[10])
 redis.call('SADD', KEYS[1], ARGV[1])
+if stored == 1 then
+    redis.call('PUBLISH', ARGV[11], ARGV[1])  -- wakes the queue's workers on every replica
+end
 return stored
 """
 )
@@ -171,6 +174,7 @@ for k = 0, n - 1 do
     redis.call('HSET', ev .. ':d', destination, 'pending')
     put(prefix .. ':q:{' .. queue .. '}:', id, ARGV[5], ns, ARGV[7], 0, order_key)
     redis.call('SADD', prefix .. ':queues', queue)
+    redis.call('PUBLISH', prefix .. ':wake', queue)
 end
 local status = status_of(ev)
 redis.call('HSET', ev, 'status', status)
@@ -286,7 +290,8 @@ return out
 """
 )
 
-#: ARGV: queue base, id.  Returns 1 made due now, 0 already due, leased or held, -1 not live.
+#: ARGV: queue base, id, wake channel, queue.
+#: Returns 1 made due now, 0 already due, leased or held, -1 not live.
 EXPEDITE = (
     _NOW
     + """
@@ -300,11 +305,12 @@ if not score or tonumber(score) < now + 1 then
     return 0
 end
 redis.call('ZADD', base .. 'ready', at(now, redis.call('HGET', item, 'seq')), id)
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 """
 )
 
-#: ARGV: queue base, limit, id (or "" for the oldest `limit`)
+#: ARGV: queue base, limit, id (or "" for the oldest `limit`), wake channel, queue
 #: Returns how many were moved back; each goes to the back of its order key's line.
 REPLAY = (
     _NOW
@@ -332,6 +338,9 @@ for _, id in ipairs(ids) do
         end
         moved = moved + 1
     end
+end
+if moved > 0 then
+    redis.call('PUBLISH', ARGV[4], ARGV[5])
 end
 return moved
 """
