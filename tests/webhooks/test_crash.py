@@ -23,8 +23,20 @@ WHSEC = "whsec_crash"
 APP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
-def config(tmp_path: Path, app_url: str) -> Path:
+def config(tmp_path: Path, app_url: str, paths: tuple[str, ...]) -> Path:
     path = tmp_path / "olactors.toml"
+    routes = "".join(
+        f"""
+[[webhooks.routes]]
+name = "{name}"
+source = "stripe"
+events = ["*"]
+forward_to = "{app_url}/{name}"
+signing_secret_env = "CRASH_APP_SECRET"
+timeout_s = 1.0
+"""
+        for name in paths
+    )
     path.write_text(
         f"""
 [server]
@@ -40,13 +52,7 @@ lease_s = 2.0
 kind = "stripe"
 secrets_env = ["CRASH_WHSEC"]
 concurrency = 8
-[[webhooks.routes]]
-source = "stripe"
-events = ["*"]
-forward_to = "{app_url}/hooks"
-signing_secret_env = "CRASH_APP_SECRET"
-timeout_s = 1.0
-"""
+{routes}"""
     )
     return path
 
@@ -80,12 +86,23 @@ def signed(n: int) -> tuple[str, bytes, dict[str, str]]:
 # The senders' httpx requests die with the daemon; httpx then leaves its body
 # generators to the garbage collector, and trio warns. Not what is under test.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-async def test_every_event_answered_200_before_a_sigkill_is_delivered(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("paths", "app_delay_s"),
+    [
+        (("hooks",), 0.0),
+        # Two routes, each its own queue, settled in batches; a slow app keeps
+        # deliveries in flight when the kill comes.
+        (("hooks", "ledger"), 0.02),
+    ],
+)
+async def test_every_event_answered_200_before_a_sigkill_is_delivered(
+    tmp_path: Path, paths: tuple[str, ...], app_delay_s: float
+) -> None:
     acknowledged: list[str] = []
     async with trio.open_nursery() as nursery:
-        app = FakeProvider(Canned(200, json={"ok": True}))
+        app = FakeProvider(Canned(200, json={"ok": True}, delay_s=app_delay_s))
         await nursery.start(app.serve)
-        config_path = config(tmp_path, app.url)
+        config_path = config(tmp_path, app.url, paths)
         daemon, url = await start(config_path, tmp_path / "first.log")
 
         async def sender(lane: int) -> None:
@@ -113,7 +130,10 @@ async def test_every_event_answered_200_before_a_sigkill_is_delivered(tmp_path: 
         restarted, _ = await start(config_path, tmp_path / "second.log")
         try:
             with trio.fail_after(60):
-                while not set(acknowledged) <= {r.headers["webhook-id"] for r in app.requests}:
+                while not all(
+                    set(acknowledged) <= {r.headers["webhook-id"] for r in app.seen(f"/{path}")}
+                    for path in paths
+                ):
                     await trio.sleep(0.1)
         finally:
             restarted.terminate()
