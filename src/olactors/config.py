@@ -218,7 +218,7 @@ class SourceConfig(_Section):
     public_key: str | None = None
     tolerance_s: float = Field(default=300.0, gt=0)
     #: Deliveries of this source's events in flight at once, all routes together.
-    concurrency: int = Field(default=64, ge=1)
+    concurrency: int = Field(default=128, ge=1)
     #: What becomes of an event that matches no route: logged as "dropped"
     #: (default), or kept as "unrouted" so it can be sent on once a route exists.
     unrouted: Literal["drop", "keep"] = "drop"
@@ -268,7 +268,9 @@ class RouteConfig(_Section):
     #: One attempt's time limit (a handler's too).
     timeout_s: float = Field(default=10.0, gt=0)
     #: Attempts to this destination at once (within the source's concurrency).
-    max_in_flight: int = Field(default=32, ge=1)
+    #: A route delivers at most this many per store round trip (a claim), so
+    #: size it to its rate times (attempt latency + commit latency).
+    max_in_flight: int = Field(default=64, ge=1)
     #: Attempts per second on average (None: no limit), ``burst`` at once.
     rate_per_s: float | None = Field(default=None, gt=0)
     burst: int = Field(default=1, ge=1)

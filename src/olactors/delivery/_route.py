@@ -47,7 +47,7 @@ class DestinationSpec:
     name: str
     make: Callable[[], Destination]
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    max_in_flight: int = 32
+    max_in_flight: int = 64
     breaker: BreakerSettings = field(default_factory=tolerant_breaker)
     rate_per_s: float | None = None
     burst: int = 1

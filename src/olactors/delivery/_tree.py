@@ -27,7 +27,7 @@ class DeliveryGroup:
 
     namespace: str
     destinations: Sequence[DestinationSpec]
-    concurrency: int = 64
+    concurrency: int = 128
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
