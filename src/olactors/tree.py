@@ -140,10 +140,17 @@ def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
         )
     if token is None:
         log.warning("admin listener on %s has no token (%s unset)", admin.bind, admin.token_env)
+    routers = webhook_routers(config.webhooks)
 
     def app(context: ActorContext) -> Any:
         store_handle = Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s)
-        return admin_app(context, store_handle, token=token, open_probes=admin.open_probes)
+        return admin_app(
+            context,
+            store_handle,
+            token=token,
+            open_probes=admin.open_probes,
+            routers=routers,
+        )
 
     return ActorSpec("admin", lambda: HttpListener("admin", admin.bind, app))
 

@@ -189,3 +189,53 @@ async def test_a_route_is_paused_and_resumed_from_the_shell(
     capsys.readouterr()
     assert await olactors(daemon, cli_config, "routes", "list") == 0
     assert "webhooks.stripe/flaky: running" in capsys.readouterr().out
+
+
+late: list[str] = []
+
+
+async def later(item: QueueItem) -> None:
+    """A route added after its events arrived."""
+    late.append(item.id)
+
+
+def with_routes(tmp_path: Path, routes: list[dict[str, object]]) -> ActorSystem:
+    webhooks = {
+        "sources": {"stripe": {"kind": "stripe", "secrets_env": ["WHSEC"], "unrouted": "keep"}},
+        "routes": routes,
+    }
+    settings = config(tmp_path).model_copy(
+        update={"webhooks": WebhooksConfig.model_validate(webhooks)}
+    )
+    return ActorSystem(build_tree(settings, {"ADMIN_TOKEN": TOKEN, "WHSEC": WHSEC}))
+
+
+async def running(system: ActorSystem, nursery: trio.Nursery) -> Daemon:
+    await nursery.start(system.run)
+    return Daemon(system, system.snapshot("/root/http/admin").state["addresses"][0])  # type: ignore[union-attr]
+
+
+async def test_an_unrouted_event_kept_is_sent_once_a_route_takes_it(tmp_path: Path) -> None:
+    late.clear()
+    before = with_routes(tmp_path, [])
+    async with trio.open_nursery() as nursery:
+        daemon = await running(before, nursery)
+        await post(daemon, "evt_1", "late.thing")
+        assert (await settled(daemon, "evt_1", "unrouted"))["destinations"] == {}
+        answer = await call(daemon, "POST", "/events/stripe/evt_1/retry")
+        assert answer.status_code == 409
+        before.shutdown()
+    route = {
+        "name": "later",
+        "source": "stripe",
+        "events": ["late.*"],
+        "handler": f"{__name__}:later",
+    }
+    after = with_routes(tmp_path, [route])  # the operator adds the route, and restarts
+    async with trio.open_nursery() as nursery:
+        daemon = await running(after, nursery)
+        answer = await call(daemon, "POST", "/events/stripe/evt_1/retry")
+        assert answer.json() == {"status": "routed", "destinations": {"later": "queued"}}
+        await settled(daemon, "evt_1", "delivered")
+        after.shutdown()
+    assert late == ["evt_1"]

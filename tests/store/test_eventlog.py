@@ -205,3 +205,33 @@ async def test_a_pending_event_outlives_its_retention(store: Store) -> None:
     await trio.sleep(0.5)
     with pytest.raises(ItemNotFound):
         await store.event(NS, "evt_1")
+
+
+async def test_an_unrouted_event_is_sent_to_a_route_added_later(store: Store) -> None:
+    await publish(store, 1, meta={"account": "acct_1"})
+    record = await store.event(NS, "evt_1")
+    assert await store.add_deliveries(record, [TO_APP]) == ["app"]
+    assert (await store.event(NS, "evt_1")).destinations == {"app": PENDING}
+    lease = await take(store, TO_APP)
+    assert (lease.item.payload, lease.item.meta) == (
+        b'{"n": 1}',
+        {"account": "acct_1", "type": "charge.succeeded"},
+    )
+
+
+async def test_adding_a_destination_the_event_already_has_adds_nothing(store: Store) -> None:
+    await publish(store, 1, TO_APP)
+    record = await store.event(NS, "evt_1")
+    assert await store.add_deliveries(record, [TO_APP, TO_CRM]) == ["crm"]
+    assert (await store.counts(TO_APP.queue)).ready == 1
+    assert (await store.counts(TO_CRM.queue)).ready == 1
+
+
+async def test_adding_deliveries_to_an_event_no_longer_kept_is_item_not_found(
+    store: Store,
+) -> None:
+    await publish(store, 1, retention_s=0.2)
+    record = await store.event(NS, "evt_1")
+    await trio.sleep(0.4)
+    with pytest.raises(ItemNotFound):
+        await store.add_deliveries(record, [TO_APP])

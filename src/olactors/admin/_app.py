@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ from ..runtime import (
     SupervisorSnapshot,
 )
 from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
+from ..webhooks import Router
 from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
 from ._events import register_events
 from ._providers import RESILIENCE, provider_states
@@ -42,7 +44,12 @@ def _error(status: int, message: str) -> Response:
 
 
 def admin_app(
-    context: ActorContext, store: Store, *, token: str | None, open_probes: bool
+    context: ActorContext,
+    store: Store,
+    *,
+    token: str | None,
+    open_probes: bool,
+    routers: Mapping[str, Router] | None = None,
 ) -> QuartTrio:
     """The admin app. Every route needs ``Authorization: Bearer <token>``
     (compared in constant time), except the probes when ``open_probes``; with
@@ -67,7 +74,7 @@ def admin_app(
         return None
 
     register_routes(app, context)
-    register_events(app, context, store)
+    register_events(app, context, store, routers or {})
 
     @app.get("/")
     async def dashboard() -> Response:

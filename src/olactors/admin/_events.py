@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -11,8 +12,16 @@ from quart_trio import QuartTrio
 
 from ..delivery import queue_name, wake_courier
 from ..runtime import ActorContext
-from ..store import DEAD, PENDING, InvalidStoreCall, ItemNotFound, Store, StoreError
-from ..webhooks import namespace_of
+from ..store import (
+    DEAD,
+    PENDING,
+    EventRecord,
+    InvalidStoreCall,
+    ItemNotFound,
+    Store,
+    StoreError,
+)
+from ..webhooks import Router, namespace_of
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -31,8 +40,14 @@ def _text(raw: bytes) -> tuple[str, str]:
         return base64.b64encode(raw).decode(), "base64"
 
 
-def register_events(app: QuartTrio, context: ActorContext, store: Store) -> None:
-    """``GET /events``, ``GET /events/<source>/<id>``, ``POST /events/<source>/<id>/retry``."""
+def register_events(
+    app: QuartTrio, context: ActorContext, store: Store, routers: Mapping[str, Router]
+) -> None:
+    """``GET /events``, ``GET /events/<source>/<id>``, ``POST /events/<source>/<id>/retry``.
+
+    ``routers`` are the sources' routes as configured now: an event that went
+    to no route is sent to those that take it today.
+    """
 
     @app.get("/events")
     async def events() -> Response:
@@ -74,12 +89,13 @@ def register_events(app: QuartTrio, context: ActorContext, store: Store) -> None
     @app.post("/events/<source>/<event_id>/retry")
     async def retry(source: str, event_id: str) -> Response:
         """Every destination still owed the event tries now: a pending one ahead of its
-        schedule, a dead one replayed with fresh attempts."""
+        schedule, a dead one replayed with fresh attempts; an event that went to
+        no route goes to the routes that take it now."""
         namespace = namespace_of(source)
         try:
             record = await store.event(namespace, event_id)
             if not record.destinations:
-                return _error(409, f"event {event_id} went to no route ({record.status})")
+                return await _route(source, record)
             done: dict[str, str] = {}
             for destination, state in record.destinations.items():
                 queue = queue_name(namespace, destination)
@@ -100,3 +116,13 @@ def register_events(app: QuartTrio, context: ActorContext, store: Store) -> None
         except StoreError as exc:
             return _error(503, str(exc))
         return _json({"status": "retrying", "destinations": done})
+
+    async def _route(source: str, record: EventRecord) -> Response:
+        router = routers.get(source)
+        if router is None or not any(route.matches(record.type) for route in router.routes):
+            return _error(409, f"no route takes {record.type} events yet ({record.status})")
+        deliveries = router.deliveries(record.type, record.payload)
+        added = await store.add_deliveries(record, deliveries)
+        for delivery in deliveries:
+            wake_courier(context.lookup, delivery.queue)
+        return _json({"status": "routed", "destinations": dict.fromkeys(added, "queued")})

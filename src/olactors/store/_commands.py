@@ -13,7 +13,7 @@ from typing import Literal, get_args
 import msgspec
 
 from ._errors import InvalidStoreCall
-from ._eventlog import Attempt, GetEvent, ListEvents, Publish, check_name
+from ._eventlog import AddDeliveries, Attempt, GetEvent, ListEvents, Publish, check_name
 from ._types import NewItem
 
 # Queue names end up in Redis keys inside a hash tag: no braces, no spaces.
@@ -255,6 +255,7 @@ Write = (
     ClaimKey
     | Enqueue
     | Publish
+    | AddDeliveries
     | Claim
     | Settle
     | Expedite

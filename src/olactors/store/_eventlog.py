@@ -176,3 +176,22 @@ class ListEvents(msgspec.Struct, frozen=True, tag=True):
 class GetEvent(msgspec.Struct, frozen=True, tag=True):
     namespace: str
     id: str
+
+
+class AddDeliveries(msgspec.Struct, frozen=True, tag=True):
+    """Send a logged event to more destinations (an unrouted one, once a route exists).
+
+    Destinations the event already has are left alone, so asking twice adds
+    nothing. ``payload`` and ``item_meta`` are what each new item carries
+    (the caller read them from the log). The outcome is the destinations
+    added; :class:`ItemNotFound` if the event is not (or no longer) kept.
+    """
+
+    namespace: str
+    id: str
+    payload: bytes
+    item_meta: dict[str, str]
+    deliveries: list[Delivery]
+
+    def __post_init__(self) -> None:
+        check_name(self.namespace, "namespace")

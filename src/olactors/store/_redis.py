@@ -41,6 +41,7 @@ from ._commands import (
 )
 from ._errors import ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
+    AddDeliveries,
     Attempt,
     EventPage,
     EventRecord,
@@ -328,6 +329,29 @@ class RedisBackend:
                 ],
             )
             return lambda reply: _event_page(command.namespace, reply)
+        if isinstance(command, AddDeliveries):
+            deliveries = []
+            for delivery in command.deliveries:
+                deliveries += [delivery.queue, delivery.destination, delivery.order_key]
+            script(
+                pipe,
+                "ROUTE",
+                [],
+                [
+                    self.prefix,
+                    command.namespace,
+                    command.id,
+                    command.payload,
+                    msgspec.json.encode(command.item_meta),
+                    len(command.deliveries),
+                    *deliveries,
+                ],
+            )
+            return lambda reply: (
+                ItemNotFound(command.namespace, command.id)
+                if reply is None
+                else [name.decode() for name in reply]
+            )
         if isinstance(command, GetEvent):
             script(pipe, "EVENT", [], [self._event(command.namespace, command.id)])
             return lambda reply: _event_record(command, reply)

@@ -89,6 +89,13 @@ local function keep(ev, status, retention_ms)
     end
 end
 
+-- One delivery of a logged event: its item in the destination's queue, announced.
+local function deliver(prefix, ns, id, payload, meta, queue, order_key)
+    put(prefix .. ':q:{' .. queue .. '}:', id, payload, ns, meta, 0, order_key)
+    redis.call('SADD', prefix .. ':queues', queue)
+    redis.call('PUBLISH', prefix .. ':wake', queue)
+end
+
 local function status_of(ev)
     local states = redis.call('HVALS', ev .. ':d')
     if #states == 0 then
@@ -172,9 +179,7 @@ redis.call('ZADD', ebase .. 'index', seq, id)
 for k = 0, n - 1 do
     local queue, destination, order_key = ARGV[13 + k * 3], ARGV[14 + k * 3], ARGV[15 + k * 3]
     redis.call('HSET', ev .. ':d', destination, 'pending')
-    put(prefix .. ':q:{' .. queue .. '}:', id, ARGV[5], ns, ARGV[7], 0, order_key)
-    redis.call('SADD', prefix .. ':queues', queue)
-    redis.call('PUBLISH', prefix .. ':wake', queue)
+    deliver(prefix, ns, id, ARGV[5], ARGV[7], queue, order_key)
 end
 local status = status_of(ev)
 redis.call('HSET', ev, 'status', status)
@@ -192,6 +197,33 @@ for i = 1, #swept, 2 do
 end
 redis.call('SET', ebase .. 'sweep', upto)
 return 1
+"""
+)
+
+#: ARGV: prefix, namespace, id, payload, item meta, n, then n times: queue, destination,
+#:       order key.  Returns false if the event is not kept, else the destinations added.
+ROUTE = (
+    _NOW
+    + _LINES
+    + _EVENTS
+    + """
+local prefix, ns, id = ARGV[1], ARGV[2], ARGV[3]
+local ev = prefix .. ':e:{' .. ns .. '}:ev:' .. id
+if redis.call('EXISTS', ev) == 0 then
+    return false
+end
+local added = {}
+for k = 0, tonumber(ARGV[6]) - 1 do
+    local queue, destination, order_key = ARGV[7 + k * 3], ARGV[8 + k * 3], ARGV[9 + k * 3]
+    if redis.call('HSETNX', ev .. ':d', destination, 'pending') == 1 then
+        deliver(prefix, ns, id, ARGV[4], ARGV[5], queue, order_key)
+        table.insert(added, destination)
+    end
+end
+local status = status_of(ev)
+redis.call('HSET', ev, 'status', status)
+keep(ev, status, redis.call('HGET', ev, 'retention_ms'))
+return added
 """
 )
 
@@ -514,6 +546,7 @@ return 1
 ALL = {
     "ENQUEUE": ENQUEUE,
     "PUBLISH": PUBLISH,
+    "ROUTE": ROUTE,
     "CLAIM": CLAIM,
     "SETTLE": SETTLE,
     "EXPEDITE": EXPEDITE,

@@ -37,7 +37,16 @@ from ._commands import (
     Settlement,
 )
 from ._errors import ItemNotFound, LeaseLost, StoreUnavailable
-from ._eventlog import DEAD, DELIVERED, PENDING, GetEvent, ListEvents, Publish
+from ._eventlog import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    AddDeliveries,
+    Delivery,
+    GetEvent,
+    ListEvents,
+    Publish,
+)
 from ._types import (
     Claimed,
     DeadLetterItem,
@@ -148,6 +157,7 @@ class SqliteBackend:
         self._apply: dict[type[Any], Callable[[Any, float], Any]] = {
             ClaimKey: self._claim_key,
             Publish: self._publish,
+            AddDeliveries: self._add_deliveries,
             Claim: self._claim,
             Settle: self._settle,
             Expedite: self._expedite,
@@ -388,24 +398,43 @@ class SqliteBackend:
         if not eventlog.insert_event(self._db, command, now):
             return duplicate
         meta = {**command.meta, "type": command.event_type}
+        self._deliver(command.namespace, command.id, command.payload, meta, command.deliveries, now)
+        return EnqueueResult(id=command.id, duplicate=False)
+
+    def _add_deliveries(self, command: AddDeliveries, now: float) -> list[str]:
+        names = [d.destination for d in command.deliveries]
+        added = eventlog.add_destinations(self._db, command.namespace, command.id, names, now)
+        new = [d for d in command.deliveries if d.destination in added]
+        self._deliver(command.namespace, command.id, command.payload, command.item_meta, new, now)
+        return added
+
+    def _deliver(
+        self,
+        namespace: str,
+        event_id: str,
+        payload: bytes,
+        meta: dict[str, str],
+        deliveries: list[Delivery],
+        now: float,
+    ) -> None:
+        """One item per delivery: the event's id, payload and metadata, in its queue."""
         lines: dict[tuple[str, str], bool] = {}
         rows = [
             self._row(
                 delivery.queue,
                 NewItem(
-                    payload=command.payload,
-                    id=command.id,
-                    source=command.namespace,
+                    payload=payload,
+                    id=event_id,
+                    source=namespace,
                     meta=meta,
                     order_key=delivery.order_key,
                 ),
                 now,
                 lines,
             )
-            for delivery in command.deliveries
+            for delivery in deliveries
         ]
         self._insert(rows)
-        return EnqueueResult(id=command.id, duplicate=False)
 
     def _claim(self, command: Claim, now: float) -> Claimed:
         db = self._db

@@ -115,6 +115,29 @@ def record(
     )
 
 
+def add_destinations(
+    db: sqlite3.Connection, namespace: str, event_id: str, names: list[str], now: float
+) -> list[str]:
+    """Mark ``names`` pending on the event, skipping those it has; return those added."""
+    row = db.execute(
+        "SELECT seq, destinations, empty_status FROM events "
+        "WHERE namespace = ? AND id = ? AND (expires_at > ? OR status = ?)",
+        (namespace, event_id, now, PENDING),
+    ).fetchone()
+    if row is None:
+        raise ItemNotFound(namespace, event_id)
+    seq, raw_states, empty_status = row
+    states = _states.decode(raw_states)
+    added = [name for name in names if name not in states]
+    if added:
+        states.update(dict.fromkeys(added, PENDING))
+        db.execute(
+            "UPDATE events SET destinations = ?, status = ? WHERE seq = ?",
+            (_encode(states), event_status(states, empty_status), seq),
+        )
+    return added
+
+
 def list_events(db: sqlite3.Connection, command: ListEvents, now: float) -> EventPage:
     # Expired rows wait for the purge; they are gone already for readers.
     where = ["namespace = ?", "(expires_at > ? OR status = ?)"]

@@ -45,6 +45,7 @@ from ._commands import (
 from ._errors import LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
     UNROUTED,
+    AddDeliveries,
     Delivery,
     EventPage,
     EventRecord,
@@ -228,6 +229,19 @@ class Store:
             )
         )
         return result
+
+    async def add_deliveries(self, record: EventRecord, deliveries: list[Delivery]) -> list[str]:
+        """Send a logged event to more destinations; return those it did not have yet.
+
+        For an event that went nowhere (``unrouted``) once a route exists. The
+        items carry the record's payload and metadata, as ``publish`` would
+        have given them. :class:`ItemNotFound` if the event is no longer kept.
+        """
+        meta = {**record.meta, "type": record.type}
+        added: list[str] = await self._call(
+            AddDeliveries(record.namespace, record.id, record.payload, meta, deliveries)
+        )
+        return added
 
     async def events(
         self,
