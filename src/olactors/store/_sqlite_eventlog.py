@@ -89,25 +89,27 @@ def record(
 ) -> None:
     """Set one destination's state and append its attempt; an expired event is left alone."""
     row = db.execute(
-        "SELECT seq, destinations, attempts, retention_s, empty_status FROM events "
-        "WHERE namespace = ? AND id = ? AND (expires_at > ? OR status = ?)",
+        "SELECT seq, destinations, attempts, attempt_count, retention_s, empty_status "
+        "FROM events WHERE namespace = ? AND id = ? AND (expires_at > ? OR status = ?)",
         (namespace, event_id, now, PENDING),
     ).fetchone()
     if row is None:
         return
-    seq, raw_states, raw_attempts, retention_s, empty_status = row
+    seq, raw_states, attempts, count, retention_s, empty_status = row
     states = _states.decode(raw_states)
     states[destination] = state
-    attempts = _attempts.decode(raw_attempts)
     if attempt is not None:
-        attempts.append(attempt)
+        # Appended to the JSON array as text: the attempts before are not decoded.
+        raw = attempts.encode() if isinstance(attempts, str) else bytes(attempts)
+        attempts = raw[:-1] + (b"," if count else b"") + _encode(attempt) + b"]"
+        count += 1
     db.execute(
         "UPDATE events SET destinations = ?, attempts = ?, attempt_count = ?, status = ?, "
         "expires_at = MAX(expires_at, ?) WHERE seq = ?",
         (
             _encode(states),
-            _encode(attempts),
-            len(attempts),
+            attempts,
+            count,
             event_status(states, empty_status),
             now + retention_s,
             seq,
