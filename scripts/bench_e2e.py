@@ -46,12 +46,12 @@ from pathlib import Path
 import httpx
 import trio
 
+import bench_ingest
 from benchreport import report
 
 SECRET = "whsec_bench"
 APP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 TOKEN = "bench-admin-token"
-INGEST = Path(__file__).with_name("bench_ingest.py")
 NAMESPACE, ROUTE = "webhooks.stripe", "to-app"
 SINK = "async def noop(item):\n    return None\n"
 
@@ -115,20 +115,9 @@ async def delivered(client: httpx.AsyncClient) -> int:
 
 async def drive(url: str, seconds: float, connections: int) -> dict[str, float]:
     """The ingest benchmark's closed-loop load, in its own process."""
-    result = await trio.run_process(
-        [
-            sys.executable,
-            str(INGEST),
-            "--drive",
-            url,
-            "--seconds",
-            str(seconds),
-            "--connections",
-            str(connections),
-        ],
-        capture_stdout=True,
+    figures: dict[str, float] = await trio.to_thread.run_sync(
+        bench_ingest.drive, url, seconds, connections
     )
-    figures: dict[str, float] = json.loads(result.stdout)
     return figures
 
 
@@ -163,10 +152,9 @@ async def ingest_only(daemon: Daemon, seconds: float, connections: int) -> float
 
 def start_app() -> tuple[subprocess.Popen[str], str]:
     """The bare hypercorn app of the ingest benchmark, as the app the daemon forwards to."""
-    sys.path.insert(0, str(INGEST.parent))
-    from bench_ingest import BARE
-
-    process = subprocess.Popen([sys.executable, "-c", BARE], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", bench_ingest.BARE], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hmac
 from collections.abc import Mapping
 from typing import Any
@@ -22,8 +21,11 @@ from ..runtime import (
     Status,
     SupervisorSnapshot,
 )
-from ..store import DeadLetterItem, InvalidStoreCall, ItemNotFound, Store, StoreError
+from ..store import DeadLetterItem, InvalidStoreCall, Store, StoreError
 from ..webhooks import Router
+from ._answers import as_text, from_store
+from ._answers import error_answer as _error
+from ._answers import json_answer as _json
 from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
 from ._events import register_events
 from ._providers import RESILIENCE, provider_states
@@ -33,14 +35,6 @@ from ._routes import register_routes
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Always open: the page holds no data, and the login checks the token itself.
 _OPEN = frozenset({("GET", "/"), ("POST", "/session")})
-
-
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(value), status=status, content_type="application/json")
-
-
-def _error(status: int, message: str) -> Response:
-    return _json({"error": message}, status)
 
 
 def admin_app(
@@ -236,25 +230,18 @@ def admin_app(
 
     async def _on_letter(item_id: str, action: Any, shape: Any) -> Response:
         queue = request.args.get("queue", "")
-        try:
-            result = await action(queue)
-        except ItemNotFound:
-            return _error(404, f"no dead letter {item_id} in {queue}")
-        except InvalidStoreCall as exc:
-            return _error(400, str(exc))
-        except StoreError as exc:
-            return _error(503, str(exc))
-        return _json(shape(result))
+
+        async def work() -> Response:
+            return _json(shape(await action(queue)))
+
+        return await from_store(work(), missing=f"no dead letter {item_id} in {queue}")
 
     return app
 
 
 def _letter(item: DeadLetterItem) -> dict[str, Any]:
     """A dead letter as JSON; the payload as text when it is UTF-8, else base64."""
-    try:
-        payload, encoding = item.payload.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        payload, encoding = base64.b64encode(item.payload).decode(), "base64"
+    payload, encoding = as_text(item.payload)
     data: dict[str, Any] = msgspec.to_builtins(item)
     data.update(payload=payload, payload_encoding=encoding)
     return data

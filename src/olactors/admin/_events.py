@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,32 +11,11 @@ from quart_trio import QuartTrio
 
 from ..delivery import queue_name, wake_courier
 from ..runtime import ActorContext
-from ..store import (
-    DEAD,
-    PENDING,
-    EventRecord,
-    InvalidStoreCall,
-    ItemNotFound,
-    Store,
-    StoreError,
-)
+from ..store import DEAD, PENDING, EventRecord, Store
 from ..webhooks import Router, namespace_of
-
-
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(value), status=status, content_type="application/json")
-
-
-def _error(status: int, message: str) -> Response:
-    return _json({"error": message}, status)
-
-
-def _text(raw: bytes) -> tuple[str, str]:
-    """Bytes as UTF-8 text when they are, else base64, with which it is."""
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(raw).decode(), "base64"
+from ._answers import as_text, from_store
+from ._answers import error_answer as _error
+from ._answers import json_answer as _json
 
 
 def register_events(
@@ -56,35 +34,39 @@ def register_events(
         if not source:
             return _error(400, "say which webhook source: ?source=<name>")
         try:
-            page = await store.events(
+            limit = int(args.get("limit", "50"))
+            cursor = int(args["cursor"]) if "cursor" in args else None
+        except ValueError as exc:
+            return _error(400, str(exc))
+
+        async def page() -> Response:
+            listed = await store.events(
                 namespace_of(source),
-                limit=int(args.get("limit", "50")),
-                cursor=int(args["cursor"]) if "cursor" in args else None,
+                limit=limit,
+                cursor=cursor,
                 status=args.get("status", ""),
                 event_type=args.get("type", ""),
                 destination=args.get("route", ""),
             )
-        except (ValueError, InvalidStoreCall) as exc:
-            return _error(400, str(exc))
-        except StoreError as exc:
-            return _error(503, str(exc))
-        return _json({"items": page.items, "next_cursor": page.next_cursor})
+            return _json({"items": listed.items, "next_cursor": listed.next_cursor})
+
+        return await from_store(page(), missing=f"no events from {source}")
 
     @app.get("/events/<source>/<event_id>")
     async def event(source: str, event_id: str) -> Response:
-        try:
+        async def shown() -> Response:
             record = await store.event(namespace_of(source), event_id)
-        except ItemNotFound:
-            return _error(404, f"no event {event_id} from {source} (or no longer kept)")
-        except InvalidStoreCall as exc:
-            return _error(400, str(exc))
-        except StoreError as exc:
-            return _error(503, str(exc))
-        data: dict[str, Any] = msgspec.to_builtins(record)
-        data["payload"], data["payload_encoding"] = _text(record.payload)
-        for shown, attempt in zip(data["attempts"], record.attempts, strict=True):
-            shown["response"], shown["response_encoding"] = _text(attempt.response)
-        return _json(data)
+            data: dict[str, Any] = msgspec.to_builtins(record)
+            data["payload"], data["payload_encoding"] = as_text(record.payload)
+            for attempt_shown, attempt in zip(data["attempts"], record.attempts, strict=True):
+                attempt_shown["response"], attempt_shown["response_encoding"] = as_text(
+                    attempt.response
+                )
+            return _json(data)
+
+        return await from_store(
+            shown(), missing=f"no event {event_id} from {source} (or no longer kept)"
+        )
 
     @app.post("/events/<source>/<event_id>/retry")
     async def retry(source: str, event_id: str) -> Response:
@@ -92,7 +74,8 @@ def register_events(
         schedule, a dead one replayed with fresh attempts; an event that went to
         no route goes to the routes that take it now."""
         namespace = namespace_of(source)
-        try:
+
+        async def retried() -> Response:
             record = await store.event(namespace, event_id)
             if not record.destinations:
                 return await _route(source, record)
@@ -109,13 +92,10 @@ def register_events(
                     done[destination] = state
                 if state in (DEAD, PENDING):
                     wake_courier(context.lookup, queue)
-        except ItemNotFound:
-            return _error(404, f"no event {event_id} from {source} waiting to be delivered")
-        except InvalidStoreCall as exc:
-            return _error(400, str(exc))
-        except StoreError as exc:
-            return _error(503, str(exc))
-        return _json({"status": "retrying", "destinations": done})
+            return _json({"status": "retrying", "destinations": done})
+
+        missing = f"no event {event_id} from {source} waiting to be delivered"
+        return await from_store(retried(), missing=missing)
 
     async def _route(source: str, record: EventRecord) -> Response:
         router = routers.get(source)

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from quart import Response, request
 from quart_trio import QuartTrio
 
 from ..delivery import DELIVERY_PATH, Pause, ResetBreaker, Resume, RouteState, courier_path
 from ..runtime import ActorContext, ActorError, ActorNotFound, SupervisorSnapshot
-
-
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(value), status=status, content_type="application/json")
+from ._answers import json_answer as _json
 
 
 def register_routes(app: QuartTrio, context: ActorContext) -> None:

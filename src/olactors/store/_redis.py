@@ -43,6 +43,7 @@ from ._errors import ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
     AddDeliveries,
     Attempt,
+    Delivery,
     EventPage,
     EventRecord,
     EventSummary,
@@ -253,9 +254,7 @@ class RedisBackend:
             )
             return lambda reply: EnqueueResult(id=item.id, duplicate=reply != 1)
         if isinstance(command, Publish):
-            deliveries: list[Any] = []
-            for delivery in command.deliveries:
-                deliveries += [delivery.queue, delivery.destination, delivery.order_key]
+            deliveries = _flat(command.deliveries)
             script(
                 pipe,
                 "PUBLISH",
@@ -330,9 +329,7 @@ class RedisBackend:
             )
             return lambda reply: _event_page(command.namespace, reply)
         if isinstance(command, AddDeliveries):
-            deliveries = []
-            for delivery in command.deliveries:
-                deliveries += [delivery.queue, delivery.destination, delivery.order_key]
+            deliveries = _flat(command.deliveries)
             script(
                 pipe,
                 "ROUTE",
@@ -488,6 +485,11 @@ def _dead_item(queue: str, entry: list[Any]) -> DeadLetterItem:
         last_error=_text(fields.get(b"last_error")),
         cursor=int(fields[b"seq"]),
     )
+
+
+def _flat(deliveries: list[Delivery]) -> list[str]:
+    """Deliveries as the scripts take them: queue, destination, order key, and again."""
+    return [part for d in deliveries for part in (d.queue, d.destination, d.order_key)]
 
 
 def _as_settlement(command: Ack | Nack | Bury) -> Settlement:
