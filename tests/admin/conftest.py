@@ -1,4 +1,5 @@
-"""The ``daemon`` fixture: a running tree whose admin listener answers over HTTP."""
+"""The ``daemon`` fixture: a running tree whose admin listener answers over HTTP; and the
+configuration the CLI tests read their token variable from."""
 
 from __future__ import annotations
 
@@ -22,3 +23,11 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
         url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
         yield Daemon(system, url)
         system.shutdown()
+
+
+@pytest.fixture
+def cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.toml"
+    path.write_text('[admin]\ntoken_env = "ADMIN_TOKEN"\n')
+    monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
+    return path

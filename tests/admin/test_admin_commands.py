@@ -17,14 +17,6 @@ from olactors.tree import build_tree
 from .daemon import TOKEN, Daemon, config, dead_letter
 
 
-@pytest.fixture
-def cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cli.toml"
-    path.write_text('[admin]\ntoken_env = "ADMIN_TOKEN"\n')
-    monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
-    return path
-
-
 async def olactors(daemon: Daemon, config: Path, *args: str) -> int:
     # The command is synchronous HTTP: run it off the event loop serving the daemon.
     command, rest = args[0], args[1:]

@@ -144,14 +144,6 @@ async def test_listing_events_needs_a_source_and_an_unknown_event_is_a_404(
     assert (await call(daemon, "GET", "/events/stripe/evt_nope")).status_code == 404
 
 
-@pytest.fixture
-def cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cli.toml"
-    path.write_text('[admin]\ntoken_env = "ADMIN_TOKEN"\n')
-    monkeypatch.setenv("ADMIN_TOKEN", TOKEN)
-    return path
-
-
 async def test_events_are_listed_and_shown_from_the_shell(
     daemon: Daemon, cli_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
