@@ -11,12 +11,19 @@ and the ratio ours/bare for each. Rounds alternate bare and ours so that
 drift in the machine's speed hits both; the median of the rounds is quoted,
 with min and max to show the noise.
 
-    python scripts/bench_runtime.py [--messages 200000] [--asks 50000] [--rounds 5]
+* tree: children per second to build, start and stop one flat supervisor of
+  ``--children`` actors, against one a tenth of its size: a ratio near 1 says
+  the work per child does not grow with its siblings (linear time), and the
+  seconds for the large tree are printed.
+
+    python scripts/bench_runtime.py [--messages 200000] [--asks 50000] [--children 10000]
+        [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -158,6 +165,26 @@ async def _timed(
     return elapsed
 
 
+async def flat_tree(n: int) -> float:
+    """Seconds to build, start and stop a supervisor with ``n`` idle actors."""
+    start = time.perf_counter()
+    children = [ActorSpec(f"a{i}", Echo) for i in range(n)]
+    system = ActorSystem(SupervisorSpec("bench", children=[SupervisorSpec("flat", children)]))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        system.shutdown()
+    return time.perf_counter() - start
+
+
+def measure_tree(rounds: int, n: int) -> tuple[list[float], list[float], float]:
+    small_rates, large_rates, large_s = [], [], []
+    for _ in range(rounds):
+        small_rates.append(n // 10 / trio.run(flat_tree, n // 10))
+        large_s.append(trio.run(flat_tree, n))
+        large_rates.append(n / large_s[-1])
+    return small_rates, large_rates, statistics.median(large_s)
+
+
 Runner = Callable[[int], Awaitable[float]]
 
 
@@ -173,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--asks", type=int, default=50_000)
+    parser.add_argument("--children", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     # One warm-up of each, not counted: imports, allocator, caches.
@@ -180,6 +208,10 @@ def main() -> None:
     measure(1, 1000, bare_ask, ours_ask)
     report("tell", "msg/s", *measure(args.rounds, args.messages, bare_tell, ours_tell), goal=0.7)
     report("ask", "msg/s", *measure(args.rounds, args.asks, bare_ask, ours_ask), goal=0.5)
+    small, large, large_s = measure_tree(args.rounds, args.children)
+    labels = (f"{args.children // 10:,} children", f"{args.children:,} children")
+    report("tree (build, start, stop)", "children/s", small, large, goal=0.8, labels=labels)
+    print(f"  {args.children:,} children: median {large_s:.3f} s")
 
 
 if __name__ == "__main__":

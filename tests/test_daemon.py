@@ -121,6 +121,38 @@ async def test_a_top_level_failure_exits_1_with_a_clear_log_line(
     )
 
 
+async def test_an_actor_that_halts_the_system_sets_the_exit_code(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Halter(Recorder):
+        async def receive(self, message: object) -> None:
+            self.context.halt("cannot go on without a licence", exit_code=3)
+
+    journal = Journal()
+    system = ActorSystem(
+        tree(recorder("first", journal), ActorSpec("h", lambda: Halter("h", journal)))
+    )
+    async with trio.open_nursery() as nursery:
+
+        async def halt_when_up() -> None:
+            await journal.wait_for(lambda: journal.count("start") == 2)
+            system.ref("/root/h").tell_nowait(Work())
+
+        nursery.start_soon(halt_when_up)
+        assert await serve(system, config(), Signals()) == 3
+    assert journal.order("stop") == ["h", "first"]
+    assert "olactors stopped: halted (exit 3): /root/h: cannot go on" in caplog.text
+
+
+def test_every_listener_may_stop_no_sooner_than_its_graceful_timeout() -> None:
+    spec = build_tree(Config.model_validate({"server": {"graceful_timeout_s": 12}}), env={})
+    [http] = [child for child in spec.children if child.name == "http"]
+    assert isinstance(http, SupervisorSpec)
+    for listener in http.children:
+        assert listener.shutdown_timeout_s is not None
+        assert listener.shutdown_timeout_s >= 12, listener.name
+
+
 async def test_a_tree_that_cannot_start_exits_1(caplog: pytest.LogCaptureFixture) -> None:
     class Broken(Recorder):
         async def started(self) -> None:

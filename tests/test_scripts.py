@@ -14,7 +14,11 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     ("script", "profile", "comparisons"),
     [
-        ("bench_runtime.py", ["--messages", "2000", "--asks", "500", "--rounds", "1"], 2),
+        (
+            "bench_runtime.py",
+            ["--messages", "2000", "--asks", "500", "--children", "200", "--rounds", "1"],
+            3,
+        ),
         ("bench_store.py", ["--items", "256", "--single-items", "20", "--rounds", "1"], 4),
         ("bench_clients.py", ["--requests", "64", "--concurrency", "8", "--rounds", "1"], 2),
         ("bench_ingest.py", ["--seconds", "0.5", "--connections", "4", "--rounds", "1"], 1),

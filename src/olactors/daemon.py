@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import trio
 
 from .config import Config
-from .runtime import ActorSystem, ChildStartFailed, TopLevelFailure
+from .runtime import ActorSystem, ChildStartFailed, SystemHalted, TopLevelFailure
 from .tree import build_tree
 
 log = logging.getLogger("olactors.daemon")
@@ -41,6 +41,9 @@ async def serve(system: ActorSystem, config: Config, signals: AsyncIterator[int]
         except TopLevelFailure as exc:
             log.critical("olactors stopped: %s", exc)
             code = EXIT_FAILED
+        except SystemHalted as exc:
+            log.critical("olactors stopped: %s", exc)
+            code = exc.exit_code
         else:
             if system.forced:
                 code = 128 + forced_by[0] if forced_by else EXIT_FAILED

@@ -107,6 +107,13 @@ MAILBOX_DEPTH = Gauge(
     ["path"],
     registry=REGISTRY,
 )
+RESTARTS_SINCE_STABLE = Gauge(
+    "olactors_actor_restarts_since_stable",
+    "Restarts of each actor and supervisor since it last stayed up its backoff's "
+    "reset_after_s (3 or more: crash-looping), read at scrape time.",
+    ["path"],
+    registry=REGISTRY,
+)
 ACTOR_RESTARTS = Gauge(
     "olactors_actor_restarts",
     "Restarts of each actor and supervisor since the daemon started, read at scrape time.",

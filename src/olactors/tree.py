@@ -29,7 +29,7 @@ from .store import (
     Store,
     store_spec,
 )
-from .webhooks import HttpListener, WebhookIngress
+from .webhooks import WebhookIngress, listener_spec
 from .webhooks._tree import webhook_deliveries, webhook_routers, webhook_sources
 
 log = logging.getLogger("olactors.daemon")
@@ -152,7 +152,15 @@ def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
             routers=routers,
         )
 
-    return ActorSpec("admin", lambda: HttpListener("admin", admin.bind, app))
+    # The dashboard's stream is open as long as a page is: it ends at the
+    # graceful timeout, and the actor's own shutdown timeout covers that.
+    return listener_spec(
+        "admin",
+        admin.bind,
+        app,
+        graceful_timeout_s=config.server.graceful_timeout_s,
+        settle_s=store.timeout_s,
+    )
 
 
 def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
@@ -176,13 +184,13 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
             retention_s=webhooks.retention_s,
         )
 
-    return ActorSpec(
+    # Its own graceful timeout plus room for the store to answer.
+    return listener_spec(
         "public",
-        lambda: HttpListener(
-            "public", server.public_bind, app, graceful_timeout_s=server.graceful_timeout_s
-        ),
-        # Its own graceful timeout plus room for the store to answer.
-        shutdown_timeout_s=server.graceful_timeout_s + store.timeout_s,
+        server.public_bind,
+        app,
+        graceful_timeout_s=server.graceful_timeout_s,
+        settle_s=store.timeout_s,
     )
 
 

@@ -15,7 +15,7 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from olactors.config import Config, ConfigError, WebhooksConfig
-from olactors.runtime import ActorSystem
+from olactors.runtime import ActorSystem, Backoff, SupervisorSpec
 from olactors.store import QueueCounts, Store
 from olactors.testing import Canned, FakeProvider
 from olactors.tree import build_tree
@@ -242,4 +242,34 @@ async def test_the_tree_shows_an_actor_that_crashed_and_was_restarted(tmp_path: 
         assert listed["restarts_total"] == 3
         assert tree["status"] == "running"
         assert tree["restarts_total"] == 0
+        system.shutdown()
+
+
+async def test_a_crash_looping_actor_makes_the_daemon_not_ready(tmp_path: Path) -> None:
+    # Under a supervisor generous enough never to escalate: only the loop shows.
+    loop = SupervisorSpec(
+        "loop",
+        children=[recorder("fragile", Journal(), max_message_crashes=1)],
+        max_restarts=100,
+        backoff=Backoff(initial_s=0.0, max_s=0.0, max_tries=None),
+    )
+    spec = build_tree(config(tmp_path), {"ADMIN_TOKEN": TOKEN})
+    spec = dataclasses.replace(spec, children=[*spec.children, loop])
+    system = ActorSystem(spec)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        daemon = Daemon(system, system.snapshot("/root/http/admin").state["addresses"][0])  # type: ignore[union-attr]
+        ref = system.ref("/root/loop/fragile")
+        for n in range(3):
+            await ref.tell(Boom(f"crash {n}"))
+            with trio.fail_after(20):
+                while system.snapshot("/root/loop/fragile").restarts_total <= n:
+                    await trio.sleep(0.01)
+        ready = await call(daemon, "GET", "/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["problems"] == [
+            "/root/loop/fragile is crash-looping (3 restarts in a row)"
+        ]
+        scraped = (await call(daemon, "GET", "/metrics")).text
+        assert 'olactors_actor_restarts_since_stable{path="/root/loop/fragile"} 3.0' in scraped
         system.shutdown()

@@ -123,7 +123,7 @@ def tree(*children: ActorSpec | SupervisorSpec, **options: Any) -> SupervisorSpe
     return SupervisorSpec("root", children=children, **options)
 
 
-_NO_BACKOFF = Backoff(initial_s=0.0, max_s=0.0)
+_NO_BACKOFF = Backoff(initial_s=0.0, max_s=0.0, max_tries=None)
 
 
 @asynccontextmanager

@@ -10,10 +10,12 @@ from olactors.runtime import (
     ActorSpec,
     ActorStopped,
     ActorSystem,
+    Backoff,
     ChildStartFailed,
     DuplicateChild,
     Restart,
     Status,
+    Strategy,
     SupervisorSpec,
 )
 
@@ -153,3 +155,43 @@ async def test_a_command_cut_short_by_a_forced_stop_is_answered(
         await trio.sleep(1)  # the root is now waiting for a to drain
         system.force_stop()
     assert len(outcome) == 1
+
+
+async def test_a_child_added_during_a_rest_for_one_backoff_starts_after_its_elders(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    spec = tree(
+        recorder("a", journal, max_message_crashes=1),
+        recorder("b", journal),
+        strategy=Strategy.REST_FOR_ONE,
+        backoff=Backoff(initial_s=1.0, max_s=1.0, jitter=0.0),
+    )
+    async with running(spec) as system:
+        await system.ref("/root/a").tell(Boom())
+        await journal.wait_for(lambda: journal.count("stop", "b") == 1)
+        # "a" and "b" wait out their backoff; the newcomer queues behind them.
+        handle = await system.root.start_child(recorder("c", journal))
+        assert await handle.ask(Work(1)) == 1
+    assert journal.order("start") == ["a", "b", "a", "b", "c"]
+
+
+async def test_a_child_queued_behind_a_backoff_is_refused_if_the_supervisor_stops(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    spec = tree(
+        recorder("a", journal, max_message_crashes=1),
+        backoff=Backoff(initial_s=10.0, max_s=10.0, jitter=0.0),
+    )
+    async with running(spec) as system:
+        await system.ref("/root/a").tell(Boom())
+        await journal.wait_for(lambda: journal.count("crash") == 1)
+        async with trio.open_nursery() as nursery:
+
+            async def add() -> None:
+                with pytest.raises(ActorStopped):
+                    await system.root.start_child(recorder("late", journal))
+
+            nursery.start_soon(add)
+            await trio.testing.wait_all_tasks_blocked()
+            system.shutdown()
+    assert journal.count("start", "late") == 0

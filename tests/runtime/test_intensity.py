@@ -19,7 +19,7 @@ from olactors.runtime import (
 from .support import Boom, Journal, Recorder, running, tree
 from .support import recorder as _recorder
 
-NO_BACKOFF = Backoff(initial_s=0.0, max_s=0.0)
+NO_BACKOFF = Backoff(initial_s=0.0, max_s=0.0, max_tries=None)
 
 
 def recorder(name: str, journal: Journal):  # type: ignore[no-untyped-def]

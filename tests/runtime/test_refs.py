@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -206,3 +207,52 @@ async def test_an_ask_left_waiting_when_the_system_stops_gets_actor_stopped(
         await trio.testing.wait_all_tasks_blocked()
         system.shutdown()
     assert len(outcome) == 1
+
+
+async def test_an_ask_with_an_infinite_timeout_waits_for_its_reply(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        ref = system.ref("/root/a")
+        await ref.tell(Sleep(3600.0))
+        assert await ref.ask(Work(5), timeout=math.inf) == 5
+
+
+@pytest.mark.parametrize("timeout", [math.nan, -1.0])
+async def test_an_ask_with_a_meaningless_timeout_is_refused_before_it_is_sent(
+    journal: Journal, timeout: float
+) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        with pytest.raises(ValueError, match="ask timeout"):
+            await system.ref("/root/a").ask(Work(1), timeout=timeout)
+        await trio.testing.wait_all_tasks_blocked()
+    assert journal.count("handled") == 0
+
+
+class Echo(msgspec.Struct, frozen=True):
+    copies: int
+
+
+class SelfTeller(Actor[Any]):
+    """Tells itself more messages than its mailbox holds."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+
+    async def receive(self, message: Any) -> Any:
+        if isinstance(message, Echo):
+            try:
+                for n in range(message.copies):
+                    await self.context.ref.tell(Work(n))
+            except MailboxFull:
+                self.journal.add("full", "self")
+        return None
+
+
+async def test_an_actor_telling_itself_on_a_full_mailbox_gets_mailbox_full(
+    journal: Journal,
+) -> None:
+    spec = tree(ActorSpec("s", lambda: SelfTeller(journal), mailbox_capacity=4))
+    async with running(spec) as system:
+        await system.ref("/root/s").ask(Echo(copies=10), timeout=math.inf)
+    assert journal.count("full") == 1

@@ -112,7 +112,7 @@ def admin_app(
         tree = context.snapshot("/root")
         if tree.status is not Status.RUNNING:
             problems.append(f"root supervisor is {tree.status.value}")
-        problems += [f"{c.path} is {c.status.value}" for c in _not_running(tree)]
+        problems += [_problem(c) for c in _not_running(tree)]
         try:
             await store.queues()
         except StoreError as exc:
@@ -249,6 +249,7 @@ def _letter(item: DeadLetterItem) -> dict[str, Any]:
 
 def _tree_gauges(node: Any) -> None:
     metrics.ACTOR_RESTARTS.labels(node.path).set(node.restarts_total)
+    metrics.RESTARTS_SINCE_STABLE.labels(node.path).set(node.restarts_since_stable)
     if isinstance(node, SupervisorSnapshot):
         for child in node.children:
             _tree_gauges(child)
@@ -256,11 +257,18 @@ def _tree_gauges(node: Any) -> None:
         metrics.MAILBOX_DEPTH.labels(node.path).set(node.mailbox_depth)
 
 
+def _problem(child: Any) -> str:
+    if child.crash_looping:
+        return f"{child.path} is crash-looping ({child.restarts_since_stable} restarts in a row)"
+    return f"{child.path} is {child.status.value}"
+
+
 def _not_running(tree: SupervisorSnapshot) -> list[Any]:
-    """Children not running, ignoring those stopped on purpose (a transient that ended)."""
+    """Children not running, ignoring those stopped on purpose (a transient that ended),
+    and children running between the crashes of a crash loop."""
     found = []
     for child in tree.children:
-        if child.status in (Status.RESTARTING, Status.STARTING):
+        if child.status in (Status.RESTARTING, Status.STARTING) or child.crash_looping:
             found.append(child)
         if isinstance(child, SupervisorSnapshot):
             found += _not_running(child)

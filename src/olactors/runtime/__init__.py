@@ -18,6 +18,8 @@ from ._errors import (
     MessageDeadLettered,
     ReplyAbandoned,
     RestartIntensityExceeded,
+    RestartsExhausted,
+    SystemHalted,
     TopLevelFailure,
 )
 from ._ref import DEFAULT_ASK_TIMEOUT_S, ActorRef
@@ -51,11 +53,13 @@ __all__ = [
     "ReplyAbandoned",
     "Restart",
     "RestartIntensityExceeded",
+    "RestartsExhausted",
     "Snapshot",
     "Status",
     "Strategy",
     "SupervisorRef",
     "SupervisorSnapshot",
     "SupervisorSpec",
+    "SystemHalted",
     "TopLevelFailure",
 ]

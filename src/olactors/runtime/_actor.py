@@ -32,7 +32,7 @@ class ActorContext:
     ``nursery``, ``stop`` and ``defer`` raise ``RuntimeError``.
     """
 
-    __slots__ = ("_cell", "_ended", "_lookup", "_snapshot", "path", "ref")
+    __slots__ = ("_cell", "_ended", "_halt", "_lookup", "_snapshot", "path", "ref")
 
     def __init__(
         self,
@@ -41,12 +41,14 @@ class ActorContext:
         lookup: Callable[[str], Any],
         cell: _CellControl,
         snapshot: Callable[[str], Any],
+        halt: Callable[[str, int], None],
     ) -> None:
         self.path = path
         self.ref = ref
         self._lookup = lookup
         self._snapshot = snapshot
         self._cell = cell
+        self._halt = halt
         self._ended = False
 
     def end(self) -> None:
@@ -92,6 +94,14 @@ class ActorContext:
         one is.
         """
         self._live_cell().stop_after_current()
+
+    def halt(self, reason: str, exit_code: int = 1) -> None:
+        """Stop the whole system, in order, and make the process exit with ``exit_code``.
+
+        What ``sys.exit()`` would mean in a script; in an actor, ``sys.exit()``
+        is only a crash of this actor.
+        """
+        self._halt(f"{self.path}: {reason}", exit_code)
 
     def defer(self) -> Reply:
         """Answer the current message later instead of with ``receive``'s return value.

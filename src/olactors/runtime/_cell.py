@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,12 +11,13 @@ import trio
 
 from ._actor import Actor, ActorContext
 from ._child import Child
+from ._crash import is_crash
 from ._errors import ActorStopped, MessageDeadLettered, ReplyAbandoned
 from ._mailbox import WAKE, Envelope, Mailbox
 from ._ref import ActorRef
 from ._reply import Reply
 from ._services import SystemServices
-from ._snapshot import ActorSnapshot, RateMeter, unwrap_group
+from ._snapshot import ActorSnapshot, RateMeter, Status, unwrap_group
 from ._spec import ActorSpec
 
 log = logging.getLogger("olactors.runtime")
@@ -42,6 +44,7 @@ class ActorCell(Child):
         self._lookup = services.registry.handle
         registry = services.registry
         self._snapshot_of = lambda path: registry.get(path).snapshot(trio.current_time())
+        self._halt = services.halt
         self.actor: Actor[Any] | None = None
         self.actor_type = "actor"
         self.nursery: trio.Nursery | None = None
@@ -71,40 +74,50 @@ class ActorCell(Child):
             self._meter = RateMeter(trio.current_time())
         # A context per incarnation, so that an instance that has ended cannot
         # steer (stop, defer, spawn into) the one that replaced it.
-        context = ActorContext(self.path, self.ref, self._lookup, self, self._snapshot_of)
+        context = ActorContext(
+            self.path, self.ref, self._lookup, self, self._snapshot_of, self._halt
+        )
         actor = self.actor_spec.factory()
         if not isinstance(actor, Actor):
             raise TypeError(f"factory of {self.path} returned {actor!r}, not an Actor")
         actor.context = context
         self.actor = actor
         self.actor_type = type(actor).__name__
-        error: Exception | None = None
+        error: BaseException | None = None
         up = hook_ran = False
         self._repeated = False
+        self.mailbox.owner = trio.lowlevel.current_task()
         try:
             async with trio.open_nursery() as nursery:
                 self.nursery = nursery
                 try:
                     await actor.started()
-                except Exception as exc:
+                except BaseException as exc:
+                    if not is_crash(exc):
+                        raise
                     error = exc
                 else:
                     up = True
                     mark_started()
                     try:
                         await self._loop(actor)
-                    except Exception as exc:
+                    except BaseException as exc:
+                        if not is_crash(exc):
+                            raise
                         error = exc
                     hook_ran = True
                     await self._call_stopping(actor, crashed=error is not None)
                 nursery.cancel_scope.cancel()
-        except Exception as exc:
+        except BaseException as exc:
             # A background task of the actor crashed (or an orderly stopping()
             # failed): so did the actor.
+            if not is_crash(exc):
+                raise
             error = exc
             if up and not hook_ran:
                 await self._call_stopping(actor, crashed=True)
         finally:
+            self.mailbox.owner = None
             context.end()
             self.nursery = None
             self._current = None
@@ -116,16 +129,33 @@ class ActorCell(Child):
             raise error
 
     async def _call_stopping(self, actor: Actor[Any], *, crashed: bool) -> None:
-        try:
-            await actor.stopping()
-        except Exception:
-            if not crashed:
-                raise
-            log.exception("%s: stopping() failed after a crash", self.path)
+        """Run ``stopping()``, within the shutdown timeout even when nobody asked for the stop.
+
+        After a crash nothing else bounds it: a hook that hangs would hide
+        the crash from the supervisor, leaving the actor "running" and
+        every ask timing out.
+        """
+        if crashed:
+            self.status = Status.STOPPING
+        limit = self.actor_spec.shutdown_timeout_s
+        with trio.move_on_after(math.inf if limit is None else limit) as scope:
+            try:
+                await actor.stopping()
+            except BaseException as exc:
+                if not crashed or not is_crash(exc):
+                    raise
+                log.exception("%s: stopping() failed after a crash", self.path)
+        if scope.cancelled_caught:
+            log.warning(
+                "%s: stopping() did not end within %s s; abandoned",
+                self.path,
+                limit,
+                extra={"actor": self.path},
+            )
 
     async def _loop(self, actor: Actor[Any]) -> None:
         mailbox = self.mailbox
-        get_nowait = mailbox.get_nowait
+        poll = mailbox.poll
         receive = actor.receive
         reply_errors = actor.reply_errors
         wants_drained = type(actor).drained is not Actor.drained
@@ -133,8 +163,12 @@ class ActorCell(Child):
         handled_since_drained = False
         while not self._stop_now:
             try:
-                envelope = get_nowait()
-            except trio.WouldBlock:
+                envelope = poll()
+            except trio.EndOfChannel:
+                return
+            if envelope is None:
+                # Waiting happens outside any except clause, so an idle actor
+                # holds no exception (nor its traceback) while it waits.
                 self._sample()
                 unsampled = 0
                 if wants_drained and handled_since_drained:
@@ -146,10 +180,10 @@ class ActorCell(Child):
                 self._idle = True
                 try:
                     envelope = await mailbox.get()
+                except trio.EndOfChannel:
+                    return
                 finally:
                     self._idle = False
-            except trio.EndOfChannel:
-                return
             if envelope is WAKE:
                 continue
             message, reply = envelope
@@ -300,6 +334,8 @@ class ActorCell(Child):
             rate_per_s=round(meter.rate(now, self.handled), 3) if meter else 0.0,
             restarts_total=self.restarts_total,
             restarts_in_window=self.restarts_in_window(now),
+            restarts_since_stable=self.tries,
+            crash_looping=self.crash_looping,
             last_error=self.last_error,
             uptime_s=self.uptime(now),
             state=state,

@@ -13,11 +13,17 @@ from typing import Any
 import msgspec
 import trio
 
+from ._crash import is_crash
 from ._errors import ChildStartFailed
 from ._snapshot import ErrorInfo, Snapshot, Status, unwrap_group
 from ._spec import ChildSpec
 
 log = logging.getLogger("olactors.runtime")
+
+#: Restarts without an incarnation staying up ``reset_after_s`` from which a
+#: child counts as crash-looping (shown in snapshots, failing readiness). A
+#: poison message's redeliveries count once, so it alone never reaches this.
+CRASH_LOOP_TRIES = 3
 
 
 class ExitKind(StrEnum):
@@ -38,6 +44,8 @@ class ChildExited(msgspec.Struct, frozen=True):
     #: row are one failure toward intensity (bounded by ``max_message_crashes``),
     #: so one bad message cannot make a supervisor escalate on its own.
     counts: bool = True
+    #: How long the incarnation ran once started (0 if it never started).
+    ran_s: float = 0.0
 
 
 class Child(ABC):
@@ -56,6 +64,8 @@ class Child(ABC):
         self.path = path
         self.status = Status.STOPPED
         self.restarts_total = 0
+        #: Restarts since the child was last stable (see ``Backoff.reset_after_s``).
+        self.tries = 0
         self.restart_times: deque[float] = deque()
         #: The parent's intensity period: what "restarts in window" means here.
         self.window_s = 5.0
@@ -86,6 +96,11 @@ class Child(ABC):
         while self.restart_times and self.restart_times[0] < start:
             self.restart_times.popleft()
         return len(self.restart_times)
+
+    @property
+    def crash_looping(self) -> bool:
+        """Restarted again and again without staying up: an operator should look."""
+        return self.tries >= CRASH_LOOP_TRIES
 
     def uptime(self, now: float) -> float | None:
         return None if self.started_at is None else now - self.started_at
@@ -127,15 +142,19 @@ class Child(ABC):
                 with trio.CancelScope() as scope:
                     self._scope = scope
                     await self._run(mark_started)
-            except Exception as exc:
+            except BaseException as exc:
                 # Also what is left of a group once the scope has taken its own
                 # Cancelled out: an error raised while being cancelled is a crash.
+                # Any crash is the child's, whatever its type (SystemExit too).
+                if not is_crash(exc):
+                    raise
                 kind, error = ExitKind.CRASH, exc
             else:
                 if scope.cancelled_caught:
                     kind = ExitKind.KILLED
         finally:
             self._scope = None
+            ran_s = 0.0 if self.started_at is None else trio.current_time() - self.started_at
             self.started_at = None
             self.status = Status.STOPPED
             done.set()
@@ -156,7 +175,12 @@ class Child(ABC):
                 extra={"actor": self.path},
             )
         exited = ChildExited(
-            self, incarnation, kind, error, counts=error is None or not self.crash_repeated()
+            self,
+            incarnation,
+            kind,
+            error,
+            counts=error is None or not self.crash_repeated(),
+            ran_s=ran_s,
         )
         self.last_exit = exited
         if not started:

@@ -12,7 +12,9 @@ A caller catches exactly what it can handle::
     ├── ChildStartFailed         a child's factory or ``started()`` hook raised
     ├── DuplicateChild           a supervisor already has a child of that name
     ├── RestartIntensityExceeded a supervisor gave up and escalates to its parent
-    └── TopLevelFailure          the root supervisor gave up: the system stops
+    ├── RestartsExhausted        a child kept crashing past its backoff's max_tries
+    ├── TopLevelFailure          the root supervisor gave up: the system stops
+    └── SystemHalted             code called ``halt()``: the system stopped on purpose
 """
 
 from __future__ import annotations
@@ -113,3 +115,32 @@ class TopLevelFailure(ActorError):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(f"top-level supervisor failed: {type(cause).__name__}: {cause}")
         self.cause = cause
+
+
+class SystemHalted(ActorError):
+    """Code asked the system to stop (``ActorSystem.halt`` / ``ActorContext.halt``).
+
+    Raised by ``ActorSystem.run`` once the orderly shutdown that the halt
+    began has finished; ``exit_code`` is what the process should exit with.
+    The only way for actor code to stop the process: ``sys.exit()`` in a
+    handler is an ordinary crash, for its supervisor.
+    """
+
+    def __init__(self, reason: str, exit_code: int) -> None:
+        super().__init__(f"halted (exit {exit_code}): {reason}")
+        self.reason = reason
+        self.exit_code = exit_code
+
+
+class RestartsExhausted(ActorError):
+    """A child crashed ``tries`` times without staying up ``reset_after_s``: its
+    supervisor gave up on backoff and escalates (Akka's ``maxNrOfRetries``)."""
+
+    def __init__(self, path: str, child: str, tries: int, reset_after_s: float) -> None:
+        super().__init__(
+            f"supervisor {path} gave up on {child}: {tries} restarts "
+            f"without staying up {reset_after_s:g} s"
+        )
+        self.path = path
+        self.child = child
+        self.tries = tries

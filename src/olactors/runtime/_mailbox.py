@@ -37,7 +37,16 @@ class Mailbox:
     blocked at the time of closing.
     """
 
-    __slots__ = ("_closed", "_receive", "_send", "capacity", "path", "redelivery", "timer")
+    __slots__ = (
+        "_closed",
+        "_receive",
+        "_send",
+        "capacity",
+        "owner",
+        "path",
+        "redelivery",
+        "timer",
+    )
 
     def __init__(self, path: str, capacity: int, timer: AskTimer | None = None) -> None:
         if capacity < 1:
@@ -49,9 +58,21 @@ class Mailbox:
         self._closed = False
         #: The actor system's ask timer, which asks to this mailbox use.
         self.timer = timer
+        #: The task of the actor reading this mailbox, while an incarnation runs.
+        self.owner: trio.lowlevel.Task | None = None
 
     async def put(self, envelope: Envelope) -> None:
-        """Enqueue, waiting while the mailbox is full. A checkpoint."""
+        """Enqueue, waiting while the mailbox is full. A checkpoint.
+
+        The reader itself never waits: it is the only one who would make
+        room, so on a full mailbox it gets :class:`MailboxFull` at once
+        instead of a silent deadlock.
+        """
+        if self.owner is not None and trio.lowlevel.current_task() is self.owner:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self.put_nowait(envelope)
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
         try:
             await self._send.send(envelope)
         except trio.ClosedResourceError:
@@ -74,6 +95,18 @@ class Mailbox:
         """Enqueue now or raise :class:`MailboxFull`. Never blocks."""
         if not self.offer(envelope):
             raise MailboxFull(self.path, self.capacity)
+
+    def poll(self) -> Envelope | None:
+        """Next envelope, redeliveries first, or None when empty (no exception to build).
+
+        Raises ``trio.EndOfChannel`` once closed and empty.
+        """
+        if self.redelivery:
+            return self.redelivery.popleft()
+        try:
+            return self._receive.receive_nowait()
+        except trio.WouldBlock:
+            return None
 
     def get_nowait(self) -> Envelope:
         """Next envelope, redeliveries first; raises ``trio.WouldBlock`` when empty."""

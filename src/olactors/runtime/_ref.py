@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -65,9 +66,12 @@ class ActorRef(Generic[M]):
         The timeout covers both waiting for mailbox space and waiting for the
         reply; past it :class:`AskTimeout` is raised and a reply that comes
         later is dropped. The message may still be handled after a timeout:
-        an ask is not a transaction.
+        an ask is not a transaction. ``math.inf`` waits as long as it takes;
+        a negative or NaN timeout is a ``ValueError``, before anything is sent.
         """
         _check(message)
+        if not timeout >= 0:  # also refuses NaN
+            raise ValueError(f"an ask timeout is >= 0 seconds, not {timeout}")
         reply = Reply()
         envelope = (message, reply)
         deadline = trio.current_time() + timeout
@@ -77,7 +81,8 @@ class ActorRef(Generic[M]):
             # The common case: no cancel scope, the system's ask timer keeps
             # the deadline, and waiting for the reply is the checkpoint.
             reply.expect_by(self.path, timeout)
-            timer.watch(reply, deadline)
+            if deadline != math.inf:
+                timer.watch(reply, deadline)
             return await reply.wait()
         with trio.CancelScope(deadline=deadline):
             if not enqueued:

@@ -50,6 +50,9 @@ class ActorSnapshot(msgspec.Struct, frozen=True, tag="actor"):
     rate_per_s: float
     restarts_total: int
     restarts_in_window: int
+    #: Restarts since it last stayed up its backoff's ``reset_after_s``.
+    restarts_since_stable: int
+    crash_looping: bool
     last_error: ErrorInfo | None
     uptime_s: float | None
     state: dict[str, Any]
@@ -67,6 +70,8 @@ class SupervisorSnapshot(msgspec.Struct, frozen=True, tag="supervisor"):
     intensity_used: int
     restarts_total: int
     restarts_in_window: int
+    restarts_since_stable: int
+    crash_looping: bool
     last_error: ErrorInfo | None
     uptime_s: float | None
     children: list[ActorSnapshot | SupervisorSnapshot]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -35,27 +37,55 @@ class Restart(StrEnum):
 class Backoff:
     """Delay before a restart: exponential in the child's recent restarts, with jitter.
 
-    The n-th restart of a child within its supervisor's intensity window
-    waits ``min(max_s, initial_s * multiplier ** (n - 1))``, shortened by a
-    random fraction up to ``jitter`` so that siblings do not restart in step.
+    The n-th restart of a child since it was last stable waits
+    ``min(max_s, initial_s * multiplier ** (n - 1))``, shortened by a random
+    fraction up to ``jitter`` so that siblings do not restart in step.
+
+    A child is stable once an incarnation has run ``reset_after_s`` before
+    ending; its count starts again from there. Past ``max_tries`` restarts
+    without being stable the supervisor gives up and escalates, as Akka's
+    backoff supervisor does: intensity catches a fast crash loop, this a
+    slow one that backoff alone would keep alive forever (None: no limit).
     """
 
     initial_s: float = 0.05
     multiplier: float = 2.0
     max_s: float = 5.0
     jitter: float = 0.5
+    reset_after_s: float = 30.0
+    max_tries: int | None = 10
 
     def __post_init__(self) -> None:
-        if self.initial_s < 0 or self.max_s < 0 or self.multiplier < 1:
-            raise ValueError("backoff needs initial_s >= 0, max_s >= 0 and multiplier >= 1")
+        if not (
+            _finite_at_least(self.initial_s, 0)
+            and _finite_at_least(self.max_s, 0)
+            and _finite_at_least(self.multiplier, 1)
+        ):
+            raise ValueError("backoff needs finite initial_s >= 0, max_s >= 0 and multiplier >= 1")
         if not 0 <= self.jitter <= 1:
             raise ValueError("backoff jitter is a fraction between 0 and 1")
+        if not _finite_at_least(self.reset_after_s, 0):
+            raise ValueError("backoff reset_after_s must be finite and >= 0")
+        if self.max_tries is not None and self.max_tries < 1:
+            raise ValueError("backoff max_tries must be at least 1 (or None: no limit)")
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait before restart number ``attempt`` (1-based)."""
         exponent = min(max(attempt - 1, 0), 64)  # bounded: the cap applies long before
         base = min(self.max_s, self.initial_s * self.multiplier**exponent)
         return base * (1.0 - self.jitter * rand())
+
+
+def _finite_at_least(value: float, low: float) -> bool:
+    return math.isfinite(value) and value >= low
+
+
+def _check_timeout(owner: str, timeout_s: float | None) -> None:
+    """A shutdown timeout is a finite number of seconds >= 0, or None (no limit)."""
+    if timeout_s is not None and not _finite_at_least(timeout_s, 0):
+        raise ValueError(
+            f"{owner}: shutdown_timeout_s must be finite and >= 0 (or None), not {timeout_s}"
+        )
 
 
 def _check_name(name: str) -> None:
@@ -87,6 +117,7 @@ class ActorSpec:
             raise ValueError("mailbox_capacity must be at least 1")
         if self.max_message_crashes < 1:
             raise ValueError("max_message_crashes must be at least 1")
+        _check_timeout(self.name, self.shutdown_timeout_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +141,11 @@ class SupervisorSpec:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        if self.max_restarts < 0 or self.within_s <= 0:
-            raise ValueError("max_restarts must be >= 0 and within_s > 0")
-        names = [child.name for child in self.children]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if self.max_restarts < 0 or not (math.isfinite(self.within_s) and self.within_s > 0):
+            raise ValueError("max_restarts must be >= 0 and within_s finite and > 0")
+        _check_timeout(self.name, self.shutdown_timeout_s)
+        counts = Counter(child.name for child in self.children)
+        duplicates = sorted(name for name, count in counts.items() if count > 1)
         if duplicates:
             raise ValueError(f"supervisor {self.name!r} has duplicate children: {duplicates}")
 

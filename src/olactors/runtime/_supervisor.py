@@ -28,7 +28,9 @@ from ._errors import (
     ChildStartFailed,
     DuplicateChild,
     RestartIntensityExceeded,
+    RestartsExhausted,
 )
+from ._reply import Reply
 from ._services import SystemServices
 from ._snapshot import Status, SupervisorSnapshot, unwrap_group
 from ._spec import ChildSpec, Restart, Strategy, SupervisorSpec
@@ -37,7 +39,7 @@ log = logging.getLogger("olactors.runtime")
 
 
 class _Escalate(msgspec.Struct, frozen=True):
-    error: RestartIntensityExceeded
+    error: RestartIntensityExceeded | RestartsExhausted
 
 
 class Supervisor(Child):
@@ -66,7 +68,12 @@ class Supervisor(Child):
         self.sup_spec = spec
         self._services = services
         self._registry = services.registry
-        self.children: list[Child] = []
+        #: By name, in start order (a dict keeps insertion order): lookups,
+        #: adds and removals stay O(1) however many children there are.
+        self.children: dict[str, Child] = {}
+        #: Children added while a restart was pending, and the callers waiting
+        #: for them: they start after their elder siblings, as OTP would.
+        self._waiting_starts: dict[Child, Reply] = {}
         self._control_send, self._control_recv = trio.open_memory_channel[Command](math.inf)
         self._restart_times: deque[float] = deque()
         self._due: dict[Child, float] = {}
@@ -79,7 +86,7 @@ class Supervisor(Child):
     # -- building the tree ----------------------------------------------------
 
     def _add(self, spec: ChildSpec) -> Child:
-        if any(child.name == spec.name for child in self.children):
+        if spec.name in self.children:
             raise DuplicateChild(f"{self.path}/{spec.name}")
         path = f"{self.path}/{spec.name}"
         child: Child
@@ -89,22 +96,25 @@ class Supervisor(Child):
             child = ActorCell(spec, path, self._services)
         child.window_s = self.sup_spec.within_s
         self._registry.register(child)
-        self.children.append(child)
+        self.children[spec.name] = child
         return child
 
     def _discard(self, child: Child) -> None:
         """Remove a child for good: close it and forget it and its descendants."""
-        self.children.remove(child)
+        del self.children[child.name]
         self._due.pop(child, None)
+        waiting = self._waiting_starts.pop(child, None)
+        if waiting is not None:
+            waiting.reject(ActorStopped(child.path))
         child.close()
         for path in _paths(child):
             self._registry.unregister(path)
 
     def _find(self, name: str) -> Child:
-        for child in self.children:
-            if child.name == name:
-                return child
-        raise ActorNotFound(f"{self.path}/{name}")
+        child = self.children.get(name)
+        if child is None:
+            raise ActorNotFound(f"{self.path}/{name}")
+        return child
 
     # -- incarnation -------------------------------------------------------------
 
@@ -156,7 +166,7 @@ class Supervisor(Child):
 
     async def _start_all(self) -> ChildStartFailed | None:
         """Start every child in order; on a failure stop the started ones, in reverse."""
-        for child in list(self.children):
+        for child in list(self.children.values()):
             try:
                 await self._start(child, initial=True)
             except ChildStartFailed as exc:
@@ -166,11 +176,12 @@ class Supervisor(Child):
 
     async def _stop_all(self, *, drain: bool) -> None:
         self._due.clear()
-        for child in reversed(self.children):
+        self._reject_waiting_starts()
+        for child in reversed(list(self.children.values())):
             await child.stop(drain=drain)
             child.status = Status.STOPPED
 
-    async def _supervise(self) -> RestartIntensityExceeded | None:
+    async def _supervise(self) -> RestartIntensityExceeded | RestartsExhausted | None:
         """The decision loop. Returns None after an orderly stop, or the escalation."""
         while True:
             try:
@@ -188,15 +199,32 @@ class Supervisor(Child):
             await self._start_due()
 
     async def _start_due(self) -> None:
+        if not self._due:
+            return
         now = trio.current_time()
-        for child in list(self.children):
+        for child in list(self.children.values()):
             due = self._due.get(child)
             if due is None or due > now:
                 continue
             del self._due[child]
+            waiting = self._waiting_starts.pop(child, None)
+            if waiting is not None:
+                # A start_child that waited for its elder siblings: it answers
+                # as a start, and a failure removes the child again.
+                try:
+                    waiting.resolve(await self._start_child_now(child))
+                except ChildStartFailed as exc:
+                    waiting.reject(exc)
+                continue
             if not await self._start(child, initial=False):
                 # Its crash is queued; let the strategy see it before the rest starts.
                 return
+
+    def _reject_waiting_starts(self) -> None:
+        waiting, self._waiting_starts = self._waiting_starts, {}
+        for child, reply in waiting.items():
+            reply.reject(ActorStopped(child.path))
+            self._discard(child)
 
     # -- commands ------------------------------------------------------------
 
@@ -208,9 +236,14 @@ class Supervisor(Child):
             await self._stop_all(drain=command.drain)
             return True
         reply = command.reply
+        queued = False
         try:
             if isinstance(command, StartChild):
-                reply.resolve(await self._start_child(command.spec))
+                child = self._add_child(command.spec, reply)
+                if child is None:
+                    queued = True  # behind a pending restart: answered when started
+                else:
+                    reply.resolve(await self._start_child_now(child))
             elif isinstance(command, RemoveChild):
                 child = self._find(command.name)
                 await child.stop(drain=True)
@@ -219,8 +252,11 @@ class Supervisor(Child):
             else:
                 child = self._find(command.name)
                 self._due.pop(child, None)
+                # A child still waiting for its first start is started now, by hand.
+                self._waiting_starts.pop(child, Reply()).resolve(child.handle())
                 await child.stop(drain=False)
                 child.restarts_total += 1
+                child.tries = 0  # an operator's restart is a fresh start
                 log.info("%s restarted on request", child.path, extra={"actor": child.path})
                 if await self._start(child, initial=False):
                     reply.resolve(None)
@@ -236,12 +272,25 @@ class Supervisor(Child):
             reply.reject(exc)
         finally:
             # Cancelled half-way (a forced stop): the caller must not wait forever.
-            if reply.pending:
+            if reply.pending and not queued:
                 reply.reject(ActorStopped(self.path))
         return False
 
-    async def _start_child(self, spec: ChildSpec) -> Any:
+    def _add_child(self, spec: ChildSpec, reply: Reply) -> Child | None:
+        """Add a child; return it to start now, or None if it waits for a pending restart.
+
+        While siblings wait out a restart's backoff, a new child (always the
+        youngest) joins the queue behind them rather than starting before
+        its elders: ``reply`` is answered when its turn comes.
+        """
         child = self._add(spec)
+        if self._due:
+            self._due[child] = max(self._due.values())
+            self._waiting_starts[child] = reply
+            return None
+        return child
+
+    async def _start_child_now(self, child: Child) -> Any:
         try:
             await self._start(child, initial=True)
         except ChildStartFailed:
@@ -251,7 +300,7 @@ class Supervisor(Child):
 
     async def _child_exited(self, exited: ChildExited) -> _Escalate | None:
         child: Child = exited.child
-        if child not in self.children or exited.incarnation <= child.settled:
+        if self.children.get(child.name) is not child or exited.incarnation <= child.settled:
             return None  # stale: that incarnation was already stopped or dealt with
         child.settled = exited.incarnation
         restart = child.spec.restart
@@ -275,6 +324,9 @@ class Supervisor(Child):
         now = trio.current_time()
         if exited.counts:
             self._restart_times.append(now)
+            if exited.ran_s >= spec.backoff.reset_after_s:
+                child.tries = 0  # it was stable: this crash starts a new count
+            child.tries += 1
         while self._restart_times and self._restart_times[0] < now - spec.within_s:
             self._restart_times.popleft()
         if len(self._restart_times) > spec.max_restarts:
@@ -289,12 +341,27 @@ class Supervisor(Child):
             )
             await self._stop_all(drain=False)
             return _Escalate(RestartIntensityExceeded(self.path, spec.max_restarts, spec.within_s))
+        max_tries = spec.backoff.max_tries
+        if max_tries is not None and child.tries > max_tries:
+            log.error(
+                "supervisor %s: %s restarted %d time(s) without staying up %g s; "
+                "stopping its children and escalating",
+                self.path,
+                child.path,
+                max_tries,
+                spec.backoff.reset_after_s,
+                extra={"actor": self.path},
+            )
+            await self._stop_all(drain=False)
+            return _Escalate(
+                RestartsExhausted(self.path, child.path, max_tries, spec.backoff.reset_after_s)
+            )
 
         group = self._restart_group(child)
         for sibling in reversed(group):
             if sibling is not child:
                 await sibling.stop(drain=False)
-        delay = spec.backoff.delay(child.restarts_in_window(now) + 1)
+        delay = spec.backoff.delay(max(child.tries, 1))
         for member in group:
             if member is not child and member.spec.restart is Restart.TEMPORARY:
                 self._discard(member)
@@ -322,9 +389,10 @@ class Supervisor(Child):
         strategy = self.sup_spec.strategy
         if strategy is Strategy.ONE_FOR_ONE:
             return [child]
+        members = list(self.children.values())
         if strategy is Strategy.ONE_FOR_ALL:
-            return list(self.children)
-        return self.children[self.children.index(child) :]
+            return members
+        return members[members.index(child) :]
 
     # -- Child -------------------------------------------------------------------
 
@@ -332,7 +400,7 @@ class Supervisor(Child):
         self._control_send.send_nowait(StopSupervisor(drain))
 
     def child_names(self) -> list[str]:
-        return [child.name for child in self.children]
+        return list(self.children)
 
     def post_stop(self, *, drain: bool = True) -> None:
         """Ask the running incarnation to stop its children and end; returns at once."""
@@ -345,7 +413,8 @@ class Supervisor(Child):
 
     def close(self) -> None:
         self._closed = True
-        for child in self.children:
+        self._reject_waiting_starts()
+        for child in self.children.values():
             child.close()
         while True:
             try:
@@ -357,7 +426,7 @@ class Supervisor(Child):
 
     def reopen(self) -> None:
         self._closed = False
-        for child in self.children:
+        for child in self.children.values():
             child.reopen()
 
     def handle(self) -> SupervisorRef:
@@ -377,13 +446,15 @@ class Supervisor(Child):
             intensity_used=sum(1 for t in self._restart_times if t >= start),
             restarts_total=self.restarts_total,
             restarts_in_window=self.restarts_in_window(now),
+            restarts_since_stable=self.tries,
+            crash_looping=self.crash_looping,
             last_error=self.last_error,
             uptime_s=self.uptime(now),
-            children=[child.snapshot(now) for child in self.children],
+            children=[child.snapshot(now) for child in self.children.values()],
         )
 
 
 def _paths(child: Child) -> list[str]:
     if isinstance(child, Supervisor):
-        return [child.path, *(p for c in child.children for p in _paths(c))]
+        return [child.path, *(p for c in child.children.values() for p in _paths(c))]
     return [child.path]

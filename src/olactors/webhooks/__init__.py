@@ -11,7 +11,7 @@ from ._errors import (
 )
 from ._events import IncomingEvent, events_of
 from ._ingress import WebhookIngress, WebhookSource
-from ._listener import HttpListener
+from ._listener import HttpListener, listener_spec
 from ._routes import Route, Router, namespace_of
 
 __all__ = [
@@ -28,5 +28,6 @@ __all__ = [
     "WebhookIngress",
     "WebhookSource",
     "events_of",
+    "listener_spec",
     "namespace_of",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
 
-from ..runtime import Actor, ActorContext
+from ..runtime import Actor, ActorContext, ActorSpec
 
 log = logging.getLogger("olactors.http")
 
@@ -66,3 +67,24 @@ class HttpListener(Actor[Any]):
 
     def inspect(self) -> dict[str, Any]:
         return {"listener": self.name, "addresses": self.addresses}
+
+
+def listener_spec(
+    name: str, bind: str, app: AppFactory, *, graceful_timeout_s: float, settle_s: float
+) -> ActorSpec:
+    """A listener's child spec, its shutdown timeout derived from its graceful timeout.
+
+    The actor's shutdown timeout is the graceful timeout plus ``settle_s``
+    (room for the work behind a last request, a store answer, say): one
+    shorter than the graceful timeout would turn every orderly shutdown with
+    a request (or a dashboard stream) open into a kill.
+    """
+    if not (math.isfinite(graceful_timeout_s) and graceful_timeout_s >= 0):
+        raise ValueError(f"{name}: graceful_timeout_s must be finite and >= 0")
+    if not (math.isfinite(settle_s) and settle_s >= 0):
+        raise ValueError(f"{name}: settle_s must be finite and >= 0")
+    return ActorSpec(
+        name,
+        lambda: HttpListener(name, bind, app, graceful_timeout_s=graceful_timeout_s),
+        shutdown_timeout_s=graceful_timeout_s + settle_s,
+    )
