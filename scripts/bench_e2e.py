@@ -49,7 +49,7 @@ import trio
 import bench_ingest
 from benchreport import report
 
-SECRET = "whsec_bench"
+SECRET = "whsec_benchSecret0123456789abcdef"
 APP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 TOKEN = "bench-admin-token"
 NAMESPACE, ROUTE = "webhooks.stripe", "to-app"

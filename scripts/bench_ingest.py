@@ -32,7 +32,7 @@ import trio
 
 from benchreport import report
 
-SECRET = "whsec_bench"
+SECRET = "whsec_benchSecret0123456789abcdef"
 
 BARE = """
 import trio

@@ -132,6 +132,11 @@ def test_check_config_never_prints_a_secret(
         '[admin]\nbind = "127.0.0.1:0"\ntoken_env = "ADMIN"\n'
         '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["WHSEC"]\n'
     )
-    assert check_config(path, {"WHSEC": "whsec_TOPSECRET", "ADMIN": "admin-TOPSECRET"}) == 0
+    assert (
+        check_config(
+            path, {"WHSEC": "whsec_TOPSECRET0123456789abcdefABCD", "ADMIN": "admin-TOPSECRET"}
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "TOPSECRET" not in captured.out + captured.err

@@ -59,12 +59,45 @@ def test_without_a_path_the_working_directory_config_is_used(
     assert source == "config/olactors.toml"
 
 
-def test_a_redis_url_with_a_password_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:hunter2@cache:6379/0",
+        "redis://app:hunter2@cache:6379/0",
+        "redis://cache:6379/0?password=hunter2",
+        "rediss://cache:6379/0?socket_timeout=1&Password=hunter2",
+    ],
+)
+def test_a_redis_url_with_a_password_anywhere_is_refused(tmp_path: Path, url: str) -> None:
     path = tmp_path / "c.toml"
-    path.write_text('[store]\nredis_url = "redis://:hunter2@cache:6379/0"\n')
-    with pytest.raises(ConfigError, match="must not hold a password") as caught:
+    path.write_text(f'[store]\nredis_url = "{url}"\n')
+    with pytest.raises(ConfigError, match="must not hold credentials") as caught:
         Config.load(path)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_redis_url_with_an_acl_user_name_alone_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[store]\nredis_url = "redis://olactors@cache:6379/0"\n')
+    assert Config.load(path).store.redis_url == "redis://olactors@cache:6379/0"
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-inf"])
+def test_a_duration_of_inf_or_nan_is_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[store]\ntimeout_s = {value}\n")
+    with pytest.raises(ConfigError, match="timeout_s"):
+        Config.load(path)
+
+
+def test_a_dedup_window_shorter_than_a_sources_tolerance_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[webhooks]\ndedup_ttl_s = 60\n"
+        '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["S"]\ntolerance_s = 300\n'
+    )
+    with pytest.raises(ConfigError, match=r"dedup_ttl_s \(60\) must be at least source stripe"):
+        Config.load(path)
 
 
 def test_a_breaker_that_could_never_open_is_a_config_error(tmp_path: Path) -> None:

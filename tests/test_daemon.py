@@ -270,7 +270,7 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
             },
         }
     )
-    env = {"STRIPE_WHSEC": "whsec_daemon"}
+    env = {"STRIPE_WHSEC": "whsec_daemonSecret0123456789abcdef"}
     system = ActorSystem(build_tree(config, env))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
@@ -279,7 +279,9 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
         body = b'{"id":"evt_daemon","type":"invoice.paid"}'
         async with httpx.AsyncClient(base_url=url) as client:
             answer = await client.post(
-                "/webhooks/stripe", content=body, headers=signed_stripe(body, "whsec_daemon")
+                "/webhooks/stripe",
+                content=body,
+                headers=signed_stripe(body, "whsec_daemonSecret0123456789abcdef"),
             )
         assert answer.json() == {"status": "queued", "event_id": "evt_daemon"}
         store = Store.at(system.registry.handle, "/root/store")
@@ -295,6 +297,27 @@ def test_a_webhook_source_whose_secret_is_missing_is_a_config_error() -> None:
         build_tree(config, env={})
 
 
+@pytest.mark.parametrize(
+    ("kind", "secret"),
+    [
+        ("stripe", "whsec_"),
+        ("stripe", "whsec_short"),
+        ("stripe", "sk_live_notasigningsecret0123456789"),
+        ("standard", "whsec_"),
+        ("standard", "whsec_YWJj"),  # 3 bytes
+        ("abacatepay", "s3cret"),
+    ],
+)
+def test_a_webhook_secret_too_weak_to_sign_is_a_config_error_naming_its_variable(
+    kind: str, secret: str
+) -> None:
+    config = Config.model_validate(
+        {"webhooks": {"sources": {"src": {"kind": kind, "secrets_env": ["WEAK"]}}}}
+    )
+    with pytest.raises(ConfigError, match=r"webhooks\.sources\.src\.secrets_env: WEAK: "):
+        build_tree(config, env={"WEAK": secret})
+
+
 async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stopping(
     tmp_path: Path,
 ) -> None:
@@ -308,9 +331,9 @@ async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stoppi
             },
         }
     )
-    system = ActorSystem(build_tree(config, {"STRIPE_WHSEC": "whsec_daemon"}))
+    system = ActorSystem(build_tree(config, {"STRIPE_WHSEC": "whsec_daemonSecret0123456789abcdef"}))
     body = b'{"id":"evt_inflight","type":"invoice.paid"}'
-    headers = signed_stripe(body, "whsec_daemon")
+    headers = signed_stripe(body, "whsec_daemonSecret0123456789abcdef")
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         address = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
@@ -367,13 +390,17 @@ async def test_the_daemon_forwards_a_stored_event_along_its_configured_route(
                 },
             }
         )
-        system = ActorSystem(build_tree(config, {"WHSEC": "whsec_d", "APP_SECRET": app_secret}))
+        system = ActorSystem(
+            build_tree(
+                config, {"WHSEC": "whsec_dSecret0123456789abcdefABCDEF", "APP_SECRET": app_secret}
+            )
+        )
         async with trio.open_nursery() as nursery:
             await nursery.start(system.run)
             url = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
             body = b'{"id":"evt_route","type":"invoice.paid"}'
             async with httpx.AsyncClient(base_url=url) as client:
-                signed = signed_stripe(body, "whsec_d")
+                signed = signed_stripe(body, "whsec_dSecret0123456789abcdefABCDEF")
                 await client.post("/webhooks/stripe", content=body, headers=signed)
             with trio.fail_after(10):
                 while not app.seen("/hooks/stripe"):
@@ -418,4 +445,4 @@ def test_a_handler_that_cannot_be_imported_fails_at_start_not_at_the_first_event
         }
     )
     with pytest.raises(ConfigError, match=r"handler no\.such\.module:f"):
-        build_tree(config, {"S": "whsec_x"})
+        build_tree(config, {"S": "whsec_xStripeSecret0123456789abcdef"})

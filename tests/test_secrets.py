@@ -23,7 +23,7 @@ from olactors.tree import build_tree
 
 SECRETS = {
     "ADMIN_TOKEN": "adm-9f1c2e7b5a",
-    "STRIPE_WHSEC": "whsec_s3cr3t-4b8e",
+    "STRIPE_WHSEC": "whsec_s3cr3t4b8e0123456789abcdefAB",
     "APP_SECRET": "whsec_YXBwLXNpZ25pbmctc2VjcmV0LW9mLTI0LWJ5dGVz",
     "STRIPE_KEY": "sk_test_51Hs3cr3t",
 }

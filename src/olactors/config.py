@@ -12,7 +12,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     BaseModel,
@@ -37,8 +37,9 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    # Unknown keys are typos until proven otherwise: refuse them.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys are typos until proven otherwise: refuse them. TOML spells
+    # inf and nan; no duration, rate or size here means either.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DaemonConfig(_Section):
@@ -55,6 +56,11 @@ class SupervisionConfig(_Section):
     backoff_max_s: float = Field(default=5.0, ge=0)
     backoff_multiplier: float = Field(default=2.0, ge=1)
     backoff_jitter: float = Field(default=0.5, ge=0, le=1)
+    #: A child that stayed up this long is stable: its restart count starts over.
+    backoff_reset_after_s: float = Field(default=30.0, ge=0)
+    #: Restarts without being stable before its supervisor gives up and
+    #: escalates: a crash loop slower than the intensity window ends here.
+    backoff_max_tries: int = Field(default=10, ge=1)
 
     def backoff(self) -> Backoff:
         return Backoff(
@@ -62,6 +68,8 @@ class SupervisionConfig(_Section):
             multiplier=self.backoff_multiplier,
             max_s=self.backoff_max_s,
             jitter=self.backoff_jitter,
+            reset_after_s=self.backoff_reset_after_s,
+            max_tries=self.backoff_max_tries,
         )
 
 
@@ -88,8 +96,14 @@ class StoreConfig(_Section):
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
             raise ValueError("must be a redis://, rediss:// or unix:// URL")
-        if parts.password:
-            raise ValueError("must not hold a password: name its variable in redis_password_env")
+        # redis-py also reads a password from the query (?password=): refuse
+        # it there too, so a secret never sits in a file or a printed URL. A
+        # user name alone (Redis ACL) is not a secret.
+        query = {key.lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        if parts.password is not None or "password" in query:
+            raise ValueError(
+                "must not hold credentials: name the password's variable in redis_password_env"
+            )
         return url
 
 
@@ -316,6 +330,14 @@ class WebhooksConfig(_Section):
                 )
         if self.max_claims is not None and self.max_claims <= len(self.retry_schedule_s):
             raise ValueError("max_claims must exceed the number of attempts in the schedule")
+        for name, source in self.sources.items():
+            # A resend inside the signature's tolerance must still be known,
+            # or it is processed twice.
+            if source.tolerance_s > self.dedup_ttl_s:
+                raise ValueError(
+                    f"dedup_ttl_s ({self.dedup_ttl_s:g}) must be at least source {name}'s "
+                    f"tolerance_s ({source.tolerance_s:g})"
+                )
         return self
 
     @field_validator("sources")

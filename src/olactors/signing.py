@@ -14,14 +14,27 @@ import hmac
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 -- a label, not a secret
 
+#: The spec's floor for a secret: shorter keys (``whsec_`` alone is an empty
+#: one) would let anybody sign.
+MIN_KEY_BYTES = 24
+
 
 def secret_key(secret: str) -> bytes:
-    """The HMAC key of a ``whsec_<base64>`` secret (the prefix is optional)."""
+    """The HMAC key of a ``whsec_<base64>`` secret (the prefix is optional).
+
+    ValueError, never naming the secret, unless it is base64 of at least
+    :data:`MIN_KEY_BYTES` bytes.
+    """
     raw = secret.removeprefix(SECRET_PREFIX)
     try:
-        return base64.b64decode(raw, validate=True)
+        key = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"a Standard Webhooks secret is whsec_ + base64 of at least {MIN_KEY_BYTES} bytes"
+        )
+    return key
 
 
 def signature(key: bytes, message_id: str, timestamp: int | str, body: bytes) -> str:

@@ -178,7 +178,7 @@ async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Pat
         )
         env = {
             "ADMIN_TOKEN": TOKEN,
-            "WHSEC": "whsec_x",
+            "WHSEC": "whsec_xStripeSecret0123456789abcdef",
             "APP_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         }
         system = ActorSystem(build_tree(settings, env))
@@ -188,7 +188,9 @@ async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Pat
             public = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
             body = b'{"id":"evt_replay","type":"invoice.paid"}'
             now = int(time.time())
-            signature = hmac.new(b"whsec_x", f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+            signature = hmac.new(
+                b"whsec_xStripeSecret0123456789abcdef", f"{now}.".encode() + body, hashlib.sha256
+            ).hexdigest()
             headers = {"Stripe-Signature": f"t={now},v1={signature}"}
             async with httpx.AsyncClient(base_url=public) as client:
                 stored = await client.post("/webhooks/stripe", content=body, headers=headers)

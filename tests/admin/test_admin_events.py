@@ -22,7 +22,7 @@ from .daemon import TOKEN, Daemon, config
 from .test_admin_api import call
 from .test_admin_commands import olactors
 
-WHSEC = "whsec_events"
+WHSEC = "whsec_eventsSecret0123456789abcdef"
 seen: dict[str, int] = {}
 app_is_down = [True]
 

@@ -49,7 +49,9 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     settings = config(tmp_path).model_copy(
         update={"webhooks": WebhooksConfig.model_validate(webhooks)}
     )
-    system = ActorSystem(build_tree(settings, {"ADMIN_TOKEN": TOKEN, "WHSEC": "whsec_x"}))
+    system = ActorSystem(
+        build_tree(settings, {"ADMIN_TOKEN": TOKEN, "WHSEC": "whsec_xStripeSecret0123456789abcdef"})
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]

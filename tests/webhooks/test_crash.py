@@ -19,7 +19,7 @@ import trio
 from olactors.testing import Canned, FakeProvider
 
 REPO = Path(__file__).resolve().parents[2]
-WHSEC = "whsec_crash"
+WHSEC = "whsec_crashSecret0123456789abcdef"
 APP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 

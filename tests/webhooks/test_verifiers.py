@@ -87,7 +87,9 @@ def test_stripe_accepts_any_configured_secret_during_a_rotation() -> None:
 @pytest.mark.parametrize("header", ["", "t=1533204620", "v1=abc", "nonsense"])
 def test_stripe_refuses_a_malformed_header(header: str) -> None:
     with pytest.raises(MalformedWebhook):
-        StripeVerifier(["whsec_x"]).verify(stripe_headers(header), {}, b"{}", 0)
+        StripeVerifier(["whsec_xStripeSecret0123456789abcdef"]).verify(
+            stripe_headers(header), {}, b"{}", 0
+        )
 
 
 def test_stripe_agrees_with_stripe_python_on_a_header_it_signs() -> None:
@@ -246,7 +248,11 @@ def _datetime(unix: int) -> Any:
 @pytest.mark.parametrize(
     ("verifier", "headers", "query"),
     [
-        (StripeVerifier(["whsec_x"]), {"stripe-signature": f"t={int(time.time())},v1=\xe9"}, {}),
+        (
+            StripeVerifier(["whsec_xStripeSecret0123456789abcdef"]),
+            {"stripe-signature": f"t={int(time.time())},v1=\xe9"},
+            {},
+        ),
         (
             StandardVerifier([STANDARD["secret"]]),
             {**STANDARD["headers"], "webhook-signature": "v1,\xe9"},
@@ -267,4 +273,6 @@ def test_a_signature_with_non_ascii_characters_is_a_bad_signature_not_a_crash(
 def test_an_absurd_timestamp_is_malformed_not_a_crash() -> None:
     header = "t=1" + "0" * 400 + ",v1=00"
     with pytest.raises(MalformedWebhook):
-        StripeVerifier(["whsec_x"]).verify({"stripe-signature": header}, {}, b"{}", time.time())
+        StripeVerifier(["whsec_xStripeSecret0123456789abcdef"]).verify(
+            {"stripe-signature": header}, {}, b"{}", time.time()
+        )

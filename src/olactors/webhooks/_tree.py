@@ -13,6 +13,7 @@ from ..delivery import (
     HttpDestination,
     RetryPolicy,
 )
+from ..signing import secret_key
 from ._ingress import WebhookSource
 from ._routes import Route, Router, namespace_of
 from .verifiers import (
@@ -21,6 +22,8 @@ from .verifiers import (
     StandardVerifier,
     StripeVerifier,
     Verifier,
+    abacatepay,
+    stripe,
 )
 
 
@@ -31,12 +34,29 @@ def _secret(env: Mapping[str, str], variable: str, where: str) -> str:
     return secret
 
 
+#: What a usable secret of each kind looks like, checked at start (and by
+#: check-config): a placeholder or a truncated paste fails there, not as a
+#: stream of refused webhooks, nor as a secret anybody could guess.
+SECRET_FORMATS: dict[str, Callable[[str], object]] = {
+    "stripe": stripe.check_secret_format,
+    "standard": secret_key,
+    "abacatepay": abacatepay.check_secret_format,
+}
+
+
 def webhook_sources(config: WebhooksConfig, env: Mapping[str, str]) -> dict[str, WebhookSource]:
     """The configured webhook sources with their verifiers; secrets read from ``env``."""
     sources: dict[str, WebhookSource] = {}
     for name, source in config.sources.items():
         where = f"webhooks.sources.{name}.secrets_env"
         secrets = [_secret(env, variable, where) for variable in source.secrets_env]
+        check = SECRET_FORMATS.get(source.kind)
+        for variable, secret in zip(source.secrets_env, secrets, strict=True):
+            try:
+                if check is not None:
+                    check(secret)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: {variable}: {exc}") from None
         verifier: Verifier
         if source.kind == "stripe":
             verifier = StripeVerifier(secrets, tolerance_s=source.tolerance_s)

@@ -10,6 +10,18 @@ from collections.abc import Mapping, Sequence
 from .._errors import BadSignature, MalformedWebhook
 from ._common import header, same
 
+#: The secret is the whole proof of origin: at least a 128-bit random token's length.
+MIN_SECRET_CHARS = 24
+
+
+def check_secret_format(secret: str) -> None:
+    """ValueError (naming no secret) unless ``secret`` is long enough to be one."""
+    if len(secret) < MIN_SECRET_CHARS or not secret.isprintable() or " " in secret:
+        raise ValueError(
+            f"an AbacatePay webhook secret has at least {MIN_SECRET_CHARS} printable "
+            "characters and no spaces"
+        )
+
 
 class AbacatePayVerifier:
     """``webhookSecret`` (query) or ``X-Webhook-Secret`` (header) must equal a

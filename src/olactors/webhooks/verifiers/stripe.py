@@ -34,6 +34,20 @@ class StripeVerifier:
         raise BadSignature("no v1 signature matches a configured secret")
 
 
+#: Stripe's secrets are ``whsec_`` and 32 (dashboard) or 64 (CLI) characters;
+#: fewer than this is a truncated paste or a placeholder.
+MIN_SECRET_CHARS = 24
+
+
+def check_secret_format(secret: str) -> None:
+    """ValueError (naming no secret) unless ``secret`` looks like a Stripe signing secret."""
+    body = secret.removeprefix("whsec_")
+    if body == secret or len(body) < MIN_SECRET_CHARS or not body.isascii() or not body.isalnum():
+        raise ValueError(
+            f"a Stripe signing secret is whsec_ and at least {MIN_SECRET_CHARS} letters or digits"
+        )
+
+
 def _parse(value: str) -> tuple[str, list[str]]:
     timestamp = None
     signatures: list[str] = []
