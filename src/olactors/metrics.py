@@ -107,6 +107,19 @@ MAILBOX_DEPTH = Gauge(
     ["path"],
     registry=REGISTRY,
 )
+HTTP_CONNECTIONS = Gauge(
+    "olactors_http_connections",
+    "Connections open on each listener (public, admin).",
+    ["listener"],
+    registry=REGISTRY,
+)
+HTTP_REFUSED = Counter(
+    "olactors_http_refused",
+    "Requests or connections a listener refused to protect itself, by reason "
+    "(connections: over max_connections; bodies: the body budget was spent).",
+    ["listener", "reason"],
+    registry=REGISTRY,
+)
 RESTARTS_SINCE_STABLE = Gauge(
     "olactors_actor_restarts_since_stable",
     "Restarts of each actor and supervisor since it last stayed up its backoff's "

@@ -18,6 +18,7 @@ from .clients import (
 )
 from .config import Config, ConfigError, StoreConfig
 from .delivery import delivery_spec, wake_courier
+from .http import EdgeLimits, listener_spec
 from .resilience import ProviderGuard, resilience_spec
 from .runtime import ActorContext, ActorSpec, SupervisorSpec
 from .store import (
@@ -29,7 +30,7 @@ from .store import (
     Store,
     store_spec,
 )
-from .webhooks import WebhookIngress, listener_spec
+from .webhooks import BodyBudget, WebhookIngress
 from .webhooks._tree import webhook_deliveries, webhook_routers, webhook_sources
 
 log = logging.getLogger("olactors.daemon")
@@ -160,6 +161,8 @@ def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
         app,
         graceful_timeout_s=config.server.graceful_timeout_s,
         settle_s=store.timeout_s,
+        header_timeout_s=config.server.header_timeout_s,
+        limits=EdgeLimits(max_connections=admin.max_connections),
     )
 
 
@@ -168,6 +171,9 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     sources = webhook_sources(config.webhooks, env)
     routers = webhook_routers(config.webhooks)
     server, webhooks, store = config.server, config.webhooks, config.store
+    # One budget for every incarnation: a restarted listener starts from zero
+    # anyway (its requests ended with it), and the figure stays one place.
+    budget = BodyBudget(server.max_bodies_in_flight_bytes)
 
     def app(context: ActorContext) -> WebhookIngress:
         def wake(namespace: str, deliveries: list[Delivery]) -> None:
@@ -180,6 +186,8 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
             routers=routers,
             wake=wake,
             max_body_bytes=server.max_body_bytes,
+            body_timeout_s=server.body_timeout_s,
+            budget=budget,
             dedup_ttl_s=webhooks.dedup_ttl_s,
             retention_s=webhooks.retention_s,
         )
@@ -191,6 +199,8 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
         app,
         graceful_timeout_s=server.graceful_timeout_s,
         settle_s=store.timeout_s,
+        header_timeout_s=server.header_timeout_s,
+        limits=EdgeLimits(server.max_connections, http2_cleartext=server.http2_cleartext),
     )
 
 

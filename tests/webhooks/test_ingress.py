@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ import httpx
 import pytest
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from olactors import metrics
+from olactors.http import EdgeLimits, serve
 from olactors.runtime import ActorSystem, SupervisorSpec
 from olactors.store import RedisBackend, SqliteBackend, Store, store_spec
 from olactors.testing import RedisServer
@@ -51,7 +52,14 @@ class Edge:
     system: ActorSystem
 
 
-async def open_edge(nursery: trio.Nursery, make_backend: Any, **options: Any) -> Edge:
+async def open_edge(
+    nursery: trio.Nursery,
+    make_backend: Any,
+    limits: EdgeLimits | None = None,
+    header_timeout_s: float = 5.0,
+    **options: Any,
+) -> Edge:
+    """The webhook app behind the daemon's own accept loop, on a free port."""
     system = ActorSystem(SupervisorSpec("root", children=[store_spec(make_backend)]))
     await nursery.start(system.run)
     store = Store.at(system.registry.handle, "/root/store", timeout_s=2)
@@ -65,7 +73,13 @@ async def open_edge(nursery: trio.Nursery, make_backend: Any, **options: Any) ->
     config = HypercornConfig()
     config.bind = ["127.0.0.1:0"]
     config.accesslog = None
-    binds = await nursery.start(serve, app, config)
+    config.keep_alive_timeout = header_timeout_s
+    stop = trio.Event()
+    binds = await nursery.start(
+        partial(
+            serve, app, config, limits or EdgeLimits(), name="public", shutdown_trigger=stop.wait
+        )
+    )
     return Edge(binds[0], store, system)
 
 
@@ -148,7 +162,11 @@ async def test_a_streamed_body_is_cut_off_at_the_limit(edge: Edge) -> None:
     # must stop reading at 64 kB and answer, not take the whole body first.
     url = httpx.URL(edge.url)
     stream = await trio.open_tcp_stream(url.host, url.port or 80)
-    head = b"POST /webhooks/stripe HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n\r\n"
+    signature = stripe_signed(b"")["Stripe-Signature"].encode()  # passes the header checks
+    head = (
+        b"POST /webhooks/stripe HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n"
+        b"Stripe-Signature: " + signature + b"\r\n\r\n"
+    )
     await stream.send_all(head)
 
     async def send_forever() -> None:

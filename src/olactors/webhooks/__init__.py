@@ -1,9 +1,12 @@
 """Webhook ingress: verify, deduplicate, store durably with its routes, answer; the delivery
 engine does the rest."""
 
+from ._budget import BodyBudget
 from ._errors import (
     BadSignature,
+    BodyTimeout,
     BodyTooLarge,
+    EdgeBusy,
     MalformedWebhook,
     StaleTimestamp,
     UnknownSource,
@@ -11,13 +14,14 @@ from ._errors import (
 )
 from ._events import IncomingEvent, events_of
 from ._ingress import WebhookIngress, WebhookSource
-from ._listener import HttpListener, listener_spec
 from ._routes import Route, Router, namespace_of
 
 __all__ = [
     "BadSignature",
+    "BodyBudget",
+    "BodyTimeout",
     "BodyTooLarge",
-    "HttpListener",
+    "EdgeBusy",
     "IncomingEvent",
     "MalformedWebhook",
     "Route",
@@ -28,6 +32,5 @@ __all__ = [
     "WebhookIngress",
     "WebhookSource",
     "events_of",
-    "listener_spec",
     "namespace_of",
 ]

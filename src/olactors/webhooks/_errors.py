@@ -7,9 +7,12 @@
     ├── BadSignature       401: no configured secret signs this body
     ├── StaleTimestamp     401: signed too long ago, or too far in the future
     ├── UnknownSource      404: no source of that name is configured
-    └── BodyTooLarge       413: over max_body_bytes (checked while reading)
+    ├── BodyTimeout        408: the body did not arrive within body_timeout_s
+    ├── BodyTooLarge       413: over max_body_bytes (checked while reading)
+    └── EdgeBusy           503: the bodies in flight hold all the memory allowed
 
-Nothing from a refused request is stored.
+Nothing from a refused request is stored. A request refused while its body
+was still arriving (408, 413, 503) also closes its connection.
 """
 
 from __future__ import annotations
@@ -35,5 +38,13 @@ class UnknownSource(WebhookError):
     status = 404
 
 
+class BodyTimeout(WebhookError):
+    status = 408
+
+
 class BodyTooLarge(WebhookError):
     status = 413
+
+
+class EdgeBusy(WebhookError):
+    status = 503

@@ -21,7 +21,8 @@ import trio
 
 from .. import metrics
 from ..store import Delivery, EnqueueResult, Store, StoreUnavailable
-from ._errors import BodyTooLarge, UnknownSource, WebhookError
+from ._budget import BodyBudget, Hold
+from ._errors import BodyTimeout, BodyTooLarge, EdgeBusy, UnknownSource, WebhookError
 from ._events import IncomingEvent, Kind, events_of
 from ._routes import Router
 from .verifiers import Verifier
@@ -75,6 +76,8 @@ class WebhookIngress:
         routers: Mapping[str, Router] | None = None,
         wake: Wake = _no_wake,
         max_body_bytes: int = 1_048_576,
+        body_timeout_s: float = 10.0,
+        budget: BodyBudget | None = None,
         dedup_ttl_s: float = 7 * 24 * 3600.0,
         retention_s: float = 7 * 24 * 3600.0,
         retry_after_s: int = 5,
@@ -85,6 +88,9 @@ class WebhookIngress:
         self.routers = {name: Router(name, []) for name in self.sources} | dict(routers or {})
         self._wake = wake
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        #: Bytes of request bodies held at once, across every request.
+        self.budget = budget if budget is not None else BodyBudget(64 * max_body_bytes)
         self.dedup_ttl_s = dedup_ttl_s
         self.retention_s = retention_s
         self.retry_after_s = retry_after_s
@@ -99,6 +105,15 @@ class WebhookIngress:
             return
         try:
             status, answer, extra = await self._handle(scope, receive)
+        except _RefusedMidBody as refused:
+            # The rest of the body may still be on its way: answer, and end
+            # the connection rather than read (or wait for) what is left.
+            exc = refused.error
+            status, extra = exc.status, [(b"connection", b"close")]
+            if isinstance(exc, EdgeBusy):
+                metrics.HTTP_REFUSED.labels("public", "bodies").inc()
+                extra.append((b"retry-after", str(self.retry_after_s).encode()))
+            answer = _Answer("refused", error=type(exc).__name__, message=str(exc))
         except WebhookError as exc:
             status, extra = exc.status, []
             answer = _Answer("refused", error=type(exc).__name__, message=str(exc))
@@ -118,11 +133,17 @@ class WebhookIngress:
         if scope["method"] != "POST":
             return 405, _Answer("refused", error="MethodNotAllowed"), [(b"allow", b"POST")]
         headers = _headers(scope)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise BodyTooLarge(f"body over {self.max_body_bytes} bytes")
-        body = await self._read(receive)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        declared = headers.get("content-length", "")
+        try:
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise BodyTooLarge(f"body over {self.max_body_bytes} bytes")
+            # Refused on its headers alone (no signature, a stale timestamp, a
+            # wrong AbacatePay secret), a request never gets to send its body.
+            source.verifier.precheck(headers, query, self._clock())
+        except WebhookError as exc:
+            raise _RefusedMidBody(exc) from None
+        body = await self._read(receive)
         source.verifier.verify(headers, query, body, self._clock())
         events = events_of(source.kind, headers, body)
         try:
@@ -146,7 +167,25 @@ class WebhookIngress:
         return 503, answer, [(b"retry-after", str(self.retry_after_s).encode())]
 
     async def _read(self, receive: Receive) -> bytes:
-        """The body, refused as soon as it grows past the limit (not after reading it all)."""
+        """The body, within ``body_timeout_s`` and the shared byte budget.
+
+        Refused as soon as it grows past the limit, stalls past the deadline
+        or finds the budget spent (not after reading it all). The budget is
+        taken as bytes arrive, not for the declared length: a client that
+        declares a large body and stalls holds only what it sent, so it
+        cannot keep the budget from the requests that do arrive.
+        """
+        hold = self.budget.hold()
+        try:
+            with trio.move_on_after(self.body_timeout_s):
+                return await self._receive_body(receive, hold)
+            raise BodyTimeout(f"the body did not arrive within {self.body_timeout_s:g} s")
+        except WebhookError as exc:
+            raise _RefusedMidBody(exc) from None
+        finally:
+            hold.release()
+
+    async def _receive_body(self, receive: Receive, hold: Hold) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -157,6 +196,8 @@ class WebhookIngress:
             size += len(chunk)
             if size > self.max_body_bytes:
                 raise BodyTooLarge(f"body over {self.max_body_bytes} bytes")
+            if not hold.grow_to(size):
+                raise EdgeBusy("too many request bodies in flight; retry")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
@@ -211,6 +252,14 @@ class WebhookIngress:
         ]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class _RefusedMidBody(Exception):
+    """A refusal decided before the whole body was read: the connection must end."""
+
+    def __init__(self, error: WebhookError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _headers(scope: Scope) -> dict[str, str]:

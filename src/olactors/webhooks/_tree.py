@@ -66,7 +66,11 @@ def webhook_sources(config: WebhooksConfig, env: Mapping[str, str]) -> dict[str,
             assert source.public_key is not None  # the config requires it
             verifier = SendGridVerifier(source.public_key, tolerance_s=source.tolerance_s)
         else:
-            verifier = AbacatePayVerifier(secrets, source.public_key or ABACATEPAY_PUBLIC_KEY)
+            verifier = AbacatePayVerifier(
+                secrets,
+                source.public_key or ABACATEPAY_PUBLIC_KEY,
+                max_age_s=config.dedup_ttl_s,
+            )
         sources[name] = WebhookSource(name, source.kind, verifier)
     return sources
 

@@ -18,7 +18,17 @@ class Verifier(Protocol):
     re-serialised JSON); ``now`` is unix time. Raises a ``WebhookError``;
     returns nothing when the request is genuine. Every comparison of secret
     material is constant-time.
+
+    ``precheck`` runs before the body is read, on what the headers and the
+    query already tell (the signature headers are there, the timestamp is
+    within tolerance): a request that cannot pass is refused without
+    spending a byte of memory or a second of a connection on its body.
+    ``verify`` does the whole check, the precheck included.
     """
+
+    def precheck(
+        self, headers: Mapping[str, str], query: Mapping[str, str], now: float
+    ) -> None: ...
 
     def verify(
         self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float

@@ -6,8 +6,11 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
-from .._errors import BadSignature, MalformedWebhook
+import msgspec
+
+from .._errors import BadSignature, MalformedWebhook, StaleTimestamp
 from ._common import header, same
 
 #: The secret is the whole proof of origin: at least a 128-bit random token's length.
@@ -26,18 +29,27 @@ def check_secret_format(secret: str) -> None:
 class AbacatePayVerifier:
     """``webhookSecret`` (query) or ``X-Webhook-Secret`` (header) must equal a
     configured secret, and ``X-Webhook-Signature`` must be base64(HMAC-SHA256(body))
-    keyed by the public key AbacatePay publishes. AbacatePay sends no
-    timestamp: deduplication is the replay guard."""
+    keyed by the public key AbacatePay publishes.
 
-    def __init__(self, secrets: Sequence[str], public_key: str) -> None:
+    The HMAC key is public, so the static secret is the only proof of origin,
+    and nothing is signed with a time. Deduplication refuses a replay while
+    it remembers the event; past that, an event whose resources were last
+    updated more than ``max_age_s`` ago (their ``updatedAt``, which every v2
+    event carries) is refused as stale, so a captured request cannot be
+    replayed once its dedup key has expired. Events without an ``updatedAt``
+    (v1's ``billing.paid``) have only deduplication.
+    """
+
+    def __init__(
+        self, secrets: Sequence[str], public_key: str, *, max_age_s: float | None = None
+    ) -> None:
         if not secrets or not public_key:
             raise ValueError("an AbacatePay source needs its secret and the public HMAC key")
         self._secrets = [s.encode() for s in secrets]
         self._key = public_key.encode()
+        self.max_age_s = max_age_s
 
-    def verify(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float
-    ) -> None:
+    def precheck(self, headers: Mapping[str, str], query: Mapping[str, str], now: float) -> None:
         given = query.get("webhookSecret") or headers.get("x-webhook-secret")
         if not given:
             raise MalformedWebhook("missing webhookSecret query parameter or X-Webhook-Secret")
@@ -45,7 +57,42 @@ class AbacatePayVerifier:
         matches = [same(given, s.decode()) for s in self._secrets]
         if not any(matches):
             raise BadSignature("the webhook secret does not match")
+        header(headers, "x-webhook-signature")
+
+    def verify(
+        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float
+    ) -> None:
+        self.precheck(headers, query, now)
         signature = header(headers, "x-webhook-signature")
         expected = base64.b64encode(hmac.new(self._key, body, hashlib.sha256).digest()).decode()
         if not same(signature, expected):
             raise BadSignature("X-Webhook-Signature does not match the body")
+        if self.max_age_s is not None:
+            updated = _last_updated(body)
+            if updated is not None and now - updated > self.max_age_s:
+                raise StaleTimestamp(
+                    f"last updated {now - updated:.0f} s ago, past the {self.max_age_s:g} s "
+                    "replay window"
+                )
+
+
+def _last_updated(body: bytes) -> float | None:
+    """The newest ``updatedAt`` of the event's resources (``data.<resource>``), unix time."""
+    try:
+        data = msgspec.json.decode(body).get("data")
+    except (msgspec.DecodeError, AttributeError):
+        return None  # the event parser refuses it with a clear error
+    if not isinstance(data, dict):
+        return None
+    times = []
+    for resource in data.values():
+        value = resource.get("updatedAt") if isinstance(resource, dict) else None
+        if isinstance(value, str):
+            try:
+                stamp = datetime.fromisoformat(value)
+            except ValueError:
+                continue
+            if stamp.tzinfo is None:
+                stamp = stamp.replace(tzinfo=UTC)
+            times.append(stamp.timestamp())
+    return max(times, default=None)

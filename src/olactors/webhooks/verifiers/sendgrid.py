@@ -31,6 +31,10 @@ class SendGridVerifier:
         self._key = key
         self.tolerance_s = tolerance_s
 
+    def precheck(self, headers: Mapping[str, str], query: Mapping[str, str], now: float) -> None:
+        header(headers, SIGNATURE)
+        check_timestamp(header(headers, TIMESTAMP), now, self.tolerance_s)
+
     def verify(
         self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float
     ) -> None:

@@ -19,6 +19,11 @@ class StandardVerifier:
         self._keys = [secret_key(s) for s in secrets]
         self.tolerance_s = tolerance_s
 
+    def precheck(self, headers: Mapping[str, str], query: Mapping[str, str], now: float) -> None:
+        header(headers, "webhook-id")
+        header(headers, "webhook-signature")
+        check_timestamp(header(headers, "webhook-timestamp"), now, self.tolerance_s)
+
     def verify(
         self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float
     ) -> None:

@@ -20,6 +20,10 @@ class StripeVerifier:
         self._keys = [s.encode() for s in secrets]
         self.tolerance_s = tolerance_s
 
+    def precheck(self, headers: Mapping[str, str], query: Mapping[str, str], now: float) -> None:
+        timestamp, _ = _parse(header(headers, "stripe-signature"))
+        check_timestamp(timestamp, now, self.tolerance_s)
+
     def verify(
         self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float
     ) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from ..runtime import Actor, ActorContext, ActorSpec
+from ._server import EdgeLimits, serve
 
 log = logging.getLogger("olactors.http")
 
@@ -30,12 +30,21 @@ class HttpListener(Actor[Any]):
     """
 
     def __init__(
-        self, name: str, bind: str, app: AppFactory, *, graceful_timeout_s: float = 10.0
+        self,
+        name: str,
+        bind: str,
+        app: AppFactory,
+        *,
+        graceful_timeout_s: float = 10.0,
+        header_timeout_s: float = 5.0,
+        limits: EdgeLimits | None = None,
     ) -> None:
         self.name = name
         self.bind = bind
         self.app = app
         self.graceful_timeout_s = graceful_timeout_s
+        self.header_timeout_s = header_timeout_s
+        self.limits = limits if limits is not None else EdgeLimits()
         self.addresses: list[str] = []
         self._stop = trio.Event()
         self._served = trio.Event()
@@ -44,7 +53,15 @@ class HttpListener(Actor[Any]):
         config = HypercornConfig()
         config.bind = [self.bind]
         config.accesslog = None
+        # Hypercorn's own errors (a traceback from a protocol handler) go to
+        # our logger tree, so the daemon's formatter (JSON in production)
+        # writes them, not a stderr handler of hypercorn's.
+        config.errorlog = logging.getLogger("hypercorn.error")
         config.graceful_timeout = self.graceful_timeout_s
+        # A connection is idle until its request's headers are complete, so
+        # the idle timeout is the header deadline: a client dribbling its
+        # headers is closed after it (the body has its own, in the app).
+        config.keep_alive_timeout = self.header_timeout_s
         app = self.app(self.context)
         self.addresses = await self.context.nursery.start(self._serve, app, config)
         log.info("%s listener on %s", self.name, ", ".join(self.addresses))
@@ -53,7 +70,14 @@ class HttpListener(Actor[Any]):
         self, app: Any, config: HypercornConfig, *, task_status: trio.TaskStatus[list[str]]
     ) -> None:
         try:
-            await serve(app, config, shutdown_trigger=self._stop.wait, task_status=task_status)
+            await serve(
+                app,
+                config,
+                self.limits,
+                name=self.name,
+                shutdown_trigger=self._stop.wait,
+                task_status=task_status,
+            )
         finally:
             self._served.set()
 
@@ -70,7 +94,14 @@ class HttpListener(Actor[Any]):
 
 
 def listener_spec(
-    name: str, bind: str, app: AppFactory, *, graceful_timeout_s: float, settle_s: float
+    name: str,
+    bind: str,
+    app: AppFactory,
+    *,
+    graceful_timeout_s: float,
+    settle_s: float,
+    header_timeout_s: float = 5.0,
+    limits: EdgeLimits | None = None,
 ) -> ActorSpec:
     """A listener's child spec, its shutdown timeout derived from its graceful timeout.
 
@@ -85,6 +116,13 @@ def listener_spec(
         raise ValueError(f"{name}: settle_s must be finite and >= 0")
     return ActorSpec(
         name,
-        lambda: HttpListener(name, bind, app, graceful_timeout_s=graceful_timeout_s),
+        lambda: HttpListener(
+            name,
+            bind,
+            app,
+            graceful_timeout_s=graceful_timeout_s,
+            header_timeout_s=header_timeout_s,
+            limits=limits,
+        ),
         shutdown_timeout_s=graceful_timeout_s + settle_s,
     )
