@@ -92,27 +92,36 @@ async def load(url: str, seconds: float, connections: int) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
 
+    async def receive(stream: trio.SocketStream) -> bytes:
+        data = await stream.receive_some(65536)
+        if not data:
+            raise EOFError  # the server ended the connection (keep_alive_max_requests)
+        return data
+
     async def connection() -> None:
         nonlocal counter, errors
-        stream = await trio.open_tcp_stream(host, int(port))
-        buffered = b""
-        try:
-            while True:
-                counter += 1
-                began = time.perf_counter()
-                await stream.send_all(signed_request(counter, host))
-                while b"\r\n\r\n" not in buffered:
-                    buffered += await stream.receive_some(65536)
-                head, _, buffered = buffered.partition(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                while len(buffered) < length:
-                    buffered += await stream.receive_some(65536)
-                buffered = buffered[length:]
-                if not head.startswith(b"HTTP/1.1 200"):
-                    errors += 1
-                latencies.append(time.perf_counter() - began)
-        finally:
-            await stream.aclose()
+        while True:
+            stream = await trio.open_tcp_stream(host, int(port))
+            buffered = b""
+            try:
+                while True:
+                    counter += 1
+                    began = time.perf_counter()
+                    await stream.send_all(signed_request(counter, host))
+                    while b"\r\n\r\n" not in buffered:
+                        buffered += await receive(stream)
+                    head, _, buffered = buffered.partition(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    while len(buffered) < length:
+                        buffered += await receive(stream)
+                    buffered = buffered[length:]
+                    if not head.startswith(b"HTTP/1.1 200"):
+                        errors += 1
+                    latencies.append(time.perf_counter() - began)
+            except (EOFError, trio.BrokenResourceError):
+                continue  # a new connection; the unanswered request is not counted
+            finally:
+                await stream.aclose()
 
     with trio.move_on_after(seconds):
         async with trio.open_nursery() as nursery:
