@@ -51,7 +51,7 @@ from benchreport import report
 
 SECRET = "whsec_benchSecret0123456789abcdef"
 APP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-TOKEN = "bench-admin-token"
+TOKEN = "bench-admin-token-0123456789"
 NAMESPACE, ROUTE = "webhooks.stripe", "to-app"
 SINK = "async def noop(item):\n    return None\n"
 
@@ -75,6 +75,7 @@ def start(workdir: Path, name: str, route: str) -> Daemon:
     config = home / "olactors.toml"
     config.write_text(
         '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n'
+        f'[daemon]\nstate_dir = "{home}"\n'
         f'[store]\nsqlite_path = "{home / "bench.db"}"\n'
         '[log]\nlevel = "INFO"\n'
         '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["BENCH_WHSEC"]\n'

@@ -88,6 +88,7 @@ def start_olactors(workdir: Path, max_connections: int) -> tuple[subprocess.Pope
         '[server]\npublic_bind = "127.0.0.1:0"\n'
         f"max_connections = {max_connections}\n"
         '[admin]\nbind = "127.0.0.1:0"\n'
+        f'[daemon]\nstate_dir = "{workdir}"\n'
         f'[store]\nsqlite_path = "{workdir / "soak.db"}"\n'
         '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["SOAK_WHSEC"]\n'
         '[log]\nlevel = "INFO"\n'

@@ -134,7 +134,11 @@ def test_check_config_never_prints_a_secret(
     )
     assert (
         check_config(
-            path, {"WHSEC": "whsec_TOPSECRET0123456789abcdefABCD", "ADMIN": "admin-TOPSECRET"}
+            path,
+            {
+                "WHSEC": "whsec_TOPSECRET0123456789abcdefABCD",
+                "ADMIN": "admin-TOPSECRET-0123456789abc",
+            },
         )
         == 0
     )

@@ -190,6 +190,7 @@ async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> No
     config = Config.model_validate(
         {
             "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0"},
             "admin": {"bind": "127.0.0.1:0"},
         }
@@ -230,6 +231,7 @@ async def test_a_provider_client_sends_the_key_from_its_variable(tmp_path: Path)
         config = Config.model_validate(
             {
                 "store": {"sqlite_path": str(tmp_path / "o.db")},
+                "daemon": {"state_dir": str(tmp_path / "state")},
                 "server": {"public_bind": "127.0.0.1:0"},
                 "admin": {"bind": "127.0.0.1:0"},
                 "providers": {"stripe": {"base_url": stand_in.url, "secret_env": "STRIPE_KEY"}},
@@ -263,6 +265,7 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
     config = Config.model_validate(
         {
             "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0"},
             "admin": {"bind": "127.0.0.1:0"},
             "webhooks": {
@@ -324,6 +327,7 @@ async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stoppi
     config = Config.model_validate(
         {
             "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0", "graceful_timeout_s": 5},
             "admin": {"bind": "127.0.0.1:0"},
             "webhooks": {
@@ -382,6 +386,7 @@ async def test_the_daemon_forwards_a_stored_event_along_its_configured_route(
         config = Config.model_validate(
             {
                 "store": {"sqlite_path": str(tmp_path / "o.db")},
+                "daemon": {"state_dir": str(tmp_path / "state")},
                 "server": {"public_bind": "127.0.0.1:0"},
                 "admin": {"bind": "127.0.0.1:0"},
                 "webhooks": {

@@ -22,7 +22,7 @@ from olactors.testing import free_port
 from olactors.tree import build_tree
 
 SECRETS = {
-    "ADMIN_TOKEN": "adm-9f1c2e7b5a",
+    "ADMIN_TOKEN": "adm-9f1c2e7b5a-0123456789abcdef",
     "STRIPE_WHSEC": "whsec_s3cr3t4b8e0123456789abcdefAB",
     "APP_SECRET": "whsec_YXBwLXNpZ25pbmctc2VjcmV0LW9mLTI0LWJ5dGVz",
     "STRIPE_KEY": "sk_test_51Hs3cr3t",

@@ -45,6 +45,8 @@ class _Section(BaseModel):
 class DaemonConfig(_Section):
     #: How long an orderly shutdown may take before it is forced.
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
+    #: The daemon's own files (the generated admin token): created 0700, files 0600.
+    state_dir: Path = Path("var")
 
 
 class SupervisionConfig(_Section):
@@ -390,6 +392,12 @@ class AdminConfig(_Section):
     open_probes: bool = False
     #: Connections held open at once (operators, Prometheus, a dashboard or two).
     max_connections: int = Field(default=64, ge=1)
+    #: Host names the admin answers to besides 127.0.0.1, localhost, ::1 and its
+    #: bind's host (what a load balancer's probe sends as Host, say). Any other
+    #: Host is refused: a DNS-rebinding page cannot read the admin.
+    allowed_hosts: list[str] = []
+    #: A dashboard login lasts this long; logging out ends it sooner.
+    session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
 
 
 class LogConfig(_Section):

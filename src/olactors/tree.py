@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .admin import admin_app
+from .admin import LOOPBACK_NAMES, Sessions, admin_app, configured_token, generated_token
 from .clients import (
     MemoryCache,
     ProviderClient,
@@ -18,7 +18,7 @@ from .clients import (
 )
 from .config import Config, ConfigError, StoreConfig
 from .delivery import delivery_spec, wake_courier
-from .http import EdgeLimits, listener_spec
+from .http import EdgeLimits, bind_host, is_loopback, listener_spec
 from .resilience import ProviderGuard, resilience_spec
 from .runtime import ActorContext, ActorSpec, SupervisorSpec
 from .store import (
@@ -128,29 +128,45 @@ def provider_client(
     return ProviderClient(name, settings, guard, cache=cache, classify=classify)
 
 
+#: A wildcard bind names no host a client could send.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- names to leave out, not a bind
+
+
 def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
-    """The admin listener; refuses a non-loopback bind without a token."""
-    admin, store = config.admin, config.store
-    token = env.get(admin.token_env) or None
-    host = admin.bind.rsplit(":", 1)[0].strip("[]")
-    loopback = host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
-    if token is None and not loopback:
+    """The admin listener, always behind a token.
+
+    The token comes from the variable ``admin.token_env`` names; on loopback
+    without one, from ``<state_dir>/admin.token``, generated at the first
+    start. A bind beyond loopback needs the variable: exposing the admin is
+    a decision to spell out.
+    """
+    admin, store, server = config.admin, config.store, config.server
+    configured = configured_token(admin.token_env, env)
+    host = bind_host(admin.bind)
+    loopback = is_loopback(host)
+    if configured is None and not loopback:
         raise ConfigError(
             f"admin.bind {admin.bind} is not loopback and {admin.token_env} is not set: "
             "refusing to expose the admin listener without a token"
         )
-    if token is None:
-        log.warning("admin listener on %s has no token (%s unset)", admin.bind, admin.token_env)
     routers = webhook_routers(config.webhooks)
+    hosts = LOOPBACK_NAMES | {host.lower()} | {name.lower() for name in admin.allowed_hosts}
+    sessions = Sessions(admin.session_ttl_s)
+    state_dir = config.daemon.state_dir
 
     def app(context: ActorContext) -> Any:
         store_handle = Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s)
         return admin_app(
             context,
             store_handle,
-            token=token,
+            token=configured or generated_token(state_dir),
             open_probes=admin.open_probes,
             routers=routers,
+            sessions=sessions,
+            hosts=frozenset(hosts - WILDCARD_HOSTS),
+            # Beyond loopback the admin sits behind TLS: the cookie never goes out in clear.
+            secure_cookie=not loopback,
+            body_timeout_s=server.body_timeout_s,
         )
 
     # The dashboard's stream is open as long as a page is: it ends at the

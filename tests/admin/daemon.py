@@ -9,7 +9,7 @@ from olactors.config import Config
 from olactors.runtime import ActorSystem
 from olactors.store import NewItem, Store
 
-TOKEN = "admin-token-123"
+TOKEN = "admin-token-0123456789abcdef"
 
 
 @dataclass

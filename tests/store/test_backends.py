@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,27 @@ async def test_an_ask_given_up_on_before_its_batch_runs_is_not_carried_out(
         # The queued ask was abandoned before its batch ran: its key was never taken.
         assert await store.claim_key("evt_queued", ttl_s=60) is True
         system.shutdown()
+
+
+def test_the_sqlite_store_and_its_log_are_readable_by_the_daemons_user_only(
+    tmp_path: Path,
+) -> None:
+    backend = SqliteBackend(tmp_path / "state" / "o.db", role="writer")
+    backend.open()
+    try:
+        backend.execute([Enqueue("q", NewItem(payload=b"{}", id="a"))])
+        files = [tmp_path / "state" / name for name in ("o.db", "o.db-wal", "o.db-shm")]
+        assert [stat.S_IMODE(f.stat().st_mode) for f in files] == [0o600] * 3
+        assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+    finally:
+        backend.close()
+
+
+def test_an_existing_sqlite_store_readable_by_others_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+    backend = SqliteBackend(path, role="writer")
+    backend.open()
+    backend.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

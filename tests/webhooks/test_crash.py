@@ -43,6 +43,8 @@ timeout_s = 1.0
 public_bind = "127.0.0.1:0"
 [admin]
 bind = "127.0.0.1:0"
+[daemon]
+state_dir = "{tmp_path / "state"}"
 [store]
 sqlite_path = "{tmp_path / "olactors.db"}"
 [webhooks]

@@ -1,5 +1,16 @@
 """The admin listener: an authenticated Quart (quart-trio) app to see and steer the daemon."""
 
-from ._app import PROBES, admin_app
+from ._app import LOOPBACK_NAMES, PROBES, admin_app
+from ._guard import Sessions
+from ._token import TOKEN_FILE, configured_token, generated_token, stored_token
 
-__all__ = ["PROBES", "admin_app"]
+__all__ = [
+    "LOOPBACK_NAMES",
+    "PROBES",
+    "TOKEN_FILE",
+    "Sessions",
+    "admin_app",
+    "configured_token",
+    "generated_token",
+    "stored_token",
+]

@@ -26,8 +26,9 @@ from ..webhooks import Router
 from ._answers import as_text, from_store
 from ._answers import error_answer as _error
 from ._answers import json_answer as _json
-from ._dashboard import PAGE, SESSION_COOKIE, event_stream, session_value
+from ._dashboard import PAGE, SESSION_COOKIE, event_stream
 from ._events import register_events
+from ._guard import Sessions, from_own_origin, host_name, security_headers
 from ._providers import RESILIENCE, provider_states
 from ._routes import register_routes
 
@@ -35,37 +36,60 @@ from ._routes import register_routes
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Always open: the page holds no data, and the login checks the token itself.
 _OPEN = frozenset({("GET", "/"), ("POST", "/session")})
+#: Host names every admin answers to; the bind's and the configured ones join them.
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+#: Admin bodies are small JSON (a login, a reason): nothing bigger is read.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def admin_app(
     context: ActorContext,
     store: Store,
     *,
-    token: str | None,
+    token: str,
     open_probes: bool,
     routers: Mapping[str, Router] | None = None,
+    sessions: Sessions | None = None,
+    hosts: frozenset[str] = LOOPBACK_NAMES,
+    secure_cookie: bool = False,
+    body_timeout_s: float = 10.0,
 ) -> QuartTrio:
-    """The admin app. Every route needs ``Authorization: Bearer <token>``
-    (compared in constant time), except the probes when ``open_probes``; with
-    no token configured (loopback only, the daemon checks) nothing needs one."""
+    """The admin app. Every route needs ``Authorization: Bearer <token>`` or a
+    dashboard session (compared in constant time), except the probes when
+    ``open_probes``. Every request must name one of ``hosts``, and every
+    state-changing one come from the admin's own origin (see ``_guard``)."""
     app = QuartTrio("olactors-admin")
-    expected = f"Bearer {token}".encode() if token else None
-    session = session_value(token).encode() if token else b""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["BODY_TIMEOUT"] = body_timeout_s
+    expected = f"Bearer {token}".encode()
+    sessions = sessions if sessions is not None else Sessions(8 * 3600.0)
+    hardening = security_headers(PAGE)
 
     @app.before_request
-    async def authenticate() -> Response | None:
-        if expected is None or (open_probes and request.path in PROBES):
+    async def guard() -> Response | None:
+        if host_name(request.host) not in hosts:
+            return _error(400, "this admin does not answer to that Host")
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        if not from_own_origin(request.method, headers, request.scheme, request.host):
+            return _error(403, "cross-site requests may not change anything here")
+        if open_probes and request.path in PROBES:
             return None
         if (request.method, request.path) in _OPEN:
             return None
         given = request.headers.get("authorization", "").encode("utf-8", "surrogatepass")
-        cookie = request.cookies.get(SESSION_COOKIE, "").encode("utf-8", "surrogatepass")
-        # Both compared every time, in constant time: no early answer to time.
-        by_header = hmac.compare_digest(given, expected)
-        by_cookie = hmac.compare_digest(cookie, session)
-        if not (by_header or by_cookie):
-            return _error(401, "a valid bearer token is required")
-        return None
+        # The header is compared in constant time; a session id is looked up by hash.
+        if hmac.compare_digest(given, expected):
+            return None
+        if sessions.valid(request.cookies.get(SESSION_COOKIE, "")):
+            return None
+        return _error(401, "a valid bearer token is required")
+
+    @app.after_request
+    async def harden(answer: Response) -> Response:
+        for name, value in hardening.items():
+            answer.headers.setdefault(name, value)
+        answer.headers.setdefault("Cache-Control", "no-store")
+        return answer
 
     register_routes(app, context)
     register_events(app, context, store, routers or {})
@@ -84,12 +108,28 @@ def admin_app(
         given = body.get("token") if isinstance(body, dict) else None
         if not isinstance(given, str):
             return _error(400, 'send {"token": "<admin token>"}')
-        if token is not None and not hmac.compare_digest(given.encode(), token.encode()):
+        # surrogatepass: a lone surrogate in JSON is a wrong token, not a crash.
+        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode()):
             return _error(401, "wrong admin token")
+        # A fresh id at every login: one planted before it (fixation) is worthless.
+        session = sessions.open(replacing=request.cookies.get(SESSION_COOKIE, ""))
         answer = _json({"status": "logged in"})
         answer.set_cookie(
-            SESSION_COOKIE, session_value(given), httponly=True, samesite="Strict", path="/"
+            SESSION_COOKIE,
+            session,
+            max_age=int(sessions.ttl_s),
+            httponly=True,
+            secure=secure_cookie,
+            samesite="Strict",
+            path="/",
         )
+        return answer
+
+    @app.delete("/session")
+    async def logout() -> Response:
+        sessions.close(request.cookies.get(SESSION_COOKIE, ""))
+        answer = _json({"status": "logged out"})
+        answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
         return answer
 
     @app.get("/stream")

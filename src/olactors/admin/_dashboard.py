@@ -2,15 +2,12 @@
 
 A browser's ``EventSource`` cannot send an ``Authorization`` header, so the
 page trades the admin token for a session cookie (HttpOnly, SameSite=Strict,
-so neither scripts nor other sites can use it). The cookie holds an HMAC of
-the token, not the token: it is worthless once the token is rotated, and a
-leaked cookie does not reveal the token.
+so neither scripts nor other sites can use it). The cookie holds a random
+session id kept server-side (see ``_guard.Sessions``), never the token.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import AsyncIterator
 from importlib.resources import files
 from typing import Any
@@ -27,11 +24,6 @@ SESSION_COOKIE = "olactors_admin"
 DEAD_LETTERS_SHOWN = 20
 
 PAGE = files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
-
-
-def session_value(token: str) -> str:
-    """The cookie that stands for ``token``: an HMAC with a fixed label, hex."""
-    return hmac.new(token.encode(), b"olactors dashboard session", hashlib.sha256).hexdigest()
 
 
 async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]:

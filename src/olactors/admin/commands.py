@@ -2,7 +2,8 @@
 listener from a shell.
 
 Each command is one or two HTTP calls to a running daemon's admin listener,
-with its bearer token from the environment variable the configuration names.
+with its bearer token from the environment variable the configuration names, or
+else from the token file a daemon without one generated in its state directory.
 Failures are one line on stderr and exit 1: the listener unreachable, the
 token refused, an unknown id, the store down.
 """
@@ -20,6 +21,7 @@ import httpx
 
 from ..config import Config, ConfigError
 from ..webhooks import namespace_of
+from ._token import stored_token
 
 #: Addresses a listener binds to mean "every interface"; a client calls loopback.
 _ANY_HOST = {"0.0.0.0", "::", "[::]", ""}  # noqa: S104 -- recognised, never bound
@@ -114,7 +116,7 @@ def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 def _client(args: argparse.Namespace, env: Mapping[str, str]) -> httpx.Client:
     config, _ = Config.discover(args.config)
     url = args.admin or _loopback_url(config.admin.bind)
-    token = env.get(config.admin.token_env, "")
+    token = env.get(config.admin.token_env) or stored_token(config.daemon.state_dir) or ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=url, headers=headers, timeout=10.0)
 
@@ -234,7 +236,8 @@ def _call(
     if answer.status_code == 401:
         raise AdminError(
             "the admin listener refused the token: set the variable [admin] token_env names "
-            "(OLACTORS_ADMIN_TOKEN by default) to the daemon's token"
+            "(OLACTORS_ADMIN_TOKEN by default) to the daemon's token, or run this where it "
+            "can read <state_dir>/admin.token"
         )
     try:
         body = answer.json()

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ..state import PRIVATE_DIR, private_file
 from . import _sqlite_eventlog as eventlog
 from ._commands import (
     Ack,
@@ -186,7 +187,15 @@ class SqliteBackend:
         conn: sqlite3.Connection | None = None
         try:
             if self.role == "writer":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                # The database holds payloads: only the daemon's user may read
+                # it. A directory made here is private; one that exists is the
+                # operator's, and left as it is. sqlite gives -wal and -shm the
+                # database file's mode.
+                self.path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+                private_file(self.path)
+                for sidecar in ("-wal", "-shm"):
+                    if (side := Path(f"{self.path}{sidecar}")).exists():
+                        private_file(side)
             conn = sqlite3.connect(
                 self.path,
                 isolation_level=None,
