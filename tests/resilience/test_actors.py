@@ -146,3 +146,46 @@ async def test_a_breaker_reset_by_hand_lets_calls_through_again(nursery: trio.Nu
         await guard.breaker.permit()
     await guard.breaker.reset()
     assert isinstance(await guard.breaker.permit(), Permit)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-App-Usage": '{"call_count": ' + "9" * 400 + "}"},
+        {"X-App-Usage": '{"estimated_time_to_regain_access": ' + "9" * 400 + "}"},
+        {"X-RateLimit-Remaining": "1e-323", "X-RateLimit-Reset": "60"},
+        {"X-RateLimit-Remaining": "nan", "X-RateLimit-Reset": "1e400"},
+    ],
+)
+async def test_a_provider_sending_absurd_limit_headers_keeps_being_called(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+    headers: dict[str, str],
+) -> None:
+    system, guard = await open_guard(nursery, "instagram", RateLimit(rate_per_s=10, burst=1))
+    for _ in range(5):
+        guard.limiter.observe(200, httpx.Headers(headers))
+    await trio.testing.wait_all_tasks_blocked()
+    began = trio.current_time()
+    for _ in range(3):
+        await guard.limiter.acquire()
+    # No crash loop, no endless pause: at most an hour's hold, the documented cap.
+    assert system.snapshot("/root/resilience/instagram/limiter").restarts_total == 0
+    assert trio.current_time() - began <= 3600 + 1
+
+
+async def test_a_malformed_limit_header_is_logged_once_and_ignored(
+    nursery: trio.Nursery,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    system, guard = await open_guard(nursery, "instagram", RateLimit(rate_per_s=10, burst=1))
+    for _ in range(5):
+        guard.limiter.observe(200, httpx.Headers({"X-App-Usage": '{"call_count": "lots"}'}))
+    await trio.testing.wait_all_tasks_blocked()
+    lines = [r.getMessage() for r in caplog.records if "cannot use" in r.getMessage()]
+    assert lines == ["instagram sent a x-app-usage header we cannot use; ignoring it (logged once)"]
+    state = system.snapshot("/root/resilience/instagram/limiter").state  # type: ignore[union-attr]
+    assert state["malformed_headers"] == ["x-app-usage"]
+    assert state["slowdown"] == 1.0

@@ -276,3 +276,36 @@ def test_an_absurd_timestamp_is_malformed_not_a_crash() -> None:
         StripeVerifier(["whsec_xStripeSecret0123456789abcdef"]).verify(
             {"stripe-signature": header}, {}, b"{}", time.time()
         )
+
+
+def abacate_signed(body: bytes) -> dict[str, str]:
+    digest = hmac.new(ABACATE_KEY.encode(), body, hashlib.sha256).digest()
+    return {"x-webhook-signature": base64.b64encode(digest).decode(), "x-webhook-secret": "s3cret"}
+
+
+V2_BODY = json.dumps(
+    {
+        "event": "checkout.completed",
+        "apiVersion": 2,
+        "devMode": False,
+        "data": {"checkout": {"id": "bill_1", "updatedAt": "2024-12-06T18:56:20.000Z"}},
+    }
+).encode()
+V2_UPDATED = 1733511380.0  # 2024-12-06T18:56:20Z
+
+
+def test_abacatepay_refuses_an_event_replayed_after_the_dedup_window() -> None:
+    verifier = AbacatePayVerifier(["s3cret"], ABACATE_KEY, max_age_s=7 * 86400)
+    with pytest.raises(StaleTimestamp, match="replay window"):
+        verifier.verify(abacate_signed(V2_BODY), {}, V2_BODY, V2_UPDATED + 8 * 86400)
+
+
+def test_abacatepay_accepts_an_event_updated_within_the_dedup_window() -> None:
+    verifier = AbacatePayVerifier(["s3cret"], ABACATE_KEY, max_age_s=7 * 86400)
+    verifier.verify(abacate_signed(V2_BODY), {}, V2_BODY, V2_UPDATED + 86400)
+
+
+def test_abacatepay_v1_events_without_an_update_time_rely_on_dedup_alone() -> None:
+    verifier = AbacatePayVerifier(["s3cret"], ABACATE_KEY, max_age_s=60)
+    headers = {"x-webhook-signature": ABACATE["x_webhook_signature"], "x-webhook-secret": "s3cret"}
+    verifier.verify(headers, {}, ABACATE_BODY, 2e9)

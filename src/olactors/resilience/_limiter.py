@@ -78,6 +78,8 @@ class RateLimiterActor(Actor[Reserve | Observe]):
         self.granted = 0
         self.refused = 0
         self.last_hint: str | None = None
+        #: Headers this provider sent in a form we could not use: logged once each.
+        self.malformed: set[str] = set()
         self._shared_path = shared_store
         self._store: Store | None = None
         self._budget_key = f"limiter:{provider}"
@@ -127,6 +129,16 @@ class RateLimiterActor(Actor[Reserve | Observe]):
         except RateLimited as exc:
             reply.reject(exc)
 
+    def _malformed(self, header: str) -> None:
+        if header not in self.malformed:
+            self.malformed.add(header)
+            log.warning(
+                "%s sent a %s header we cannot use; ignoring it (logged once)",
+                self.provider,
+                header,
+                extra={"provider": self.provider},
+            )
+
     def _learn(self, message: Observe, now: float) -> None:
         hint = hint_from(
             message.status,
@@ -134,6 +146,7 @@ class RateLimiterActor(Actor[Reserve | Observe]):
             now=time.time(),
             rate_per_s=self.limit.rate_per_s,
             usage_threshold_pct=self.limit.usage_throttle_pct,
+            malformed=self._malformed,
         )
         if hint is None:
             return
@@ -176,6 +189,7 @@ class RateLimiterActor(Actor[Reserve | Observe]):
             "paused_for_s": round(max(0.0, self.gcra.paused_until - now), 3),
             "slowdown": self.gcra.slowdown(now),
             "last_hint": self.last_hint,
+            "malformed_headers": sorted(self.malformed),
         }
 
 
