@@ -90,3 +90,69 @@ def test_records_below_the_level_are_dropped(capsys: pytest.CaptureFixture[str])
     logs.configure("WARNING", "json")
     logging.getLogger("olactors").info("quiet")
     assert capsys.readouterr().err == ""
+
+
+class Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def limiter_over(collected: Collected, now: list[float]) -> logging.Logger:
+    logger = logging.getLogger("olactors.test.repeats")
+    logger.handlers[:] = [logs.RepeatLimiter(collected, window_s=10.0, clock=lambda: now[0])]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def refuse(logger: logging.Logger, n: int) -> None:
+    logger.error("webhook %s not stored, answering 503", f"evt_{n}")
+
+
+def test_an_error_repeated_during_an_outage_is_one_line_and_then_a_count() -> None:
+    collected, now = Collected(), [0.0]
+    logger = limiter_over(collected, now)
+    for n in range(1682):
+        refuse(logger, n)
+        now[0] += 0.005  # 1,682 refusals in about 8 s
+    now[0] = 12.0
+    refuse(logger, 9999)
+    assert collected.lines == [
+        "webhook evt_0 not stored, answering 503",
+        "webhook evt_1681 not stored, answering 503 (and 1681 more like it within 10 s)",
+        "webhook evt_9999 not stored, answering 503",
+    ]
+
+
+def test_the_count_of_a_burst_that_ended_is_told_when_anything_else_is_logged() -> None:
+    collected, now = Collected(), [0.0]
+    logger = limiter_over(collected, now)
+    for n in range(3):
+        refuse(logger, n)
+    now[0] = 11.0
+    logger.info("store reachable again")
+    assert collected.lines == [
+        "webhook evt_0 not stored, answering 503",
+        "webhook evt_2 not stored, answering 503 (and 2 more like it within 10 s)",
+        "store reachable again",
+    ]
+
+
+def test_different_errors_and_info_lines_are_never_folded() -> None:
+    collected, now = Collected(), [0.0]
+    logger = limiter_over(collected, now)
+    logger.error("first problem")
+    logger.error("second problem")
+    logger.info("progress %d", 1)
+    logger.info("progress %d", 2)
+    assert collected.lines == ["first problem", "second problem", "progress 1", "progress 2"]
+
+
+def test_the_daemons_log_folds_repeats(restored_loggers: None) -> None:
+    logs.configure("INFO", "json")
+    [handler] = logging.getLogger("olactors").handlers
+    assert isinstance(handler, logs.RepeatLimiter)

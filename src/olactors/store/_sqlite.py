@@ -48,6 +48,7 @@ from ._eventlog import (
     ListEvents,
     Publish,
 )
+from ._reserve import DEFAULT_RESERVE_BYTES, DiskReserve
 from ._types import (
     Claimed,
     DeadLetterItem,
@@ -143,6 +144,7 @@ class SqliteBackend:
         synchronous: Synchronous = "FULL",
         busy_timeout_s: float = 2.0,
         clock: Callable[[], float] = time.time,
+        reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     ) -> None:
         self.name = "sqlite"
         self.path = path
@@ -152,6 +154,8 @@ class SqliteBackend:
         # (StoreUnavailable, nothing written) before its askers give up on it.
         self.busy_timeout_s = busy_timeout_s
         self._clock = clock
+        #: The writer's room on the disk for a full-disk recovery (see _reserve).
+        self.reserve = DiskReserve(Path(f"{path}.reserve"), reserve_bytes)
         self._conn: sqlite3.Connection | None = None
         self._settings: dict[str, str] = {}
         self._last_purge = 0.0
@@ -196,6 +200,7 @@ class SqliteBackend:
                 for sidecar in ("-wal", "-shm"):
                     if (side := Path(f"{self.path}{sidecar}")).exists():
                         private_file(side)
+                self.reserve.ensure()
             conn = sqlite3.connect(
                 self.path,
                 isolation_level=None,
@@ -258,7 +263,11 @@ class SqliteBackend:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            if self.role == "writer" and _disk_full(exc):
+                self.reserve.release()
             raise StoreUnavailable(f"sqlite {self.path}: {exc}") from exc
+        if self.role == "writer":
+            self.reserve.restore_if_due(now)
         return outcomes
 
     def close(self) -> None:
@@ -759,4 +768,12 @@ def _dead(row: tuple[Any, ...]) -> DeadLetterItem:
         dead_at=dead_at,
         last_error=item.last_error,
         cursor=seq,
+    )
+
+
+def _disk_full(error: sqlite3.Error) -> bool:
+    """sqlite's "database or disk is full", or a write that failed for want of space."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return code == sqlite3.SQLITE_FULL or (
+        code == sqlite3.SQLITE_IOERR and "disk" in str(error).lower()
     )
