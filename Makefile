@@ -5,17 +5,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean lock
 
-$(VENV)/.run: pyproject.toml
+# Installs are reproducible: the exact versions in requirements/*.lock, then
+# olactors itself without resolving anything again. `make lock` refreshes them.
+$(VENV)/.run: pyproject.toml requirements/run.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -r requirements/run.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.test: pyproject.toml
+$(VENV)/.test: pyproject.toml requirements/test.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -r requirements/test.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.run
+
+# pip-tools in a throwaway venv: it is how the locks are made, not a dependency.
+lock:
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet pip-tools
+	.lock-venv/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file requirements/run.lock pyproject.toml
+	.lock-venv/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra test --output-file requirements/test.lock pyproject.toml
+	rm -rf .lock-venv
 
 run: $(VENV)/.run
 	$(BIN)/olactors run
