@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -451,3 +453,40 @@ def test_a_handler_that_cannot_be_imported_fails_at_start_not_at_the_first_event
     )
     with pytest.raises(ConfigError, match=r"handler no\.such\.module:f"):
         build_tree(config, {"S": "whsec_xStripeSecret0123456789abcdef"})
+
+
+def test_a_daemon_that_cannot_hold_its_connections_fails_at_start() -> None:
+    # In a child process: the limit is lowered there, for good.
+    script = (
+        "import resource\n"
+        "from olactors.config import Config, ConfigError\n"
+        "from olactors.daemon import ensure_descriptors\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
+        "try:\n"
+        "    ensure_descriptors(Config())\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert "need 1320 file descriptors" in done.stdout
+
+
+def test_the_soft_descriptor_limit_is_raised_to_fit_the_connections() -> None:
+    script = (
+        "import resource\n"
+        "from olactors.config import Config\n"
+        "from olactors.daemon import ensure_descriptors\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))\n"
+        "print(ensure_descriptors(Config()), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["1320", "1320"]
+
+
+def test_a_shutdown_shorter_than_the_listeners_graceful_time_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match=r"must exceed server\.graceful_timeout_s"):
+        Config.model_validate({"daemon": {"shutdown_timeout_s": 12}})

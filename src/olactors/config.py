@@ -418,6 +418,19 @@ class Config(_Section):
     delivery: DeliveryConfig = DeliveryConfig()
     log: LogConfig = LogConfig()
 
+    @model_validator(mode="after")
+    def _shutdown_outlasts_the_listeners(self) -> Config:
+        # The listeners finish in-flight requests for graceful_timeout_s, then
+        # wait for the store: a daemon that forces its shutdown sooner would
+        # turn every orderly stop with a request open into a kill.
+        needed = self.server.graceful_timeout_s + self.store.timeout_s
+        if self.daemon.shutdown_timeout_s <= needed:
+            raise ValueError(
+                f"daemon.shutdown_timeout_s ({self.daemon.shutdown_timeout_s:g}) must exceed "
+                f"server.graceful_timeout_s + store.timeout_s ({needed:g})"
+            )
+        return self
+
     @classmethod
     def load(cls, path: Path) -> Config:
         """Read and validate ``path``; :class:`ConfigError` says what is wrong, and where."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import signal
 from collections.abc import AsyncIterator
 
 import trio
 
-from .config import Config
+from .config import Config, ConfigError
 from .runtime import ActorSystem, ChildStartFailed, SystemHalted, TopLevelFailure
 from .tree import build_tree
 
@@ -75,8 +76,37 @@ async def _watch(
     system.force_stop()
 
 
+#: Descriptors kept for what is not a client connection: the store, the admin's
+#: own, outgoing provider and app calls, logs.
+RESERVED_DESCRIPTORS = 256
+
+
+def ensure_descriptors(config: Config) -> int:
+    """Make room for every connection the listeners may hold; ConfigError if there is none.
+
+    Raises the soft RLIMIT_NOFILE up to the hard one when needed. Without
+    this, connections up to max_connections would exhaust the process's
+    descriptors and every listener would stop accepting. Returns the limit.
+    """
+    needed = (
+        config.server.max_connections + config.admin.max_connections + RESERVED_DESCRIPTORS
+    )
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard == resource.RLIM_INFINITY or hard >= needed:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+            return needed
+        raise ConfigError(
+            f"server.max_connections + admin.max_connections need {needed} file descriptors "
+            f"with {RESERVED_DESCRIPTORS} kept aside, and this process may open {hard}: "
+            "lower max_connections or raise the limit (ulimit -n, LimitNOFILE=)"
+        )
+    return soft
+
+
 async def run_daemon(config: Config) -> int:
     """Build the tree from ``config`` and serve it on the process's real signals."""
+    ensure_descriptors(config)
     system = ActorSystem(build_tree(config, os.environ))
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
         return await serve(system, config, signals)
