@@ -8,6 +8,7 @@ it. The defaults below *are* the embedded default configuration, and
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -222,6 +223,16 @@ class ServerConfig(_Section):
     #: HTTP/2 without TLS (prior knowledge or Upgrade: h2c). Off: behind a load
     #: balancer nothing needs it, and one connection could open many streams.
     http2_cleartext: bool = False
+    #: Load balancers and proxies (CIDRs) whose X-Forwarded-For is believed when
+    #: a source has allow_from; any other peer is the sender itself.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            ipaddress.ip_network(cidr, strict=False)
+        return cidrs
 
     @model_validator(mode="after")
     def _a_body_fits_the_budget(self) -> ServerConfig:
@@ -256,6 +267,18 @@ class SourceConfig(_Section):
     #: What becomes of an event that matches no route: logged as "dropped"
     #: (default), or kept as "unrouted" so it can be sent on once a route exists.
     unrouted: Literal["drop", "keep"] = "drop"
+    #: Networks (CIDRs) the provider sends from; empty: anywhere. Behind a load
+    #: balancer, list it in server.trusted_proxies so X-Forwarded-For is read.
+    #: AbacatePay's proof of origin is a static secret: this is what stops a
+    #: leaked URL from being used elsewhere.
+    allow_from: list[str] = []
+
+    @field_validator("allow_from")
+    @classmethod
+    def _networks(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            ipaddress.ip_network(cidr, strict=False)  # ValueError names the bad one
+        return cidrs
 
     @model_validator(mode="after")
     def _has_what_its_kind_needs(self) -> SourceConfig:

@@ -88,9 +88,7 @@ def ensure_descriptors(config: Config) -> int:
     this, connections up to max_connections would exhaust the process's
     descriptors and every listener would stop accepting. Returns the limit.
     """
-    needed = (
-        config.server.max_connections + config.admin.max_connections + RESERVED_DESCRIPTORS
-    )
+    needed = config.server.max_connections + config.admin.max_connections + RESERVED_DESCRIPTORS
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         if hard == resource.RLIM_INFINITY or hard >= needed:

@@ -30,7 +30,7 @@ from .store import (
     Store,
     store_spec,
 )
-from .webhooks import BodyBudget, WebhookIngress
+from .webhooks import BodyBudget, WebhookIngress, networks
 from .webhooks._tree import webhook_deliveries, webhook_routers, webhook_sources
 
 log = logging.getLogger("olactors.daemon")
@@ -190,6 +190,7 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     # One budget for every incarnation: a restarted listener starts from zero
     # anyway (its requests ended with it), and the figure stays one place.
     budget = BodyBudget(server.max_bodies_in_flight_bytes)
+    proxies = networks(server.trusted_proxies)
 
     def app(context: ActorContext) -> WebhookIngress:
         def wake(namespace: str, deliveries: list[Delivery]) -> None:
@@ -206,6 +207,7 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
             budget=budget,
             dedup_ttl_s=webhooks.dedup_ttl_s,
             retention_s=webhooks.retention_s,
+            trusted_proxies=proxies,
         )
 
     # Its own graceful timeout plus room for the store to answer.

@@ -63,7 +63,7 @@ async def open_edge(
     system = ActorSystem(SupervisorSpec("root", children=[store_spec(make_backend)]))
     await nursery.start(system.run)
     store = Store.at(system.registry.handle, "/root/store", timeout_s=2)
-    sources = {
+    sources = options.pop("sources", None) or {
         "stripe": WebhookSource("stripe", "stripe", StripeVerifier([SECRET])),
         "sendgrid": WebhookSource(
             "sendgrid", "sendgrid", SendGridVerifier(SENDGRID["public_key"], tolerance_s=1e12)

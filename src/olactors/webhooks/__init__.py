@@ -7,6 +7,7 @@ from ._errors import (
     BodyTimeout,
     BodyTooLarge,
     EdgeBusy,
+    ForbiddenSender,
     MalformedWebhook,
     StaleTimestamp,
     UnknownSource,
@@ -15,6 +16,7 @@ from ._errors import (
 from ._events import IncomingEvent, events_of
 from ._ingress import WebhookIngress, WebhookSource
 from ._routes import Route, Router, namespace_of
+from ._senders import networks
 
 __all__ = [
     "BadSignature",
@@ -22,6 +24,7 @@ __all__ = [
     "BodyTimeout",
     "BodyTooLarge",
     "EdgeBusy",
+    "ForbiddenSender",
     "IncomingEvent",
     "MalformedWebhook",
     "Route",
@@ -33,4 +36,5 @@ __all__ = [
     "WebhookSource",
     "events_of",
     "namespace_of",
+    "networks",
 ]

@@ -6,6 +6,7 @@
     ├── MalformedWebhook   400: missing or unreadable headers, body or JSON
     ├── BadSignature       401: no configured secret signs this body
     ├── StaleTimestamp     401: signed too long ago, or too far in the future
+    ├── ForbiddenSender    403: sent from outside the source's allow_from
     ├── UnknownSource      404: no source of that name is configured
     ├── BodyTimeout        408: the body did not arrive within body_timeout_s
     ├── BodyTooLarge       413: over max_body_bytes (checked while reading)
@@ -32,6 +33,10 @@ class BadSignature(WebhookError):
 
 class StaleTimestamp(WebhookError):
     status = 401
+
+
+class ForbiddenSender(WebhookError):
+    status = 403
 
 
 class UnknownSource(WebhookError):

@@ -22,9 +22,17 @@ import trio
 from .. import metrics
 from ..store import Delivery, EnqueueResult, Store, StoreUnavailable
 from ._budget import BodyBudget, Hold
-from ._errors import BodyTimeout, BodyTooLarge, EdgeBusy, UnknownSource, WebhookError
+from ._errors import (
+    BodyTimeout,
+    BodyTooLarge,
+    EdgeBusy,
+    ForbiddenSender,
+    UnknownSource,
+    WebhookError,
+)
 from ._events import IncomingEvent, Kind, events_of
 from ._routes import Router
+from ._senders import Network, allowed, sender
 from .verifiers import Verifier
 
 log = logging.getLogger("olactors.webhooks")
@@ -45,11 +53,13 @@ def _no_wake(namespace: str, deliveries: list[Delivery]) -> None:
 
 @dataclass(frozen=True, slots=True)
 class WebhookSource:
-    """A configured sender: its name (the URL segment and its queue), kind and verifier."""
+    """A configured sender: its name (the URL segment and its queue), kind and verifier,
+    and the networks it may send from (empty: anywhere)."""
 
     name: str
     kind: Kind
     verifier: Verifier
+    allow_from: tuple[Network, ...] = ()
 
 
 class _Answer(msgspec.Struct, omit_defaults=True):
@@ -81,6 +91,7 @@ class WebhookIngress:
         dedup_ttl_s: float = 7 * 24 * 3600.0,
         retention_s: float = 7 * 24 * 3600.0,
         retry_after_s: int = 5,
+        trusted_proxies: tuple[Network, ...] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sources = dict(sources)
@@ -94,6 +105,7 @@ class WebhookIngress:
         self.dedup_ttl_s = dedup_ttl_s
         self.retention_s = retention_s
         self.retry_after_s = retry_after_s
+        self.trusted_proxies = trusted_proxies
         self._clock = clock
         self._encode = msgspec.json.Encoder().encode
 
@@ -138,8 +150,15 @@ class WebhookIngress:
         try:
             if declared.isdigit() and int(declared) > self.max_body_bytes:
                 raise BodyTooLarge(f"body over {self.max_body_bytes} bytes")
-            # Refused on its headers alone (no signature, a stale timestamp, a
-            # wrong AbacatePay secret), a request never gets to send its body.
+            # Refused on its headers alone (a sender outside allow_from, no
+            # signature, a stale timestamp, a wrong AbacatePay secret), a
+            # request never gets to send its body.
+            if source.allow_from:
+                client = scope.get("client")
+                peer = client[0] if client else None
+                address = sender(peer, headers.get("x-forwarded-for"), self.trusted_proxies)
+                if not allowed(address, source.allow_from):
+                    raise ForbiddenSender(f"{source.name} does not send from {address}")
             source.verifier.precheck(headers, query, self._clock())
         except WebhookError as exc:
             raise _RefusedMidBody(exc) from None

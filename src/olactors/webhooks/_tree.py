@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 
 from ..config import ABACATEPAY_PUBLIC_KEY, ConfigError, RouteConfig, WebhooksConfig
@@ -16,6 +17,7 @@ from ..delivery import (
 from ..signing import secret_key
 from ._ingress import WebhookSource
 from ._routes import Route, Router, namespace_of
+from ._senders import networks
 from .verifiers import (
     AbacatePayVerifier,
     SendGridVerifier,
@@ -25,6 +27,8 @@ from .verifiers import (
     abacatepay,
     stripe,
 )
+
+log = logging.getLogger("olactors.webhooks")
 
 
 def _secret(env: Mapping[str, str], variable: str, where: str) -> str:
@@ -71,7 +75,13 @@ def webhook_sources(config: WebhooksConfig, env: Mapping[str, str]) -> dict[str,
                 source.public_key or ABACATEPAY_PUBLIC_KEY,
                 max_age_s=config.dedup_ttl_s,
             )
-        sources[name] = WebhookSource(name, source.kind, verifier)
+        if source.kind == "abacatepay" and not source.allow_from:
+            log.warning(
+                "webhook source %s (AbacatePay): its proof of origin is a static secret; "
+                "set allow_from to AbacatePay's addresses so a leaked URL is no use elsewhere",
+                name,
+            )
+        sources[name] = WebhookSource(name, source.kind, verifier, networks(source.allow_from))
     return sources
 
 
