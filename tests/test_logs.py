@@ -156,3 +156,20 @@ def test_the_daemons_log_folds_repeats(restored_loggers: None) -> None:
     logs.configure("INFO", "json")
     [handler] = logging.getLogger("olactors").handlers
     assert isinstance(handler, logs.RepeatLimiter)
+
+
+def test_hypercorn_errors_are_written_by_the_daemons_formatter(
+    restored_loggers: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.http._listener import hypercorn_config
+
+    logs.configure("INFO", "json")
+    config = hypercorn_config("127.0.0.1:0", 1.0, 1.0)
+    try:
+        raise RuntimeError("protocol handler failed")
+    except RuntimeError:
+        config.log.error_logger.exception("Error in ASGI Framework")  # type: ignore[union-attr]
+    [line] = capsys.readouterr().err.strip().splitlines()
+    entry = json.loads(line)
+    assert (entry["logger"], entry["level"]) == ("hypercorn.error", "ERROR")
+    assert "RuntimeError: protocol handler failed" in entry["exc"]

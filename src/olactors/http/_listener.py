@@ -50,18 +50,7 @@ class HttpListener(Actor[Any]):
         self._served = trio.Event()
 
     async def started(self) -> None:
-        config = HypercornConfig()
-        config.bind = [self.bind]
-        config.accesslog = None
-        # Hypercorn's own errors (a traceback from a protocol handler) go to
-        # our logger tree, so the daemon's formatter (JSON in production)
-        # writes them, not a stderr handler of hypercorn's.
-        config.errorlog = logging.getLogger("hypercorn.error")
-        config.graceful_timeout = self.graceful_timeout_s
-        # A connection is idle until its request's headers are complete, so
-        # the idle timeout is the header deadline: a client dribbling its
-        # headers is closed after it (the body has its own, in the app).
-        config.keep_alive_timeout = self.header_timeout_s
+        config = hypercorn_config(self.bind, self.graceful_timeout_s, self.header_timeout_s)
         app = self.app(self.context)
         self.addresses = await self.context.nursery.start(self._serve, app, config)
         log.info("%s listener on %s", self.name, ", ".join(self.addresses))
@@ -91,6 +80,25 @@ class HttpListener(Actor[Any]):
 
     def inspect(self) -> dict[str, Any]:
         return {"listener": self.name, "addresses": self.addresses}
+
+
+def hypercorn_config(
+    bind: str, graceful_timeout_s: float, header_timeout_s: float
+) -> HypercornConfig:
+    """Hypercorn's settings for one listener."""
+    config = HypercornConfig()
+    config.bind = [bind]
+    config.accesslog = None
+    # Hypercorn's own errors (a traceback from a protocol handler) go to our
+    # logger tree, so the daemon's formatter (JSON in production) writes
+    # them, not a stderr handler of hypercorn's.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.graceful_timeout = graceful_timeout_s
+    # A connection is idle until its request's headers are complete, so the
+    # idle timeout is the header deadline: a client dribbling its headers is
+    # closed after it (the body has its own, in the app).
+    config.keep_alive_timeout = header_timeout_s
+    return config
 
 
 def listener_spec(
