@@ -67,14 +67,15 @@ class Daemon:
         self.process.wait(timeout=60)
 
 
-def start(workdir: Path, name: str, route: str) -> Daemon:
-    """An olactors daemon with one Stripe source and ``route`` (TOML, may be empty)."""
+def start(workdir: Path, name: str, route: str, server: str = "") -> Daemon:
+    """An olactors daemon with one Stripe source and ``route`` (TOML, may be empty);
+    ``server`` adds lines to its ``[server]`` section."""
     home = workdir / name
     home.mkdir()
     (home / "bench_sink.py").write_text(SINK)
     config = home / "olactors.toml"
     config.write_text(
-        '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n'
+        f'[server]\npublic_bind = "127.0.0.1:0"\n{server}[admin]\nbind = "127.0.0.1:0"\n'
         f'[daemon]\nstate_dir = "{home}"\n'
         f'[store]\nsqlite_path = "{home / "bench.db"}"\n'
         '[log]\nlevel = "INFO"\n'

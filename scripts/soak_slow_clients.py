@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import statistics
 import subprocess
 import sys
@@ -29,7 +27,8 @@ from pathlib import Path
 
 import trio
 
-from bench_ingest import SECRET, drive
+from bench_e2e import start
+from bench_ingest import drive
 from benchreport import report
 
 #: How often a slow client sends its next byte.
@@ -82,38 +81,6 @@ async def hold_slow(url: str, slow: int, seconds: float) -> dict[str, int]:
     return {"cut": cut, "refused": refused}
 
 
-def start_olactors(workdir: Path, max_connections: int) -> tuple[subprocess.Popen[str], str]:
-    config = workdir / "olactors.toml"
-    config.write_text(
-        '[server]\npublic_bind = "127.0.0.1:0"\n'
-        f"max_connections = {max_connections}\n"
-        '[admin]\nbind = "127.0.0.1:0"\n'
-        f'[daemon]\nstate_dir = "{workdir}"\n'
-        f'[store]\nsqlite_path = "{workdir / "soak.db"}"\n'
-        '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["SOAK_WHSEC"]\n'
-        '[log]\nlevel = "INFO"\n'
-    )
-    env = {**os.environ, "SOAK_WHSEC": SECRET}
-    log = workdir / "olactors.log"
-    # Its log goes to a file, read for the address: a pipe nobody drains
-    # would block the server once full.
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "olactors", "run", "--config", str(config)],
-            env=env,
-            stderr=sink,
-            text=True,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        found = re.search(r'public listener on (http://[^\s"]+)', log.read_text())
-        if found:
-            return process, found.group(1)
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"olactors did not start:\n{log.read_text()[-2000:]}")
-
-
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -138,7 +105,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # The cap sits above the crowd: this measures the deadlines at work,
         # not the 503s past max_connections (the tests cover those).
-        server, url = start_olactors(Path(tmp), max_connections=args.slow + 100)
+        daemon = start(Path(tmp), "soak", "", server=f"max_connections = {args.slow + 100}\n")
+        server, url = daemon.process, daemon.public
         try:
             drive(url, 1.0, args.connections)  # warm-up, not counted
             alone, crowded, cuts, memory = [], [], [], []
@@ -162,8 +130,7 @@ def main() -> None:
                 out, _ = crowd.communicate(timeout=args.seconds + 60)
                 cuts.append(json.loads(out)["cut"])
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            daemon.stop()
     labels = ("alone", f"beside {args.slow} slow")
     title = f"good webhooks, {args.connections} connections, beside {args.slow} slow clients"
     report(title, "req/s", [r["rate"] for r in alone], [r["rate"] for r in crowded], 0.5, labels)

@@ -166,10 +166,10 @@ def test_hypercorn_errors_are_written_by_the_daemons_formatter(
     logs.configure("INFO", "json")
     config = hypercorn_config("127.0.0.1:0", 1.0, 1.0)
     try:
-        raise RuntimeError("protocol handler failed")
-    except RuntimeError:
+        _fail()
+    except ValueError:
         config.log.error_logger.exception("Error in ASGI Framework")  # type: ignore[union-attr]
     [line] = capsys.readouterr().err.strip().splitlines()
     entry = json.loads(line)
     assert (entry["logger"], entry["level"]) == ("hypercorn.error", "ERROR")
-    assert "RuntimeError: protocol handler failed" in entry["exc"]
+    assert "ValueError: boom" in entry["exc"]

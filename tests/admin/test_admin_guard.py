@@ -152,23 +152,29 @@ async def test_the_session_cookie_expires_with_the_session(daemon: Daemon) -> No
     assert "Max-Age=28800" in answer.headers["set-cookie"]
 
 
-async def test_without_a_configured_token_one_is_generated_into_a_private_file(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    state = tmp_path / "state"
+@asynccontextmanager
+async def without_a_token(state: Path, tmp_path: Path) -> AsyncIterator[str]:
+    """A daemon tree with no admin token configured, its state in ``state``: its admin URL."""
     settings = config(tmp_path).model_copy(
         update={"daemon": Config.model_validate({"daemon": {"state_dir": str(state)}}).daemon}
     )
     system = ActorSystem(build_tree(settings, {}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        yield system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        system.shutdown()
+
+
+async def test_without_a_configured_token_one_is_generated_into_a_private_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = tmp_path / "state"
+    async with without_a_token(state, tmp_path) as url:
         token = (state / "admin.token").read_text().strip()
         async with httpx.AsyncClient(base_url=url) as client:
             assert (await client.get("/actors")).status_code == 401
             headers = {"Authorization": f"Bearer {token}"}
             assert (await client.get("/actors", headers=headers)).status_code == 200
-        system.shutdown()
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert stat.S_IMODE((state / "admin.token").stat().st_mode) == 0o600
     assert str(state / "admin.token") in caplog.text
@@ -183,18 +189,11 @@ async def test_the_cli_uses_the_generated_token_when_none_is_configured(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = tmp_path / "state"
-    settings = config(tmp_path).model_copy(
-        update={"daemon": Config.model_validate({"daemon": {"state_dir": str(state)}}).daemon}
-    )
-    system = ActorSystem(build_tree(settings, {}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(system.run)
-        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+    async with without_a_token(state, tmp_path) as url:
         cli = tmp_path / "cli.toml"
         cli.write_text(f'[daemon]\nstate_dir = "{state}"\n')
         args = _parser().parse_args(["status", "--config", str(cli), "--admin", url])
         code = await trio.to_thread.run_sync(run_command, args, {})
-        system.shutdown()
     assert code == 0, capsys.readouterr().err
 
 
