@@ -470,7 +470,7 @@ def test_a_daemon_that_cannot_hold_its_connections_fails_at_start() -> None:
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    assert "need 1320 file descriptors" in done.stdout
+    assert "need 1448 file descriptors" in done.stdout
 
 
 def test_the_soft_descriptor_limit_is_raised_to_fit_the_connections() -> None:
@@ -484,9 +484,37 @@ def test_the_soft_descriptor_limit_is_raised_to_fit_the_connections() -> None:
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    assert done.stdout.split() == ["1320", "1320"]
+    assert done.stdout.split() == ["1448", "1448"]
 
 
 def test_a_shutdown_shorter_than_the_listeners_graceful_time_is_a_config_error() -> None:
     with pytest.raises(ValueError, match=r"must exceed server\.graceful_timeout_s"):
         Config.model_validate({"daemon": {"shutdown_timeout_s": 12}})
+
+
+async def test_a_halt_whose_shutdown_overruns_the_grace_period_is_forced(
+    caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+) -> None:
+    class Halter(Recorder):
+        async def receive(self, message: object) -> None:
+            self.context.halt("giving up", exit_code=3)
+
+    journal = Journal()
+    system = ActorSystem(
+        tree(
+            recorder("slow", journal, shutdown_timeout_s=3600),
+            ActorSpec("h", lambda: Halter("h", journal)),
+        )
+    )
+    async with trio.open_nursery() as nursery:
+
+        async def stall_then_halt() -> None:
+            await journal.wait_for(lambda: journal.count("start") == 2)
+            system.ref("/root/slow").tell_nowait(Sleep(3600))
+            await trio.sleep(1)
+            system.ref("/root/h").tell_nowait(Work())
+
+        nursery.start_soon(stall_then_halt)
+        assert await serve(system, config(grace_s=20), Signals()) == 3
+    assert trio.current_time() == pytest.approx(21)
+    assert "orderly shutdown took longer than 20 s" in caplog.text

@@ -161,7 +161,7 @@ def test_the_daemons_log_folds_repeats(restored_loggers: None) -> None:
 def test_hypercorn_errors_are_written_by_the_daemons_formatter(
     restored_loggers: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from olactors.http._listener import hypercorn_config
+    from olactors.http import hypercorn_config
 
     logs.configure("INFO", "json")
     config = hypercorn_config("127.0.0.1:0", 1.0, 1.0)
@@ -173,3 +173,11 @@ def test_hypercorn_errors_are_written_by_the_daemons_formatter(
     entry = json.loads(line)
     assert (entry["logger"], entry["level"]) == ("hypercorn.error", "ERROR")
     assert "ValueError: boom" in entry["exc"]
+
+
+def test_the_same_line_for_two_actors_is_two_bursts() -> None:
+    collected, now = Collected(), [0.0]
+    logger = limiter_over(collected, now)
+    for path in ("/root/a", "/root/b", "/root/a"):
+        logger.error("actor %s crashed", path, extra={"actor": path})
+    assert collected.lines == ["actor /root/a crashed", "actor /root/b crashed"]

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import trio
 
 from .config import Config, ConfigError
+from .http import MAX_REFUSING
 from .runtime import ActorSystem, ChildStartFailed, SystemHalted, TopLevelFailure
 from .tree import build_tree
 
@@ -58,22 +59,30 @@ async def serve(system: ActorSystem, config: Config, signals: AsyncIterator[int]
 async def _watch(
     system: ActorSystem, grace_s: float, signals: AsyncIterator[int], forced_by: list[int]
 ) -> None:
+    """Force a shutdown that overruns ``grace_s``, whoever began it (a signal or a halt)."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_listen, system, signals, forced_by)
+        await system.stop_requested.wait()
+        await trio.sleep(grace_s)
+        log.error("orderly shutdown took longer than %g s: forcing it", grace_s)
+        system.force_stop()
+        nursery.cancel_scope.cancel()
+
+
+async def _listen(system: ActorSystem, signals: AsyncIterator[int], forced_by: list[int]) -> None:
+    """The first signal stops the daemon in order; the next one forces it."""
+    stopping = False
     async for signum in signals:
-        log.warning(
-            "%s received: stopping in order (send it again to force)", signal.Signals(signum).name
-        )
-        system.shutdown()
-        break
-    else:
+        name = signal.Signals(signum).name
+        if not stopping:
+            stopping = True
+            log.warning("%s received: stopping in order (send it again to force)", name)
+            system.shutdown()
+            continue
+        log.warning("%s received again: forcing shutdown", name)
+        forced_by.append(signum)
+        system.force_stop()
         return
-    with trio.move_on_after(grace_s):
-        async for signum in signals:
-            log.warning("%s received again: forcing shutdown", signal.Signals(signum).name)
-            forced_by.append(signum)
-            system.force_stop()
-            return
-    log.error("orderly shutdown took longer than %g s: forcing it", grace_s)
-    system.force_stop()
 
 
 #: Descriptors kept for what is not a client connection: the store, the admin's
@@ -88,7 +97,12 @@ def ensure_descriptors(config: Config) -> int:
     this, connections up to max_connections would exhaust the process's
     descriptors and every listener would stop accepting. Returns the limit.
     """
-    needed = config.server.max_connections + config.admin.max_connections + RESERVED_DESCRIPTORS
+    needed = (
+        config.server.max_connections
+        + config.admin.max_connections
+        + 2 * MAX_REFUSING  # each listener's refusals in progress
+        + RESERVED_DESCRIPTORS
+    )
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         if hard == resource.RLIM_INFINITY or hard >= needed:

@@ -48,8 +48,9 @@ class RepeatLimiter(logging.Handler):
     """Passes records on to ``inner``, folding repeats of a warning or error into one line.
 
     A record repeats another when it comes from the same logger and line with
-    the same message template (its arguments may differ: one line per refused
-    request during an outage is the case in point). The first of a burst goes
+    the same message template, for the same actor or source (its arguments
+    may differ: one line per refused request during an outage is the case in
+    point). The first of a burst goes
     out at once; the rest within ``window_s`` are counted, and the count is
     told with the next one after the window, or on its own line once the
     window has passed and any other record is logged (or at ``flush``).
@@ -69,7 +70,7 @@ class RepeatLimiter(logging.Handler):
         self.window_s = window_s
         self.max_keys = max_keys
         self._clock = clock
-        self._bursts: OrderedDict[tuple[str, int, object], _Burst] = OrderedDict()
+        self._bursts: OrderedDict[tuple[object, ...], _Burst] = OrderedDict()
 
     def emit(self, record: logging.LogRecord) -> None:
         now = self._clock()
@@ -77,7 +78,14 @@ class RepeatLimiter(logging.Handler):
         if record.levelno < logging.WARNING:
             self.inner.handle(record)
             return
-        key = (record.name, record.lineno, record.msg)
+        # Whose line it is counts too: two actors crashing are two stories.
+        key = (
+            record.name,
+            record.lineno,
+            record.msg,
+            getattr(record, "actor", None),
+            getattr(record, "source", None),
+        )
         burst = self._bursts.get(key)
         if burst is not None and now - burst.start < self.window_s:
             burst.held += 1

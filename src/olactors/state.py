@@ -1,8 +1,9 @@
 """The daemon's state directory: private to its user, as is every file in it.
 
-It holds the sqlite database (payloads, attempts) and the generated admin
-token, so it is created ``0700`` and its files ``0600``; one found readable
-by others is tightened, with a warning, rather than trusted as it is.
+It holds the generated admin token (and, by default, the sqlite database),
+so it is created ``0700`` and its files ``0600``. A file found readable by
+others is tightened, with a warning; a directory that already exists is the
+operator's (it may be ``/var``): it gets a warning, never a chmod.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ PRIVATE_FILE = 0o600
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and its parents) if missing; make sure only its owner can enter it."""
-    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    _tighten(path, PRIVATE_DIR)
+    """Create ``path`` (and its parents) ``0700`` if missing; warn if it exists and is open."""
+    if not path.exists():
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+        return path
+    current = stat.S_IMODE(path.stat().st_mode)
+    if current & 0o077:
+        log.warning("%s is mode %o: others can enter it (its files are 0600)", path, current)
     return path
 
 

@@ -50,6 +50,15 @@ async def test_a_state_changing_request_from_another_origin_is_refused(
     assert daemon.system.snapshot("/root/store/writer").restarts_total == 0
 
 
+async def test_a_page_served_over_https_by_a_proxy_in_front_counts_as_the_admins_own(
+    daemon: Daemon,
+) -> None:
+    host = httpx.URL(daemon.url).netloc.decode()
+    async with logged_in(daemon) as client:
+        answer = await client.post(RESTART, headers={"Origin": f"https://{host}"})
+    assert answer.status_code == 200
+
+
 async def test_a_state_changing_request_from_the_admins_own_page_is_carried_out(
     daemon: Daemon,
 ) -> None:
@@ -209,7 +218,7 @@ def test_a_weak_admin_token_is_a_config_error(tmp_path: Path) -> None:
         ("127.8.9.10", True),
         ("::1", True),
         ("localhost", True),
-        ("127.attacker.example", False),
+        ("127.attacker.invalid", False),  # .invalid never resolves (RFC 2606)
         ("10.0.0.1", False),
         ("0.0.0.0", False),
     ],
@@ -223,4 +232,4 @@ def test_an_admin_bound_to_a_name_that_only_looks_like_loopback_needs_a_token(
 ) -> None:
     caplog.set_level(logging.WARNING)
     with pytest.raises(ConfigError, match="refusing to expose the admin listener"):
-        build_tree(config(tmp_path, bind="127.attacker.example:8081"), {})
+        build_tree(config(tmp_path, bind="127.attacker.invalid:8081"), {})

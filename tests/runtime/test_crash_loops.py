@@ -122,3 +122,31 @@ def test_a_shutdown_timeout_must_be_finite(timeout: float) -> None:
         ActorSpec("a", lambda: Recorder("a", Journal()), shutdown_timeout_s=timeout)
     with pytest.raises(ValueError, match="shutdown_timeout_s"):
         SupervisorSpec("s", shutdown_timeout_s=timeout)
+
+
+async def test_a_crash_looping_child_that_then_stays_up_is_no_longer_crash_looping(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    backoff = Backoff(initial_s=0.1, max_s=0.1, jitter=0.0, reset_after_s=30.0, max_tries=None)
+    async with running(slow_loop_tree(journal, backoff)) as system:
+        await crash_every(system, journal, gap_s=6.0, times=3)
+        assert system.snapshot("/root/mid/w").crash_looping
+        await trio.sleep(31.0)
+        snapshot = system.snapshot("/root/mid/w")
+        assert (snapshot.restarts_since_stable, snapshot.crash_looping) == (0, False)
+
+
+async def test_a_supervisor_restarted_after_giving_up_gives_its_children_a_fresh_count(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    backoff = Backoff(initial_s=0.1, max_s=0.1, jitter=0.0, reset_after_s=60.0, max_tries=2)
+    async with running(slow_loop_tree(journal, backoff)) as system:
+        await crash_every(system, journal, gap_s=6.0, times=2)
+        await trio.sleep(6.0)
+        await system.ref("/root/mid/w").tell(Boom())
+        with trio.fail_after(60):  # virtual time
+            await journal.wait_for(lambda: system.snapshot("/root/mid").restarts_total == 1)
+        # The new incarnation of mid: one more crash is a first restart, not an escalation.
+        await crash_every(system, journal, gap_s=6.0, times=1)
+        assert system.snapshot("/root/mid").restarts_total == 1
+        assert system.snapshot("/root/mid/w").restarts_since_stable == 1

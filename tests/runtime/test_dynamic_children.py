@@ -180,6 +180,7 @@ async def test_a_child_queued_behind_a_backoff_is_refused_if_the_supervisor_stop
 ) -> None:
     spec = tree(
         recorder("a", journal, max_message_crashes=1),
+        strategy=Strategy.ONE_FOR_ALL,
         backoff=Backoff(initial_s=10.0, max_s=10.0, jitter=0.0),
     )
     async with running(spec) as system:
@@ -197,3 +198,19 @@ async def test_a_child_queued_behind_a_backoff_is_refused_if_the_supervisor_stop
             await trio.testing.wait_all_tasks_blocked()
             system.shutdown()
     assert journal.count("start", "late") == 0
+
+
+async def test_under_one_for_one_a_new_child_does_not_wait_for_a_siblings_backoff(
+    journal: Journal, autojump_clock: trio.testing.MockClock
+) -> None:
+    spec = tree(
+        recorder("a", journal, max_message_crashes=1),
+        backoff=Backoff(initial_s=10.0, max_s=10.0, jitter=0.0),
+    )
+    async with running(spec) as system:
+        await system.ref("/root/a").tell(Boom())
+        while system.snapshot("/root/a").status is not Status.RESTARTING:
+            await trio.sleep(0.001)
+        began = trio.current_time()
+        await system.root.start_child(recorder("b", journal))
+        assert trio.current_time() - began < 10.0  # virtual time: it did not wait the 10 s

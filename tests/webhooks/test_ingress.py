@@ -16,10 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from hypercorn.config import Config as HypercornConfig
 
 from olactors import metrics
-from olactors.http import EdgeLimits, serve
+from olactors.http import EdgeLimits, hypercorn_config, serve
 from olactors.runtime import ActorSystem, SupervisorSpec
 from olactors.store import RedisBackend, SqliteBackend, Store, store_spec
 from olactors.testing import RedisServer
@@ -70,10 +69,9 @@ async def open_edge(
         ),
     }
     app = WebhookIngress(sources, store, **options)
-    config = HypercornConfig()
-    config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
-    config.keep_alive_timeout = header_timeout_s
+    config = hypercorn_config(
+        "127.0.0.1:0", graceful_timeout_s=10.0, header_timeout_s=header_timeout_s
+    )
     stop = trio.Event()
     binds = await nursery.start(
         partial(

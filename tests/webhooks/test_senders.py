@@ -29,6 +29,8 @@ PROXIES = networks(["10.0.0.0/8"])
         ("10.0.0.2", "6.6.6.6, 198.51.100.1, 10.0.0.3", "198.51.100.1"),  # leftmost is forgeable
         ("10.0.0.2", "not-an-address", None),
         ("10.0.0.2", None, "10.0.0.2"),
+        ("::ffff:10.0.0.2", "198.51.100.1", "198.51.100.1"),  # a dual-stack listener's peer
+        ("::ffff:203.0.113.9", None, "203.0.113.9"),
     ],
 )
 def test_the_sender_is_the_rightmost_address_no_trusted_proxy_added(

@@ -50,10 +50,15 @@ def head(length: int, signature: bool = True, extra: bytes = b"") -> bytes:
     return b"\r\n".join(lines) + b"\r\n" + extra + b"\r\n"
 
 
-async def read_all(stream: trio.SocketStream) -> bytes:
-    """Everything the server sends until it closes the connection."""
+async def read_all(stream: trio.SocketStream, within_s: float = 20.0) -> bytes:
+    """Everything the server sends until it closes the connection.
+
+    ``within_s`` guards against a hang; a deadline test passes a bound ten
+    times its configured deadline and below the default one, so it fails if
+    the setting is not what cut the connection.
+    """
     data = b""
-    with trio.fail_after(20):  # a hang guard, not a timing assertion
+    with trio.fail_after(within_s):
         while chunk := await stream.receive_some(65536):
             data += chunk
     return data
@@ -80,7 +85,7 @@ async def test_a_body_that_stops_arriving_is_answered_408_and_closed(
     edge = await edge_with(tmp_path, nursery, body_timeout_s=0.3)
     async with await connect(edge) as stream:
         await stream.send_all(head(len(BODY)) + BODY[:10])
-        answer = await read_all(stream)
+        answer = await read_all(stream, within_s=3.0)
     assert answer.startswith(b"HTTP/1.1 408")
     assert b'"error":"BodyTimeout"' in answer
     assert await edge.store.queues() == []
@@ -92,7 +97,7 @@ async def test_a_client_dribbling_its_headers_is_disconnected_at_the_header_dead
     edge = await edge_with(tmp_path, nursery, header_timeout_s=0.3)
     async with await connect(edge) as stream:
         await stream.send_all(b"POST /webhooks/stripe HTTP/1.1\r\nHost: ed")
-        assert await read_all(stream) == b""
+        assert await read_all(stream, within_s=3.0) == b""
 
 
 @pytest.mark.parametrize(
@@ -117,17 +122,18 @@ async def test_a_request_that_cannot_pass_is_refused_before_its_body_is_sent(
 async def test_bodies_past_the_in_flight_budget_are_answered_503_and_nothing_is_stored(
     tmp_path: Path, nursery: trio.Nursery
 ) -> None:
-    edge = await edge_with(tmp_path, nursery, budget=BodyBudget(4 * len(BODY)))
+    budget = BodyBudget(4 * len(BODY))
+    edge = await edge_with(tmp_path, nursery, budget=budget)
     holders = []
     for _ in range(4):  # four stalled uploads, each holding a whole body's worth
         stream = await connect(edge)
         await stream.send_all(head(2 * len(BODY)) + BODY)
         holders.append(stream)
-    with trio.fail_after(20):
-        answer = await exchange(edge, signed_post())
-        while not answer.startswith(b"HTTP/1.1 503"):  # stalled bytes arrive in their time
+    with trio.fail_after(20):  # until the server has taken in all their bytes
+        while budget.used < budget.max_bytes:
             await trio.sleep(0.01)
-            answer = await exchange(edge, signed_post())
+    answer = await exchange(edge, signed_post())
+    assert answer.startswith(b"HTTP/1.1 503")
     assert b"retry-after: 5" in answer.lower()
     assert b'"error":"EdgeBusy"' in answer
     assert await edge.store.queues() == []
@@ -205,3 +211,20 @@ async def test_an_h2c_upgrade_is_served_when_http2_cleartext_is_enabled(
         with trio.fail_after(20):
             answer = await stream.receive_some(4096)
     assert answer.startswith(b"HTTP/1.1 101")
+
+
+async def test_an_http2_preface_sent_a_byte_at_a_time_is_refused(
+    tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    edge = await edge_with(tmp_path, nursery)
+    async with await connect(edge) as stream:
+        # The server closes once "PRI * HTTP/2.0" is complete: later sends may fail.
+        with contextlib.suppress(trio.BrokenResourceError):
+            for byte in H2_PREFACE:
+                await stream.send_all(bytes([byte]))
+                await trio.sleep(0.001)
+        try:
+            answer = await read_all(stream)
+        except trio.BrokenResourceError:  # reset: it closed with our last bytes unread
+            answer = b""
+    assert answer == b""  # no SETTINGS frame: it never spoke HTTP/2

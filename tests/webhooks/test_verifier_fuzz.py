@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +28,7 @@ SENDGRID_KEY = json.loads((FIXTURES / "sendgrid_vectors.json").read_text())["vec
     "public_key"
 ]
 ABACATE_KEY = (FIXTURES / "hmac_public_key.txt").read_text().strip()
+ABACATE_SECRET = "abacate-secret-0123456789abcdef"
 
 VERIFIERS: dict[str, Verifier] = {
     "stripe": StripeVerifier(["whsec_fuzzSecret0123456789abcdefXYZ"]),
@@ -58,6 +63,21 @@ VALUES = st.one_of(
         ]
     ),
 )
+JSONISH: Any = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.text(max_size=30),
+        st.sampled_from(["2024-12-06T18:56:20.000Z", "99999-01-01", "2024-12-06", "nan"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["updatedAt", "checkout", "x", "id"]), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
 BODIES = st.one_of(
     st.binary(max_size=300),
     st.sampled_from(
@@ -89,3 +109,24 @@ def test_a_verifier_refuses_with_a_webhook_error_or_accepts(
     ):
         with contextlib.suppress(WebhookError):
             check()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=JSONISH, now=st.floats(allow_nan=True, allow_infinity=True))
+def test_a_signed_abacatepay_body_of_any_shape_is_accepted_or_refused_as_stale(
+    data: object, now: float
+) -> None:
+    # The HMAC key is public: whoever has the secret signs any body, so what
+    # follows the signature (the replay check) must hold for any JSON too.
+    body = json.dumps({"event": "x", "data": data}).encode()
+    signature = base64.b64encode(hmac.new(ABACATE_KEY.encode(), body, hashlib.sha256).digest())
+    headers = {"x-webhook-signature": signature.decode(), "x-webhook-secret": ABACATE_SECRET}
+    with contextlib.suppress(WebhookError):
+        VERIFIERS["abacatepay"].verify(headers, {}, body, now)
+
+
+def test_a_signed_abacatepay_body_nested_past_the_parsers_depth_is_not_a_crash() -> None:
+    body = b'{"data":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    signature = base64.b64encode(hmac.new(ABACATE_KEY.encode(), body, hashlib.sha256).digest())
+    headers = {"x-webhook-signature": signature.decode(), "x-webhook-secret": ABACATE_SECRET}
+    VERIFIERS["abacatepay"].verify(headers, {}, body, 1_700_000_000.0)

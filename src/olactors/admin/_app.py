@@ -70,7 +70,7 @@ def admin_app(
         if host_name(request.host) not in hosts:
             return _error(400, "this admin does not answer to that Host")
         headers = {name.lower(): value for name, value in request.headers.items()}
-        if not from_own_origin(request.method, headers, request.scheme, request.host):
+        if not from_own_origin(request.method, headers, request.host):
             return _error(403, "cross-site requests may not change anything here")
         if open_probes and request.path in PROBES:
             return None

@@ -76,12 +76,14 @@ def _key(session: str) -> bytes:
     return hashlib.sha256(session.encode("utf-8", "surrogatepass")).digest()
 
 
-def from_own_origin(method: str, headers: dict[str, str], scheme: str, host: str) -> bool:
+def from_own_origin(method: str, headers: dict[str, str], host: str) -> bool:
     """False for a state-changing request that another site's page sent.
 
     Browsers send ``Sec-Fetch-Site`` (modern ones) and ``Origin`` (on every
     POST); a client that sends neither (the CLI, curl) is not a browser and
-    is judged by its token alone.
+    is judged by its token alone. The origin's host and port must be the
+    ``Host`` the request names; its scheme is not compared, because behind a
+    TLS-terminating proxy the page is https and the request reaches us as http.
     """
     if method in SAFE_METHODS:
         return True
@@ -89,7 +91,10 @@ def from_own_origin(method: str, headers: dict[str, str], scheme: str, host: str
     if site is not None and site not in _SITES_ALLOWED:
         return False
     origin = headers.get("origin")
-    return origin is None or origin.lower() == f"{scheme}://{host}".lower()
+    if origin is None:
+        return True
+    scheme, _, authority = origin.lower().partition("://")
+    return scheme in ("http", "https") and authority == host.lower()
 
 
 def host_name(host: str) -> str:

@@ -1,14 +1,16 @@
 """HTTP listeners as supervised actors: hypercorn behind a capped accept loop."""
 
 from ._addresses import bind_host, is_loopback
-from ._listener import AppFactory, HttpListener, listener_spec
-from ._server import EdgeLimits, serve
+from ._listener import AppFactory, HttpListener, hypercorn_config, listener_spec
+from ._server import MAX_REFUSING, EdgeLimits, serve
 
 __all__ = [
+    "MAX_REFUSING",
     "AppFactory",
     "EdgeLimits",
     "HttpListener",
     "bind_host",
+    "hypercorn_config",
     "is_loopback",
     "listener_spec",
     "serve",

@@ -50,6 +50,9 @@ BUSY = (
 )
 #: How long a refused connection may take to accept its 503.
 _REFUSAL_TIMEOUT_S = 1.0
+#: Refusals answered at once; past it a connection is closed without a word.
+#: The daemon keeps descriptors for them (see daemon.ensure_descriptors).
+MAX_REFUSING = 64
 
 _H2_PREFACE = b"PRI * HTTP/2.0"
 _H2C_SWITCH = b"HTTP/1.1 101 "
@@ -126,12 +129,13 @@ async def serve(
 
 
 class _Gate:
-    """Counts a listener's open connections against its cap."""
+    """Counts a listener's open connections against its cap, and its refusals in progress."""
 
     def __init__(self, name: str, limits: EdgeLimits) -> None:
         self.name = name
         self.limit = limits.max_connections
         self.open = 0
+        self.refusing = 0
 
     def enter(self) -> bool:
         if self.open >= self.limit:
@@ -162,12 +166,17 @@ async def _accept(
             continue
         if gate.enter():
             connections.start_soon(handler, stream)
-        else:
-            metrics.HTTP_REFUSED.labels(gate.name, "connections").inc()
-            connections.start_soon(_refuse, stream)
+            continue
+        metrics.HTTP_REFUSED.labels(gate.name, "connections").inc()
+        if gate.refusing >= MAX_REFUSING:
+            # A flood: answering each would hold as many descriptors as serving it.
+            await trio.aclose_forcefully(stream)
+            continue
+        gate.refusing += 1
+        connections.start_soon(_refuse, stream, gate)
 
 
-async def _refuse(stream: trio.SocketStream) -> None:
+async def _refuse(stream: trio.SocketStream, gate: _Gate) -> None:
     """Answer 503 and close, never waiting on the client longer than a second.
 
     After the answer, what the client sent is read and dropped until it
@@ -183,6 +192,7 @@ async def _refuse(stream: trio.SocketStream) -> None:
         while await stream.receive_some(65536):
             pass
     await trio.aclose_forcefully(stream)
+    gate.refusing -= 1
 
 
 class _Http1Only(trio.abc.HalfCloseableStream):
@@ -197,16 +207,21 @@ class _Http1Only(trio.abc.HalfCloseableStream):
 
     def __init__(self, stream: trio.SocketStream) -> None:
         self._stream = stream
-        self._first = True
+        #: The connection's first bytes, while they could still be the preface
+        #: (a client may send it a byte at a time); None once they cannot.
+        self._head: bytes | None = b""
         self.socket = stream.socket
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         data = await self._stream.receive_some(max_bytes)
-        if self._first and data:
-            self._first = False
-            if data.startswith(_H2_PREFACE):
+        if self._head is not None and data:
+            # Passing a partial "PRI" on is harmless: HTTP/1.1 parsing cannot
+            # act on a request line that is not complete.
+            head = self._head + bytes(data[: len(_H2_PREFACE)])
+            if head.startswith(_H2_PREFACE):
                 await self._stream.aclose()
                 raise trio.BrokenResourceError("HTTP/2 in cleartext is not enabled")
+            self._head = head if _H2_PREFACE.startswith(head) else None
         return data
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:

@@ -66,6 +66,8 @@ class Child(ABC):
         self.restarts_total = 0
         #: Restarts since the child was last stable (see ``Backoff.reset_after_s``).
         self.tries = 0
+        #: The parent's ``Backoff.reset_after_s``: how long up makes the child stable.
+        self.reset_after_s = 30.0
         self.restart_times: deque[float] = deque()
         #: The parent's intensity period: what "restarts in window" means here.
         self.window_s = 5.0
@@ -97,10 +99,16 @@ class Child(ABC):
             self.restart_times.popleft()
         return len(self.restart_times)
 
-    @property
-    def crash_looping(self) -> bool:
+    def restarts_since_stable(self, now: float) -> int:
+        """Restarts since it last stayed up ``reset_after_s``; 0 once this incarnation has."""
+        uptime = self.uptime(now)
+        if uptime is not None and uptime >= self.reset_after_s:
+            return 0
+        return self.tries
+
+    def crash_looping(self, now: float) -> bool:
         """Restarted again and again without staying up: an operator should look."""
-        return self.tries >= CRASH_LOOP_TRIES
+        return self.restarts_since_stable(now) >= CRASH_LOOP_TRIES
 
     def uptime(self, now: float) -> float | None:
         return None if self.started_at is None else now - self.started_at

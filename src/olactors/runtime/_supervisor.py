@@ -95,6 +95,7 @@ class Supervisor(Child):
         else:
             child = ActorCell(spec, path, self._services)
         child.window_s = self.sup_spec.within_s
+        child.reset_after_s = self.sup_spec.backoff.reset_after_s
         self._registry.register(child)
         self.children[spec.name] = child
         return child
@@ -123,6 +124,8 @@ class Supervisor(Child):
         # OTP supervisor process does.
         self._restart_times.clear()
         self._due.clear()
+        for child in self.children.values():
+            child.tries = 0  # a fresh incarnation: its children start a fresh count too
         self._drop_stale_commands()
         failure: BaseException | None = None
         async with trio.open_nursery() as nursery:
@@ -172,6 +175,11 @@ class Supervisor(Child):
             except ChildStartFailed as exc:
                 await self._stop_all(drain=False)
                 return exc
+        # Children added while an earlier incarnation waited out a backoff
+        # started with all the others: their callers get their handles now.
+        waiting, self._waiting_starts = self._waiting_starts, {}
+        for child, reply in waiting.items():
+            reply.resolve(child.handle())
         return None
 
     async def _stop_all(self, *, drain: bool) -> None:
@@ -279,12 +287,14 @@ class Supervisor(Child):
     def _add_child(self, spec: ChildSpec, reply: Reply) -> Child | None:
         """Add a child; return it to start now, or None if it waits for a pending restart.
 
-        While siblings wait out a restart's backoff, a new child (always the
-        youngest) joins the queue behind them rather than starting before
-        its elders: ``reply`` is answered when its turn comes.
+        While siblings wait out a group restart's backoff (one_for_all,
+        rest_for_one), a new child (always the youngest) joins the queue
+        behind them rather than starting before its elders: ``reply`` is
+        answered when its turn comes.
         """
         child = self._add(spec)
-        if self._due:
+        # Under one_for_one no sibling's restart concerns it: it starts now.
+        if self._due and self.sup_spec.strategy is not Strategy.ONE_FOR_ONE:
             self._due[child] = max(self._due.values())
             self._waiting_starts[child] = reply
             return None
@@ -446,8 +456,8 @@ class Supervisor(Child):
             intensity_used=sum(1 for t in self._restart_times if t >= start),
             restarts_total=self.restarts_total,
             restarts_in_window=self.restarts_in_window(now),
-            restarts_since_stable=self.tries,
-            crash_looping=self.crash_looping,
+            restarts_since_stable=self.restarts_since_stable(now),
+            crash_looping=self.crash_looping(now),
             last_error=self.last_error,
             uptime_s=self.uptime(now),
             children=[child.snapshot(now) for child in self.children.values()],

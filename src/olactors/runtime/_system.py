@@ -46,6 +46,9 @@ class ActorSystem:
         self._ran = False
         #: True once ``force_stop`` cut a shutdown short.
         self.forced = False
+        #: Set once an orderly stop was asked for (``shutdown`` or ``halt``),
+        #: so a watchdog can bound how long it takes.
+        self.stop_requested = trio.Event()
 
     @property
     def root(self) -> SupervisorRef:
@@ -134,6 +137,7 @@ class ActorSystem:
         up to its shutdown timeout and then cancelled; ``run`` returns when
         the last one has stopped.
         """
+        self.stop_requested.set()
         if self._scope is not None:
             self._root.post_stop()
 
@@ -188,6 +192,7 @@ class _StartWithoutCollecting:
 
     def started(self, value: bool = True) -> None:
         if self._pending:
+            gc.collect()  # start-up's garbage goes now, not into the frozen set
             gc.freeze()
         self.done()
         self._task_status.started(value)

@@ -119,7 +119,10 @@ class WebhookIngress:
             status, answer, extra = await self._handle(scope, receive)
         except _RefusedMidBody as refused:
             # The rest of the body may still be on its way: answer, and end
-            # the connection rather than read (or wait for) what is left.
+            # the connection rather than read (or wait for) what is left. A
+            # client still sending may see the connection reset before the
+            # answer; a provider retries that like any failure, and nothing
+            # of the request was stored.
             exc = refused.error
             status, extra = exc.status, [(b"connection", b"close")]
             if isinstance(exc, EdgeBusy):

@@ -80,7 +80,7 @@ def _last_updated(body: bytes) -> float | None:
     """The newest ``updatedAt`` of the event's resources (``data.<resource>``), unix time."""
     try:
         data = msgspec.json.decode(body).get("data")
-    except (msgspec.DecodeError, AttributeError):
+    except (msgspec.DecodeError, AttributeError, RecursionError):
         return None  # the event parser refuses it with a clear error
     if not isinstance(data, dict):
         return None
