@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import trio
+
 from .admin import LOOPBACK_NAMES, Sessions, admin_app, configured_token, generated_token
 from .clients import (
     MemoryCache,
@@ -154,7 +156,7 @@ def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     sessions = Sessions(admin.session_ttl_s)
     state_dir = config.daemon.state_dir
 
-    def app(context: ActorContext) -> Any:
+    def app(context: ActorContext, closing: trio.Event) -> Any:
         store_handle = Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s)
         return admin_app(
             context,
@@ -166,6 +168,7 @@ def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
             hosts=frozenset(hosts - WILDCARD_HOSTS),
             # Beyond loopback the admin sits behind TLS: the cookie never goes out in clear.
             secure_cookie=not loopback,
+            closing=closing,
             body_timeout_s=server.body_timeout_s,
         )
 
@@ -192,7 +195,7 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     budget = BodyBudget(server.max_bodies_in_flight_bytes)
     proxies = networks(server.trusted_proxies)
 
-    def app(context: ActorContext) -> WebhookIngress:
+    def app(context: ActorContext, closing: trio.Event) -> WebhookIngress:
         def wake(namespace: str, deliveries: list[Delivery]) -> None:
             for delivery in deliveries:
                 wake_courier(context.lookup, delivery.queue)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import msgspec
+import trio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -53,6 +54,7 @@ def admin_app(
     hosts: frozenset[str] = LOOPBACK_NAMES,
     secure_cookie: bool = False,
     body_timeout_s: float = 10.0,
+    closing: trio.Event | None = None,
 ) -> QuartTrio:
     """The admin app. Every route needs ``Authorization: Bearer <token>`` or a
     dashboard session (compared in constant time), except the probes when
@@ -135,7 +137,12 @@ def admin_app(
     @app.get("/stream")
     async def stream() -> Response:
         answer = Response(
-            event_stream(context, store, interval_s=1.0),
+            event_stream(
+                context,
+                store,
+                interval_s=1.0,
+                closing=closing if closing is not None else trio.Event(),
+            ),
             content_type="text/event-stream",
             headers={"Cache-Control": "no-store"},
         )

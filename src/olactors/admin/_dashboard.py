@@ -74,10 +74,12 @@ def _dead_letter(item: DeadLetterItem) -> dict[str, Any]:
 
 
 async def event_stream(
-    context: ActorContext, store: Store, interval_s: float
+    context: ActorContext, store: Store, interval_s: float, closing: trio.Event
 ) -> AsyncIterator[bytes]:
-    """``data: <state JSON>`` every ``interval_s`` until the client goes away."""
-    while True:
+    """``data: <state JSON>`` every ``interval_s`` until the client goes away or
+    ``closing`` is set (the listener shuts down; the page reconnects to the next one)."""
+    while not closing.is_set():
         state = await dashboard_state(context, store)
         yield b"event: state\ndata: " + msgspec.json.encode(state) + b"\n\n"
-        await trio.sleep(interval_s)
+        with trio.move_on_after(interval_s):
+            await closing.wait()

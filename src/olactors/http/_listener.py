@@ -17,7 +17,10 @@ log = logging.getLogger("olactors.http")
 
 #: Builds the app from the listener's context, once it can look its
 #: collaborators up (the store, the tree...).
-AppFactory = Callable[[ActorContext], Any]
+#: The event is set when the listener starts to shut down, so that responses
+#: that would never end on their own (a server-sent event stream) end then,
+#: instead of holding the shutdown for the whole graceful timeout.
+AppFactory = Callable[[ActorContext, trio.Event], Any]
 
 
 class HttpListener(Actor[Any]):
@@ -51,7 +54,7 @@ class HttpListener(Actor[Any]):
 
     async def started(self) -> None:
         config = hypercorn_config(self.bind, self.graceful_timeout_s, self.header_timeout_s)
-        app = self.app(self.context)
+        app = self.app(self.context, self._stop)
         self.addresses = await self.context.nursery.start(self._serve, app, config)
         log.info("%s listener on %s", self.name, ", ".join(self.addresses))
 
