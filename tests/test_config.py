@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from olactors.config import Config, ConfigError
 
@@ -115,3 +116,21 @@ def test_an_unknown_log_format_is_refused(tmp_path: Path) -> None:
     path.write_text('[log]\nformat = "xml"\n')
     with pytest.raises(ConfigError, match=r"log\.format"):
         Config.load(path)
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"server": {"trusted_proxies": ["10.0.0.0/8", "not-a-network"]}},
+        {
+            "webhooks": {
+                "sources": {
+                    "s": {"kind": "stripe", "secrets_env": ["S"], "allow_from": ["10.0.0.0/33"]}
+                }
+            }
+        },
+    ],
+)
+def test_a_network_that_does_not_parse_is_refused(section: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6 network"):
+        Config.model_validate(section)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from ..config import ABACATEPAY_PUBLIC_KEY, ConfigError, RouteConfig, WebhooksConfig
+from ..config import ConfigError, RouteConfig, WebhooksConfig
 from ..delivery import (
     DeliveryGroup,
     Destination,
@@ -72,7 +72,7 @@ def webhook_sources(config: WebhooksConfig, env: Mapping[str, str]) -> dict[str,
         else:
             verifier = AbacatePayVerifier(
                 secrets,
-                source.public_key or ABACATEPAY_PUBLIC_KEY,
+                source.public_key or abacatepay.PUBLIC_KEY,
                 max_age_s=config.dedup_ttl_s,
             )
         if source.kind == "abacatepay" and not source.allow_from:

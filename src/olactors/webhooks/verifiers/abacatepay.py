@@ -13,6 +13,13 @@ import msgspec
 from .._errors import BadSignature, MalformedWebhook, StaleTimestamp
 from ._common import header, same
 
+#: The public HMAC key for X-Webhook-Signature, as AbacatePay's docs publish it.
+PUBLIC_KEY = (
+    "t9dXRhHHo3yDEj5pVDYz0frf7q6bMKyMRmxxCPIPp3RCplBfXRxqlC6ZpiWmOqj4L63qEaeUOtrCI8P0VMUgo6iIga2"
+    "ri9ogaHFs0WIIywSMg0q7RmBfybe1E5XJcfC4IW3alNqym0tXoAKkzvfEjZxV6bE0oG2zJrNNYmUCKZyV0KZ3JS8Vo"
+    "tf9EAWWYdiDkMkpbMdPggfh1EqHlVkMiTady6jOR3hyzGEHrIz2Ret0xHKMbiqkr9HS1JhNHDX9"
+)
+
 #: The secret is the whole proof of origin: at least a 128-bit random token's length.
 MIN_SECRET_CHARS = 24
 

@@ -1,0 +1,48 @@
+"""The daemon's one configuration object, loaded from TOML and passed down.
+
+No other module reads the configuration file or the environment on its own:
+the CLI loads a :class:`Config` once and hands it to whoever needs a part of
+it. The defaults below *are* the embedded default configuration, and
+``config/olactors.toml`` spells them out (a test keeps the two equal).
+
+One module per section (``server``, ``admin``, ``store``...); this package
+re-exports what the rest of olactors uses.
+"""
+
+from ._base import ConfigError, Section
+from ._root import DEFAULT_CONFIG_PATH, Config
+from .admin import AdminConfig
+from .daemon import DaemonConfig, SupervisionConfig
+from .delivery import DeliveryConfig
+from .log import LogConfig
+from .providers import BreakerConfig, ProviderConfig
+from .server import ServerConfig
+from .store import StoreConfig
+from .webhooks import (
+    OrderingConfig,
+    RouteBreakerConfig,
+    RouteConfig,
+    SourceConfig,
+    WebhooksConfig,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "AdminConfig",
+    "BreakerConfig",
+    "Config",
+    "ConfigError",
+    "DaemonConfig",
+    "DeliveryConfig",
+    "LogConfig",
+    "OrderingConfig",
+    "ProviderConfig",
+    "RouteBreakerConfig",
+    "RouteConfig",
+    "Section",
+    "ServerConfig",
+    "SourceConfig",
+    "StoreConfig",
+    "SupervisionConfig",
+    "WebhooksConfig",
+]

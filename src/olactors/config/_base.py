@@ -1,0 +1,24 @@
+"""What every configuration section shares, and the error a bad configuration raises."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, not TOML, or not valid."""
+
+
+class Section(BaseModel):
+    # Unknown keys are typos until proven otherwise: refuse them. TOML spells
+    # inf and nan; no duration, rate or size here means either.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def check_cidrs(cidrs: list[str]) -> list[str]:
+    """The CIDRs, if each parses (``ValueError`` names the first that does not)."""
+    for cidr in cidrs:
+        ipaddress.ip_network(cidr, strict=False)
+    return cidrs
