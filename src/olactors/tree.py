@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
 
-from .admin import LOOPBACK_NAMES, Sessions, admin_app, configured_token, generated_token
+from .admin import admin_spec
 from .clients import (
     MemoryCache,
     ProviderClient,
@@ -20,7 +19,7 @@ from .clients import (
 )
 from .config import Config, ConfigError, StoreConfig
 from .delivery import delivery_spec, wake_courier
-from .http import EdgeLimits, bind_host, is_loopback, listener_spec
+from .http import EdgeLimits, listener_spec
 from .resilience import ProviderGuard, resilience_spec
 from .runtime import ActorContext, ActorSpec, SupervisorSpec
 from .store import (
@@ -32,10 +31,14 @@ from .store import (
     Store,
     store_spec,
 )
-from .webhooks import BodyBudget, WebhookIngress, networks
-from .webhooks._tree import webhook_deliveries, webhook_routers, webhook_sources
-
-log = logging.getLogger("olactors.daemon")
+from .webhooks import (
+    BodyBudget,
+    WebhookIngress,
+    networks,
+    webhook_deliveries,
+    webhook_routers,
+    webhook_sources,
+)
 
 
 def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
@@ -46,6 +49,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
     named in the config are read from; nothing below reads the environment.
     """
     supervision = config.supervision
+    supervised = supervision.options()
     store = config.store
     providers = {
         name: (provider.limit(), provider.breaker.settings())
@@ -57,9 +61,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
             store_spec(
                 backends(store, env),
                 max_batch=store.max_batch,
-                max_restarts=supervision.max_restarts,
-                within_s=supervision.within_s,
-                backoff=supervision.backoff(),
+                **supervised,
             ),
             # On Redis, every replica draws on one budget per provider.
             resilience_spec(
@@ -72,22 +74,16 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 STORE_PATH,
                 drain_s=config.delivery.drain_s,
                 wakes=queue_wakes(store, env),
-                max_restarts=max(supervision.max_restarts, 5),
-                within_s=supervision.within_s,
-                backoff=supervision.backoff(),
+                **(supervised | {"max_restarts": max(supervision.max_restarts, 5)}),
             ),
             # Last, so an orderly shutdown stops taking requests first.
             SupervisorSpec(
                 "http",
-                children=[public_listener(config, env), admin_listener(config, env)],
-                max_restarts=supervision.max_restarts,
-                within_s=supervision.within_s,
-                backoff=supervision.backoff(),
+                children=[public_listener(config, env), admin_spec(config, env, STORE_PATH)],
+                **supervised,
             ),
         ],
-        max_restarts=supervision.max_restarts,
-        within_s=supervision.within_s,
-        backoff=supervision.backoff(),
+        **supervised,
     )
 
 
@@ -128,61 +124,6 @@ def provider_client(
     guard = ProviderGuard.at(lookup, RESILIENCE_PATH, name)
     classify = instagram.classify if name == "instagram" else error_for_status_and_body
     return ProviderClient(name, settings, guard, cache=cache, classify=classify)
-
-
-#: A wildcard bind names no host a client could send.
-WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- names to leave out, not a bind
-
-
-def admin_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
-    """The admin listener, always behind a token.
-
-    The token comes from the variable ``admin.token_env`` names; on loopback
-    without one, from ``<state_dir>/admin.token``, generated at the first
-    start. A bind beyond loopback needs the variable: exposing the admin is
-    a decision to spell out.
-    """
-    admin, store, server = config.admin, config.store, config.server
-    configured = configured_token(admin.token_env, env)
-    host = bind_host(admin.bind)
-    loopback = is_loopback(host)
-    if configured is None and not loopback:
-        raise ConfigError(
-            f"admin.bind {admin.bind} is not loopback and {admin.token_env} is not set: "
-            "refusing to expose the admin listener without a token"
-        )
-    routers = webhook_routers(config.webhooks)
-    hosts = LOOPBACK_NAMES | {host.lower()} | {name.lower() for name in admin.allowed_hosts}
-    sessions = Sessions(admin.session_ttl_s)
-    state_dir = config.daemon.state_dir
-
-    def app(context: ActorContext, closing: trio.Event) -> Any:
-        store_handle = Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s)
-        return admin_app(
-            context,
-            store_handle,
-            token=configured or generated_token(state_dir),
-            open_probes=admin.open_probes,
-            routers=routers,
-            sessions=sessions,
-            hosts=frozenset(hosts - WILDCARD_HOSTS),
-            # Beyond loopback the admin sits behind TLS: the cookie never goes out in clear.
-            secure_cookie=not loopback,
-            closing=closing,
-            body_timeout_s=server.body_timeout_s,
-        )
-
-    # The dashboard's stream is open as long as a page is: it ends at the
-    # graceful timeout, and the actor's own shutdown timeout covers that.
-    return listener_spec(
-        "admin",
-        admin.bind,
-        app,
-        graceful_timeout_s=config.server.graceful_timeout_s,
-        settle_s=store.timeout_s,
-        header_timeout_s=config.server.header_timeout_s,
-        limits=EdgeLimits(max_connections=admin.max_connections),
-    )
 
 
 def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:

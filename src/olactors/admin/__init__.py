@@ -3,6 +3,7 @@
 from ._app import LOOPBACK_NAMES, PROBES, admin_app
 from ._guard import Sessions
 from ._token import TOKEN_FILE, configured_token, generated_token, stored_token
+from ._tree import admin_spec
 
 __all__ = [
     "LOOPBACK_NAMES",
@@ -10,6 +11,7 @@ __all__ = [
     "TOKEN_FILE",
     "Sessions",
     "admin_app",
+    "admin_spec",
     "configured_token",
     "generated_token",
     "stored_token",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -31,6 +32,14 @@ class SupervisionConfig(Section):
     #: Restarts without being stable before its supervisor gives up and
     #: escalates: a crash loop slower than the intensity window ends here.
     backoff_max_tries: int = Field(default=10, ge=1)
+
+    def options(self) -> dict[str, Any]:
+        """What every supervisor spec takes from this section, as keyword arguments."""
+        return {
+            "max_restarts": self.max_restarts,
+            "within_s": self.within_s,
+            "backoff": self.backoff(),
+        }
 
     def backoff(self) -> Backoff:
         return Backoff(

@@ -17,6 +17,7 @@ from ._events import IncomingEvent, events_of
 from ._ingress import WebhookIngress, WebhookSource
 from ._routes import Route, Router, namespace_of
 from ._senders import networks
+from ._tree import webhook_deliveries, webhook_routers, webhook_sources
 
 __all__ = [
     "BadSignature",
@@ -37,4 +38,7 @@ __all__ = [
     "events_of",
     "namespace_of",
     "networks",
+    "webhook_deliveries",
+    "webhook_routers",
+    "webhook_sources",
 ]
