@@ -518,3 +518,13 @@ async def test_a_halt_whose_shutdown_overruns_the_grace_period_is_forced(
         assert await serve(system, config(grace_s=20), Signals()) == 3
     assert trio.current_time() == pytest.approx(21)
     assert "orderly shutdown took longer than 20 s" in caplog.text
+
+
+@pytest.mark.parametrize(("allow_from", "warned"), [([], True), (["203.0.113.0/24"], False)])
+def test_a_source_proven_by_a_static_secret_alone_is_warned_about(
+    caplog: pytest.LogCaptureFixture, allow_from: list[str], warned: bool
+) -> None:
+    source = {"kind": "abacatepay", "secrets_env": ["S"], "allow_from": allow_from}
+    config = Config.model_validate({"webhooks": {"sources": {"abacate": source}}})
+    build_tree(config, env={"S": "abacate-secret-0123456789abcdef"})
+    assert ("set allow_from" in caplog.text) is warned

@@ -23,6 +23,7 @@ from .webhooks import (
     RouteBreakerConfig,
     RouteConfig,
     SourceConfig,
+    SourceKind,
     WebhooksConfig,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "Section",
     "ServerConfig",
     "SourceConfig",
+    "SourceKind",
     "StoreConfig",
     "SupervisionConfig",
     "WebhooksConfig",

@@ -11,6 +11,9 @@ from ..delivery import DEFAULT_SCHEDULE_S, tolerant_breaker
 from ._base import Section, check_cidrs
 from .providers import BreakerConfig
 
+#: The signature schemes a webhook source may use.
+SourceKind = Literal["stripe", "standard", "sendgrid", "abacatepay"]
+
 
 class SourceConfig(Section):
     """A webhook sender at ``POST /webhooks/<name>``.
@@ -21,7 +24,7 @@ class SourceConfig(Section):
     public HMAC key it publishes (the default) plus the shared secret.
     """
 
-    kind: Literal["stripe", "standard", "sendgrid", "abacatepay"]
+    kind: SourceKind
     secrets_env: list[str] = Field(default_factory=list)
     public_key: str | None = None
     tolerance_s: float = Field(default=300.0, gt=0)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
+from ..config import SourceKind as Kind
 from ._errors import MalformedWebhook
-
-Kind = Literal["stripe", "standard", "sendgrid", "abacatepay"]
 
 
 class IncomingEvent(msgspec.Struct, frozen=True):

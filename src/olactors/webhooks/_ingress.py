@@ -20,6 +20,7 @@ import msgspec
 import trio
 
 from .. import metrics
+from ..config import SourceKind as Kind
 from ..store import Delivery, EnqueueResult, Store, StoreUnavailable
 from ._budget import BodyBudget, Hold
 from ._errors import (
@@ -30,7 +31,7 @@ from ._errors import (
     UnknownSource,
     WebhookError,
 )
-from ._events import IncomingEvent, Kind, events_of
+from ._events import IncomingEvent, events_of
 from ._routes import Router
 from ._senders import Network, allowed, sender
 from .verifiers import Verifier

@@ -14,19 +14,10 @@ from ..delivery import (
     HttpDestination,
     RetryPolicy,
 )
-from ..signing import secret_key
 from ._ingress import WebhookSource
 from ._routes import Route, Router, namespace_of
+from ._schemes import SCHEMES
 from ._senders import networks
-from .verifiers import (
-    AbacatePayVerifier,
-    SendGridVerifier,
-    StandardVerifier,
-    StripeVerifier,
-    Verifier,
-    abacatepay,
-    stripe,
-)
 
 log = logging.getLogger("olactors.webhooks")
 
@@ -38,49 +29,27 @@ def _secret(env: Mapping[str, str], variable: str, where: str) -> str:
     return secret
 
 
-#: What a usable secret of each kind looks like, checked at start (and by
-#: check-config): a placeholder or a truncated paste fails there, not as a
-#: stream of refused webhooks, nor as a secret anybody could guess.
-SECRET_FORMATS: dict[str, Callable[[str], object]] = {
-    "stripe": stripe.check_secret_format,
-    "standard": secret_key,
-    "abacatepay": abacatepay.check_secret_format,
-}
-
-
 def webhook_sources(config: WebhooksConfig, env: Mapping[str, str]) -> dict[str, WebhookSource]:
     """The configured webhook sources with their verifiers; secrets read from ``env``."""
     sources: dict[str, WebhookSource] = {}
     for name, source in config.sources.items():
         where = f"webhooks.sources.{name}.secrets_env"
+        scheme = SCHEMES[source.kind]
         secrets = [_secret(env, variable, where) for variable in source.secrets_env]
-        check = SECRET_FORMATS.get(source.kind)
         for variable, secret in zip(source.secrets_env, secrets, strict=True):
             try:
-                if check is not None:
-                    check(secret)
+                if scheme.check_secret is not None:
+                    scheme.check_secret(secret)
             except ValueError as exc:
                 raise ConfigError(f"{where}: {variable}: {exc}") from None
-        verifier: Verifier
-        if source.kind == "stripe":
-            verifier = StripeVerifier(secrets, tolerance_s=source.tolerance_s)
-        elif source.kind == "standard":
-            verifier = StandardVerifier(secrets, tolerance_s=source.tolerance_s)
-        elif source.kind == "sendgrid":
-            assert source.public_key is not None  # the config requires it
-            verifier = SendGridVerifier(source.public_key, tolerance_s=source.tolerance_s)
-        else:
-            verifier = AbacatePayVerifier(
-                secrets,
-                source.public_key or abacatepay.PUBLIC_KEY,
-                max_age_s=config.dedup_ttl_s,
-            )
-        if source.kind == "abacatepay" and not source.allow_from:
+        if scheme.static_secret and not source.allow_from:
             log.warning(
-                "webhook source %s (AbacatePay): its proof of origin is a static secret; "
-                "set allow_from to AbacatePay's addresses so a leaked URL is no use elsewhere",
+                "webhook source %s (%s): its proof of origin is a static secret; set "
+                "allow_from to the provider's addresses so a leaked URL is no use elsewhere",
                 name,
+                source.kind,
             )
+        verifier = scheme.build(source, secrets, config)
         sources[name] = WebhookSource(name, source.kind, verifier, networks(source.allow_from))
     return sources
 
