@@ -8,8 +8,12 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from ..delivery import DEFAULT_SCHEDULE_S, tolerant_breaker
+from ..store import DEFAULT_KEEP_S
 from ._base import Section, check_cidrs
 from .providers import BreakerConfig
+
+#: What a source or route name may be: it becomes a URL segment and part of a queue name.
+NAME = r"[A-Za-z0-9_.-]{1,64}"
 
 #: The signature schemes a webhook source may use.
 SourceKind = Literal["stripe", "standard", "sendgrid", "abacatepay"]
@@ -79,7 +83,7 @@ class RouteConfig(Section):
 
     source: str
     events: list[str] = Field(min_length=1)
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str | None = Field(default=None, pattern=f"^{NAME}$")
     forward_to: str | None = None
     signing_secret_env: str | None = None
     handler: str | None = None
@@ -106,7 +110,7 @@ class RouteConfig(Section):
 
 class WebhooksConfig(Section):
     #: How long an event id is remembered to answer a resend as a duplicate.
-    dedup_ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    dedup_ttl_s: float = Field(default=DEFAULT_KEEP_S, gt=0)
     #: Waits between delivery attempts (jittered); after the last, a dead letter.
     retry_schedule_s: list[float] = Field(
         default_factory=lambda: list(DEFAULT_SCHEDULE_S), min_length=1
@@ -118,7 +122,7 @@ class WebhooksConfig(Section):
     max_claims: int | None = Field(default=None, ge=1)
     #: How long each event, its deliveries and attempts are kept after it was
     #: received or last tried (never while still pending).
-    retention_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    retention_s: float = Field(default=DEFAULT_KEEP_S, gt=0)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     routes: list[RouteConfig] = Field(default_factory=list)
 
@@ -150,6 +154,6 @@ class WebhooksConfig(Section):
         cls, sources: dict[str, SourceConfig]
     ) -> dict[str, SourceConfig]:
         for name in sources:
-            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+            if not re.fullmatch(NAME, name):
                 raise ValueError(f"source name {name!r} must be letters, digits, _ . - (1-64)")
         return sources

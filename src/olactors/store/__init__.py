@@ -27,6 +27,7 @@ from ._redis import RedisBackend, redacted
 from ._sqlite import SqliteBackend
 from ._store import Store, store_spec
 from ._types import (
+    DEFAULT_KEEP_S,
     Claimed,
     DeadLetterItem,
     DeadLetterPage,
@@ -41,6 +42,7 @@ from ._wakes import OnWake, QueueWakes
 
 __all__ = [
     "DEAD",
+    "DEFAULT_KEEP_S",
     "DELIVERED",
     "DROPPED",
     "PENDING",

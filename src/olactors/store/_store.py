@@ -54,6 +54,7 @@ from ._eventlog import (
     Publish,
 )
 from ._types import (
+    DEFAULT_KEEP_S,
     Claimed,
     DeadLetterItem,
     DeadLetterPage,
@@ -116,7 +117,7 @@ class Store:
         item: NewItem,
         *,
         dedup_key: str | None = None,
-        dedup_ttl_s: float = 7 * 24 * 3600.0,
+        dedup_ttl_s: float = DEFAULT_KEEP_S,
     ) -> EnqueueResult:
         """Store ``item`` durably in ``queue``; with ``dedup_key``, only if the key is new.
 
@@ -202,9 +203,9 @@ class Store:
         deliveries: list[Delivery],
         *,
         meta: dict[str, str] | None = None,
-        retention_s: float = 7 * 24 * 3600.0,
+        retention_s: float = DEFAULT_KEEP_S,
         dedup_key: str | None = None,
-        dedup_ttl_s: float = 7 * 24 * 3600.0,
+        dedup_ttl_s: float = DEFAULT_KEEP_S,
         empty_status: str = UNROUTED,
     ) -> EnqueueResult:
         """Log the event and enqueue one item per delivery, in one atomic step.

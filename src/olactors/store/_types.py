@@ -7,6 +7,10 @@ import time
 
 import msgspec
 
+#: How long dedup keys and events are kept unless configured: a week, longer
+#: than any provider keeps retrying a webhook.
+DEFAULT_KEEP_S = 7 * 24 * 3600.0
+
 
 def new_item_id() -> str:
     """A fresh item id that sorts by creation time (nanoseconds, then 64 random bits)."""

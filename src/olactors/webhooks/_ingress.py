@@ -21,7 +21,7 @@ import trio
 
 from .. import metrics
 from ..config import SourceKind as Kind
-from ..store import Delivery, EnqueueResult, Store, StoreUnavailable
+from ..store import DEFAULT_KEEP_S, Delivery, EnqueueResult, Store, StoreUnavailable
 from ._budget import BodyBudget, Hold
 from ._errors import (
     BodyTimeout,
@@ -89,8 +89,8 @@ class WebhookIngress:
         max_body_bytes: int = 1_048_576,
         body_timeout_s: float = 10.0,
         budget: BodyBudget | None = None,
-        dedup_ttl_s: float = 7 * 24 * 3600.0,
-        retention_s: float = 7 * 24 * 3600.0,
+        dedup_ttl_s: float = DEFAULT_KEEP_S,
+        retention_s: float = DEFAULT_KEEP_S,
         retry_after_s: int = 5,
         trusted_proxies: tuple[Network, ...] = (),
         clock: Callable[[], float] = time.time,
