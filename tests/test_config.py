@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from olactors.config import Config, ConfigError
+from olactors.config import Config, ConfigError, named_secrets, read_secret
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -134,3 +134,37 @@ def test_an_unknown_log_format_is_refused(tmp_path: Path) -> None:
 def test_a_network_that_does_not_parse_is_refused(section: dict[str, object]) -> None:
     with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6 network"):
         Config.model_validate(section)
+
+
+def test_every_secret_the_config_names_is_listed_with_where_it_is_named() -> None:
+    config = Config.model_validate(
+        {
+            "store": {"backend": "redis", "redis_password_env": "REDIS_PW"},
+            "webhooks": {
+                "sources": {"stripe": {"kind": "stripe", "secrets_env": ["WH1", "WH2"]}},
+                "routes": [
+                    {
+                        "name": "to-app",
+                        "source": "stripe",
+                        "events": ["*"],
+                        "forward_to": "https://app.example/hooks",
+                        "signing_secret_env": "APP",
+                    }
+                ],
+            },
+        }
+    )
+    listed = {(s.variable, s.where, s.required) for s in named_secrets(config)}
+    assert {
+        ("OLACTORS_ADMIN_TOKEN", "admin.token_env", False),
+        ("STRIPE_SECRET_KEY", "providers.stripe.secret_env", False),
+        ("REDIS_PW", "store.redis_password_env", True),
+        ("WH1", "webhooks.sources.stripe.secrets_env", True),
+        ("WH2", "webhooks.sources.stripe.secrets_env", True),
+        ("APP", "route to-app: signing_secret_env", True),
+    } <= listed
+
+
+def test_reading_an_unset_secret_names_the_variable_and_where_it_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"^store\.redis_password_env names REDIS_PW, which"):
+        read_secret({"REDIS_PW": ""}, "REDIS_PW", "store.redis_password_env")

@@ -14,7 +14,7 @@ import trio
 
 from . import logs
 from .admin.commands import add_commands, run_command
-from .config import DEFAULT_CONFIG_PATH, Config, ConfigError
+from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, named_secrets
 from .daemon import run_daemon
 from .store import redacted
 from .tree import build_tree
@@ -79,20 +79,10 @@ def check_config(path: Path | None, env: Mapping[str, str]) -> int:
     for route in config.webhooks.routes:
         target = route.forward_to or route.handler
         print(f"route: {route.source} {', '.join(route.events)} -> {target}")
-    needed = [("admin token", config.admin.token_env, False)]
-    needed += [
-        (f"provider {n}", p.secret_env, False) for n, p in config.providers.items() if p.secret_env
-    ]
-    if store.backend == "redis" and store.redis_password_env:
-        needed.append(("redis password", store.redis_password_env, True))
-    for name, src in config.webhooks.sources.items():
-        needed += [(f"webhook source {name}", variable, True) for variable in src.secrets_env]
-    for route in config.webhooks.routes:
-        if route.signing_secret_env:
-            needed.append((f"route {route.name or route.source}", route.signing_secret_env, True))
-    missing = [(what, variable, fatal) for what, variable, fatal in needed if not env.get(variable)]
-    for what, variable, fatal in missing:
-        print(f"{'missing' if fatal else 'not set'}: {variable} ({what})")
+    for secret in named_secrets(config):
+        if not env.get(secret.variable):
+            state = "missing" if secret.required else "not set"
+            print(f"{state}: {secret.variable} ({secret.what})")
     try:
         build_tree(config, env)
     except (ConfigError, ValueError) as exc:

@@ -17,7 +17,7 @@ from .clients import (
     error_for_status_and_body,
     instagram,
 )
-from .config import Config, ConfigError, StoreConfig
+from .config import Config, StoreConfig, read_secret
 from .delivery import delivery_spec, wake_courier
 from .http import EdgeLimits, listener_spec
 from .resilience import ProviderGuard, resilience_spec
@@ -113,11 +113,7 @@ def provider_client(
     provider = config.providers[name]
     headers: dict[str, str] = {}
     if provider.secret_env is not None:
-        secret = env.get(provider.secret_env)
-        if not secret:
-            raise ConfigError(
-                f"providers.{name}.secret_env names {provider.secret_env}, which is not set"
-            )
+        secret = read_secret(env, provider.secret_env, f"providers.{name}.secret_env")
         headers["Authorization"] = f"Bearer {secret}"
     settings = provider.client_settings()
     settings = dataclasses.replace(settings, headers=headers)
@@ -197,12 +193,7 @@ def redis_password(store: StoreConfig, env: Mapping[str, str]) -> str | None:
     """The Redis password from the variable ``redis_password_env`` names, if it names one."""
     if store.redis_password_env is None:
         return None
-    password = env.get(store.redis_password_env)
-    if not password:
-        raise ConfigError(
-            f"store.redis_password_env names {store.redis_password_env}, which is not set"
-        )
-    return password
+    return read_secret(env, store.redis_password_env, "store.redis_password_env")
 
 
 def queue_wakes(store: StoreConfig, env: Mapping[str, str]) -> ActorSpec | None:

@@ -16,6 +16,7 @@ from .daemon import DaemonConfig, SupervisionConfig
 from .delivery import DeliveryConfig
 from .log import LogConfig
 from .providers import BreakerConfig, ProviderConfig
+from .secrets import NamedSecret, named_secrets, read_secret
 from .server import ServerConfig
 from .store import StoreConfig
 from .webhooks import (
@@ -36,6 +37,7 @@ __all__ = [
     "DaemonConfig",
     "DeliveryConfig",
     "LogConfig",
+    "NamedSecret",
     "OrderingConfig",
     "ProviderConfig",
     "RouteBreakerConfig",
@@ -47,4 +49,6 @@ __all__ = [
     "StoreConfig",
     "SupervisionConfig",
     "WebhooksConfig",
+    "named_secrets",
+    "read_secret",
 ]

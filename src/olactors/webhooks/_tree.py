@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from ..config import ConfigError, RouteConfig, WebhooksConfig
+from ..config import ConfigError, RouteConfig, WebhooksConfig, read_secret
 from ..delivery import (
     DeliveryGroup,
     Destination,
@@ -22,20 +22,13 @@ from ._senders import networks
 log = logging.getLogger("olactors.webhooks")
 
 
-def _secret(env: Mapping[str, str], variable: str, where: str) -> str:
-    secret = env.get(variable)
-    if not secret:
-        raise ConfigError(f"{where} names {variable}, which is not set")
-    return secret
-
-
 def webhook_sources(config: WebhooksConfig, env: Mapping[str, str]) -> dict[str, WebhookSource]:
     """The configured webhook sources with their verifiers; secrets read from ``env``."""
     sources: dict[str, WebhookSource] = {}
     for name, source in config.sources.items():
         where = f"webhooks.sources.{name}.secrets_env"
         scheme = SCHEMES[source.kind]
-        secrets = [_secret(env, variable, where) for variable in source.secrets_env]
+        secrets = [read_secret(env, variable, where) for variable in source.secrets_env]
         for variable, secret in zip(source.secrets_env, secrets, strict=True):
             try:
                 if scheme.check_secret is not None:
@@ -126,7 +119,7 @@ def _maker(route: RouteConfig, env: Mapping[str, str]) -> Callable[[], Destinati
     assert route.forward_to is not None  # the config requires it without a handler
     assert route.signing_secret_env is not None  # and a secret with it
     url, timeout_s, connections = route.forward_to, route.timeout_s, route.max_in_flight
-    secret = _secret(env, route.signing_secret_env, f"route {route.name}: signing_secret_env")
+    secret = read_secret(env, route.signing_secret_env, f"route {route.name}: signing_secret_env")
     try:
         HttpDestination.check_secret(secret)
     except ValueError as exc:

@@ -1,0 +1,64 @@
+"""Every secret the configuration names: listed once, read one way.
+
+The configuration never holds a secret, only the name of the environment
+variable that does (``secrets_env``, ``secret_env``, ``token_env``...).
+:func:`named_secrets` lists them all, with where each is named and whether
+the daemon can start without it; :func:`read_secret` reads one, raising a
+:class:`ConfigError` that names the variable and where it was named, never
+a value. ``check-config`` and the tree use the same two, so what the one
+reports missing is what the other refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._base import ConfigError
+
+if TYPE_CHECKING:
+    from ._root import Config
+
+
+@dataclass(frozen=True, slots=True)
+class NamedSecret:
+    """One variable the configuration names: for what, where, and whether it is needed."""
+
+    variable: str
+    what: str  #: "webhook source stripe", "redis password"...
+    where: str  #: the key that names it: "webhooks.sources.stripe.secrets_env"
+    required: bool  #: False when the daemon starts without it (and does without)
+
+
+def read_secret(env: Mapping[str, str], variable: str, where: str) -> str:
+    """The value of ``variable``; ConfigError naming it and ``where`` if unset or empty."""
+    value = env.get(variable)
+    if not value:
+        raise ConfigError(f"{where} names {variable}, which is not set")
+    return value
+
+
+def named_secrets(config: Config) -> list[NamedSecret]:
+    """Every secret ``config`` names, in the order a reader meets them in the file."""
+    named = [NamedSecret(config.admin.token_env, "admin token", "admin.token_env", required=False)]
+    for name, provider in config.providers.items():
+        if provider.secret_env:
+            where = f"providers.{name}.secret_env"
+            named.append(NamedSecret(provider.secret_env, f"provider {name}", where, False))
+    store = config.store
+    if store.backend == "redis" and store.redis_password_env:
+        where = "store.redis_password_env"
+        named.append(NamedSecret(store.redis_password_env, "redis password", where, True))
+    for name, source in config.webhooks.sources.items():
+        where = f"webhooks.sources.{name}.secrets_env"
+        named += [
+            NamedSecret(variable, f"webhook source {name}", where, True)
+            for variable in source.secrets_env
+        ]
+    for route in config.webhooks.routes:
+        if route.signing_secret_env:
+            label = route.name or route.source
+            where = f"route {label}: signing_secret_env"
+            named.append(NamedSecret(route.signing_secret_env, f"route {label}", where, True))
+    return named
