@@ -16,6 +16,7 @@ from olactors.runtime import (
     Status,
     SupervisorSnapshot,
     SupervisorSpec,
+    walk,
 )
 
 from .support import Boom, Journal, Recorder, Sleep, Work, recorder, running, tree
@@ -128,3 +129,10 @@ async def test_the_rate_of_a_busy_slow_actor_is_measured_over_the_window(
         snap = system.snapshot("/root/slow")
         system.force_stop()
     assert snap.rate_per_s == pytest.approx(2.0, abs=0.1)
+
+
+async def test_walk_visits_every_node_parents_first_in_start_order(journal: Journal) -> None:
+    inner = SupervisorSpec("mid", children=[recorder("x", journal), recorder("y", journal)])
+    async with running(tree(recorder("a", journal), inner, recorder("b", journal))) as system:
+        paths = [node.path for node in walk(system.tree())]
+    assert paths == ["/root", "/root/a", "/root/mid", "/root/mid/x", "/root/mid/y", "/root/b"]

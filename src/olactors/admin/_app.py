@@ -18,9 +18,11 @@ from ..resilience import CircuitBreaker
 from ..runtime import (
     ActorContext,
     ActorNotFound,
+    ActorSnapshot,
     ChildStartFailed,
+    Snapshot,
     Status,
-    SupervisorSnapshot,
+    walk,
 )
 from ..store import DeadLetterItem, InvalidStoreCall, Store, StoreError
 from ..webhooks import Router
@@ -294,29 +296,26 @@ def _letter(item: DeadLetterItem) -> dict[str, Any]:
     return data
 
 
-def _tree_gauges(node: Any) -> None:
-    metrics.ACTOR_RESTARTS.labels(node.path).set(node.restarts_total)
-    metrics.RESTARTS_SINCE_STABLE.labels(node.path).set(node.restarts_since_stable)
-    if isinstance(node, SupervisorSnapshot):
-        for child in node.children:
-            _tree_gauges(child)
-    else:
-        metrics.MAILBOX_DEPTH.labels(node.path).set(node.mailbox_depth)
+def _tree_gauges(tree: Snapshot) -> None:
+    for node in walk(tree):
+        metrics.ACTOR_RESTARTS.labels(node.path).set(node.restarts_total)
+        metrics.RESTARTS_SINCE_STABLE.labels(node.path).set(node.restarts_since_stable)
+        if isinstance(node, ActorSnapshot):
+            metrics.MAILBOX_DEPTH.labels(node.path).set(node.mailbox_depth)
 
 
-def _problem(child: Any) -> str:
+def _problem(child: Snapshot) -> str:
     if child.crash_looping:
         return f"{child.path} is crash-looping ({child.restarts_since_stable} restarts in a row)"
     return f"{child.path} is {child.status.value}"
 
 
-def _not_running(tree: SupervisorSnapshot) -> list[Any]:
+def _not_running(tree: Snapshot) -> list[Snapshot]:
     """Children not running, ignoring those stopped on purpose (a transient that ended),
     and children running between the crashes of a crash loop."""
-    found = []
-    for child in tree.children:
-        if child.status in (Status.RESTARTING, Status.STARTING) or child.crash_looping:
-            found.append(child)
-        if isinstance(child, SupervisorSnapshot):
-            found += _not_running(child)
-    return found
+    return [
+        node
+        for node in walk(tree)
+        if node is not tree
+        and (node.status in (Status.RESTARTING, Status.STARTING) or node.crash_looping)
+    ]

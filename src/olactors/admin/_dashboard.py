@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 import trio
 
-from ..runtime import ActorContext, SupervisorSnapshot
+from ..runtime import ActorContext, Snapshot, SupervisorSnapshot, walk
 from ..store import DeadLetterItem, Store, StoreError
 from ._providers import provider_states
 
@@ -28,8 +28,7 @@ PAGE = files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
 
 async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]:
     """What the page shows: every actor, the breakers and the queue depths."""
-    actors: list[dict[str, Any]] = []
-    _walk(context.snapshot("/root"), actors)
+    actors = [_row(node) for node in walk(context.snapshot("/root"))]
     breakers = {p: s.get("state") for p, s in provider_states(context, "breaker").items()}
     queues: dict[str, Any] = {}
     dead: list[dict[str, Any]] = []
@@ -52,21 +51,18 @@ async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]
     }
 
 
-def _walk(node: Any, actors: list[dict[str, Any]]) -> None:
+def _row(node: Snapshot) -> dict[str, Any]:
     error = node.last_error
-    entry = {
+    entry: dict[str, Any] = {
         "path": node.path,
         "status": node.status.value,
         "restarts": node.restarts_total,
         "last_error": f"{error.type}: {error.message}" if error else None,
     }
     if isinstance(node, SupervisorSnapshot):
-        actors.append({**entry, "mailbox": None, "rate_per_s": None})
-        for child in node.children:
-            _walk(child, actors)
-        return
+        return {**entry, "mailbox": None, "rate_per_s": None}
     fill = f"{node.mailbox_depth}/{node.mailbox_capacity}"
-    actors.append({**entry, "mailbox": fill, "rate_per_s": round(node.rate_per_s, 1)})
+    return {**entry, "mailbox": fill, "rate_per_s": round(node.rate_per_s, 1)}
 
 
 def _dead_letter(item: DeadLetterItem) -> dict[str, Any]:

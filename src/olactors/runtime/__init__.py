@@ -24,7 +24,7 @@ from ._errors import (
 )
 from ._ref import DEFAULT_ASK_TIMEOUT_S, ActorRef
 from ._reply import Reply
-from ._snapshot import ActorSnapshot, ErrorInfo, Snapshot, Status, SupervisorSnapshot
+from ._snapshot import ActorSnapshot, ErrorInfo, Snapshot, Status, SupervisorSnapshot, walk
 from ._spec import ActorSpec, Backoff, ChildSpec, Restart, Strategy, SupervisorSpec
 from ._system import ActorSystem
 
@@ -62,4 +62,5 @@ __all__ = [
     "SupervisorSpec",
     "SystemHalted",
     "TopLevelFailure",
+    "walk",
 ]

@@ -225,12 +225,6 @@ class Child(ABC):
                 self._scope.cancel()
             await done.wait()
 
-    def kill(self) -> None:
-        """Cancel the running incarnation now, without waiting."""
-        if self._scope is not None:
-            self._stop_requested = True
-            self._scope.cancel()
-
     def crash_repeated(self) -> bool:
         """True if the incarnation that just crashed did so on a message that crashed before."""
         return False

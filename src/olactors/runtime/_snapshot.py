@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import deque
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -78,6 +79,14 @@ class SupervisorSnapshot(msgspec.Struct, frozen=True, tag="supervisor"):
 
 
 Snapshot = ActorSnapshot | SupervisorSnapshot
+
+
+def walk(node: Snapshot) -> Iterator[Snapshot]:
+    """``node`` and everything under it, parents before their children, in start order."""
+    yield node
+    if isinstance(node, SupervisorSnapshot):
+        for child in node.children:
+            yield from walk(child)
 
 
 def unwrap_group(error: BaseException) -> BaseException:
