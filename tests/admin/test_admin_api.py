@@ -275,3 +275,13 @@ async def test_a_crash_looping_actor_makes_the_daemon_not_ready(tmp_path: Path) 
         scraped = (await call(daemon, "GET", "/metrics")).text
         assert 'olactors_actor_restarts_since_stable{path="/root/loop/fragile"} 3.0' in scraped
         system.shutdown()
+
+
+@pytest.mark.parametrize(
+    "path", ["/actors/root/store/writer/child/restart", "/actors/root/nowhere/x/restart"]
+)
+async def test_restarting_under_something_that_is_not_a_supervisor_is_a_404(
+    daemon: Daemon, path: str
+) -> None:
+    answer = await call(daemon, "POST", path)
+    assert answer.status_code == 404

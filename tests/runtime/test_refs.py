@@ -12,6 +12,7 @@ import trio.testing
 
 from olactors.runtime import (
     Actor,
+    ActorNotFound,
     ActorSpec,
     ActorStopped,
     ActorSystem,
@@ -256,3 +257,28 @@ async def test_an_actor_telling_itself_on_a_full_mailbox_gets_mailbox_full(
     async with running(spec) as system:
         await system.ref("/root/s").ask(Echo(copies=10), timeout=math.inf)
     assert journal.count("full") == 1
+
+
+class Finder(Actor[Any]):
+    """Looks paths up through its context, typed: an actor's ref, a supervisor."""
+
+    async def receive(self, message: Any) -> Any:
+        found = []
+        for lookup, path in (
+            (self.context.actor_ref, "/root/a"),
+            (self.context.supervisor, "/root"),
+            (self.context.actor_ref, "/root"),
+            (self.context.supervisor, "/root/a"),
+        ):
+            try:
+                found.append(type(lookup(path)).__name__)
+            except ActorNotFound as exc:
+                found.append(type(exc).__name__)
+        return found
+
+
+async def test_an_actor_looks_up_refs_and_supervisors_by_kind(journal: Journal) -> None:
+    spec = tree(recorder("a", journal), ActorSpec("finder", Finder))
+    async with running(spec) as system:
+        found = await system.ref("/root/finder").ask(Gate())
+    assert found == ["ActorRef", "SupervisorRef", "ActorNotFound", "ActorNotFound"]

@@ -198,9 +198,8 @@ def admin_app(
     async def restart(path: str) -> Response:
         parent, _, name = ("/" + path).rstrip("/").rpartition("/")
         try:
-            supervisor = context.lookup(parent)
-            await supervisor.restart_child(name)
-        except (ActorNotFound, AttributeError):
+            await context.supervisor(parent).restart_child(name)
+        except ActorNotFound:
             return _error(404, f"no child at /{path} to restart")
         except ChildStartFailed as exc:
             return _error(409, str(exc))

@@ -8,6 +8,8 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import msgspec
 import trio
 
+from ._control import SupervisorRef
+from ._errors import ActorNotFound
 from ._ref import ActorRef
 from ._reply import Reply
 
@@ -78,6 +80,21 @@ class ActorContext:
         Raises :class:`ActorNotFound` if there is none.
         """
         return self._lookup(path)
+
+    def actor_ref(self, path: str) -> ActorRef[Any]:
+        """The ref of the actor at ``path`` (``ref`` is this actor's own);
+        :class:`ActorNotFound` if there is none, or it is a supervisor."""
+        handle = self._lookup(path)
+        if not isinstance(handle, ActorRef):
+            raise ActorNotFound(f"{path} (a supervisor, not an actor)")
+        return handle
+
+    def supervisor(self, path: str) -> SupervisorRef:
+        """The supervisor at ``path``; :class:`ActorNotFound` if none, or an actor."""
+        handle = self._lookup(path)
+        if not isinstance(handle, SupervisorRef):
+            raise ActorNotFound(f"{path} (an actor, not a supervisor)")
+        return handle
 
     def snapshot(self, path: str) -> Any:
         """The snapshot of the child at ``path`` and everything under it, as it is now.
