@@ -1,7 +1,8 @@
 """The admin listener: an authenticated Quart (quart-trio) app to see and steer the daemon."""
 
-from ._app import LOOPBACK_NAMES, PROBES, admin_app
+from ._app import LOOPBACK_NAMES, admin_app
 from ._guard import Sessions
+from ._probes import PROBES
 from ._token import TOKEN_FILE, configured_token, generated_token, stored_token
 from ._tree import admin_spec
 

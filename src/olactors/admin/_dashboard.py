@@ -8,15 +8,21 @@ session id kept server-side (see ``_guard.Sessions``), never the token.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from importlib.resources import files
 from typing import Any
 
 import msgspec
 import trio
+from quart import Response, request
+from quart_trio import QuartTrio
 
 from ..runtime import ActorContext, Snapshot, SupervisorSnapshot, walk
 from ..store import DeadLetterItem, Store, StoreError
+from ._answers import error_answer as _error
+from ._answers import json_answer as _json
+from ._guard import Sessions
 from ._providers import provider_states
 
 SESSION_COOKIE = "olactors_admin"
@@ -79,3 +85,69 @@ async def event_stream(
         yield b"event: state\ndata: " + msgspec.json.encode(state) + b"\n\n"
         with trio.move_on_after(interval_s):
             await closing.wait()
+
+
+def register_dashboard(
+    app: QuartTrio,
+    context: ActorContext,
+    store: Store,
+    *,
+    token: str,
+    sessions: Sessions,
+    secure_cookie: bool,
+    closing: trio.Event,
+) -> None:
+    """``GET /`` (the page), ``GET|POST|DELETE /session`` (its login), ``GET /stream``."""
+
+    @app.get("/")
+    async def dashboard() -> Response:
+        return Response(PAGE, content_type="text/html; charset=utf-8")
+
+    @app.get("/session")
+    async def logged_in() -> Response:
+        return _json({"status": "logged in"})
+
+    @app.post("/session")
+    async def login() -> Response:
+        body = await request.get_json(force=True, silent=True)
+        given = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(given, str):
+            return _error(400, 'send {"token": "<admin token>"}')
+        # surrogatepass: a lone surrogate in JSON is a wrong token, not a crash.
+        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode()):
+            return _error(401, "wrong admin token")
+        # A fresh id at every login: one planted before it (fixation) is worthless.
+        session = sessions.open(replacing=request.cookies.get(SESSION_COOKIE, ""))
+        answer = _json({"status": "logged in"})
+        answer.set_cookie(
+            SESSION_COOKIE,
+            session,
+            max_age=int(sessions.ttl_s),
+            httponly=True,
+            secure=secure_cookie,
+            samesite="Strict",
+            path="/",
+        )
+        return answer
+
+    @app.delete("/session")
+    async def logout() -> Response:
+        sessions.close(request.cookies.get(SESSION_COOKIE, ""))
+        answer = _json({"status": "logged out"})
+        answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
+        return answer
+
+    @app.get("/stream")
+    async def stream() -> Response:
+        answer = Response(
+            event_stream(
+                context,
+                store,
+                interval_s=1.0,
+                closing=closing,
+            ),
+            content_type="text/event-stream",
+            headers={"Cache-Control": "no-store"},
+        )
+        answer.timeout = None  # a stream lives as long as the page
+        return answer

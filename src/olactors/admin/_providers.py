@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..runtime import ActorContext
+from quart import Response
+from quart_trio import QuartTrio
+
+from ..resilience import CircuitBreaker
+from ..runtime import ActorContext, ActorNotFound
+from ._answers import error_answer as _error
+from ._answers import json_answer as _json
 
 RESILIENCE = "/root/resilience"
 
@@ -17,3 +23,24 @@ def provider_states(context: ActorContext, kind: Literal["breaker", "limiter"]) 
             if actor.name == kind:
                 states[provider.name] = actor.state
     return states
+
+
+def register_providers(app: QuartTrio, context: ActorContext) -> None:
+    """``GET /breakers``, ``POST /breakers/<provider>/reset``, ``GET /limiters``."""
+
+    @app.get("/breakers")
+    async def breakers() -> Response:
+        return _json(provider_states(context, "breaker"))
+
+    @app.post("/breakers/<provider>/reset")
+    async def reset_breaker(provider: str) -> Response:
+        try:
+            ref = context.lookup(f"{RESILIENCE}/{provider}/breaker")
+        except ActorNotFound:
+            return _error(404, f"no breaker for {provider}")
+        await CircuitBreaker(provider, ref).reset()
+        return _json({"status": "reset", "provider": provider})
+
+    @app.get("/limiters")
+    async def limiters() -> Response:
+        return _json(provider_states(context, "limiter"))
