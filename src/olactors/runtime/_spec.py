@@ -9,10 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ._actor import Actor
+from typing import Any, Protocol
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -76,6 +73,17 @@ class Backoff:
         return base * (1.0 - self.jitter * rand())
 
 
+class ActorLike(Protocol):
+    """What a spec's factory makes, as far as a spec knows: an ``Actor`` (the cell
+    checks it is one). Structural, so that specs, plain data, import no actor code."""
+
+    async def started(self) -> None: ...
+
+    async def receive(self, message: Any) -> Any: ...
+
+    async def stopping(self) -> None: ...
+
+
 def _finite_at_least(value: float, low: float) -> bool:
     return math.isfinite(value) and value >= low
 
@@ -105,7 +113,7 @@ class ActorSpec:
     """
 
     name: str
-    factory: Callable[[], Actor[Any]]
+    factory: Callable[[], ActorLike]
     restart: Restart = Restart.PERMANENT
     mailbox_capacity: int = 1000
     max_message_crashes: int = 3
