@@ -19,7 +19,7 @@ from .clients import (
 )
 from .config import Config, StoreConfig, read_secret
 from .delivery import delivery_spec, wake_courier
-from .http import EdgeLimits, listener_spec
+from .http import EdgeLimits, PrefixDispatcher, listener_spec
 from .resilience import ProviderGuard, resilience_spec
 from .runtime import ActorContext, ActorSpec, SupervisorSpec
 from .store import (
@@ -32,6 +32,7 @@ from .store import (
     store_spec,
 )
 from .webhooks import (
+    PREFIX,
     BodyBudget,
     WebhookIngress,
     networks,
@@ -132,12 +133,12 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
     budget = BodyBudget(server.max_bodies_in_flight_bytes)
     proxies = networks(server.trusted_proxies)
 
-    def app(context: ActorContext, closing: trio.Event) -> WebhookIngress:
+    def app(context: ActorContext, closing: trio.Event) -> PrefixDispatcher:
         def wake(namespace: str, deliveries: list[Delivery]) -> None:
             for delivery in deliveries:
                 wake_courier(context.lookup, delivery.queue)
 
-        return WebhookIngress(
+        ingress = WebhookIngress(
             sources,
             Store.at(context.lookup, STORE_PATH, timeout_s=store.timeout_s),
             routers=routers,
@@ -149,6 +150,8 @@ def public_listener(config: Config, env: Mapping[str, str]) -> ActorSpec:
             retention_s=webhooks.retention_s,
             trusted_proxies=proxies,
         )
+        # Each capability is mounted at its own prefix; OAuth and the websocket join here.
+        return PrefixDispatcher({PREFIX: ingress})
 
     # Its own graceful timeout plus room for the store to answer.
     return listener_spec(

@@ -14,12 +14,13 @@ from ._errors import (
     WebhookError,
 )
 from ._events import IncomingEvent, events_of
-from ._ingress import WebhookIngress, WebhookSource
+from ._ingress import PREFIX, WebhookIngress, WebhookSource
 from ._routes import Route, Router, namespace_of
 from ._senders import networks
 from ._tree import webhook_deliveries, webhook_routers, webhook_sources
 
 __all__ = [
+    "PREFIX",
     "BadSignature",
     "BodyBudget",
     "BodyTimeout",

@@ -1,0 +1,62 @@
+"""One ASGI app in front of several, by path prefix: how the public listener serves each
+capability (``/webhooks/`` today; OAuth callbacks and the websocket next) on one port."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_NOT_FOUND = b'{"status":"refused","error":"NotFound","message":"nothing is served at this path"}'
+
+
+class PrefixDispatcher:
+    """Hands each HTTP or websocket request to the app whose prefix its path starts with.
+
+    The longest matching prefix wins. A path no prefix matches is answered
+    404 (JSON) here. Lifespan events are answered here too: the mounted apps
+    are plain ASGI callables with nothing to start or stop.
+    """
+
+    def __init__(self, routes: Mapping[str, App]) -> None:
+        if any(not prefix.startswith("/") for prefix in routes):
+            raise ValueError("every prefix starts with /")
+        self._routes = sorted(routes.items(), key=lambda item: len(item[0]), reverse=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        path: str = scope.get("path", "")
+        for prefix, app in self._routes:
+            if path.startswith(prefix):
+                await app(scope, receive, send)
+                return
+        if scope["type"] == "http":
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_NOT_FOUND)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _NOT_FOUND})
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
