@@ -123,6 +123,33 @@ class RedisBackend:
         self.timeout_s = timeout_s
         self._client: redis.Redis | None = None
         self._scripts: dict[str, Script] = {}
+        #: How each command is queued on a pipeline, by its type.
+        self._adders: dict[type[Any], Callable[[Any, Any], Parse]] = {
+            ClaimKey: self._add_claim_key,
+            Enqueue: self._add_enqueue,
+            Publish: self._add_publish,
+            Claim: self._add_claim,
+            Ack: self._add_settlement,
+            Nack: self._add_settlement,
+            Bury: self._add_settlement,
+            Settle: self._add_settlement,
+            Expedite: self._add_expedite,
+            ListEvents: self._add_list_events,
+            AddDeliveries: self._add_add_deliveries,
+            GetEvent: self._add_get_event,
+            ListDead: self._add_read_dead,
+            GetDead: self._add_read_dead,
+            ReplayDead: self._add_replay_dead,
+            ReplayAllDead: self._add_replay_dead,
+            DeleteDead: self._add_delete_dead,
+            Counts: self._add_counts,
+            Queues: self._add_queues,
+            Reserve: self._add_reserve,
+            Hold: self._add_hold,
+            KvGet: self._add_kv_get,
+            KvPut: self._add_kv_put,
+            KvDelete: self._add_kv_delete,
+        }
 
     # -- Backend ------------------------------------------------------------
 
@@ -223,203 +250,237 @@ class RedisBackend:
 
     def _add(self, pipe: Any, command: Command) -> Parse:
         """Queue ``command`` on ``pipe``; return what reads its reply."""
+        adder = self._adders.get(type(command))
+        if adder is None:
+            raise TypeError(f"no redis command for {type(command).__name__}")
+        return adder(pipe, command)
+
+    def _add_claim_key(self, pipe: Any, command: ClaimKey) -> Parse:
+        px = max(1, _ms(command.ttl_s))
+        pipe.set(f"{self.prefix}:dedup:{command.key}", b"1", nx=True, px=px)
+        return bool
+
+    def _add_enqueue(self, pipe: Any, command: Enqueue) -> Parse:
         script = self._script
-        if isinstance(command, ClaimKey):
-            px = max(1, _ms(command.ttl_s))
-            pipe.set(f"{self.prefix}:dedup:{command.key}", b"1", nx=True, px=px)
-            return bool
-        if isinstance(command, Enqueue):
-            item, queue = command.item, command.queue
-            keyed = command.dedup_key is not None
-            script(
-                pipe,
-                "ENQUEUE",
-                [
-                    f"{self.prefix}:queues",
-                    f"{self.prefix}:dedup:{command.dedup_key if keyed else ''}",
-                ],
-                [
-                    queue,
-                    item.id,
-                    item.payload,
-                    item.source,
-                    msgspec.json.encode(item.meta),
-                    _ms(item.not_before),
-                    max(1, _ms(command.dedup_ttl_s)),
-                    self._base(queue),
-                    "1" if keyed else "0",
-                    item.order_key,
-                    self.wake_channel,
-                ],
-            )
-            return lambda reply: EnqueueResult(id=item.id, duplicate=reply != 1)
-        if isinstance(command, Publish):
-            deliveries = _flat(command.deliveries)
-            script(
-                pipe,
-                "PUBLISH",
-                [],
-                [
-                    self.prefix,
-                    command.namespace,
-                    command.id,
-                    command.event_type,
-                    command.payload,
-                    msgspec.json.encode(command.meta),
-                    msgspec.json.encode({**command.meta, "type": command.event_type}),
-                    max(1, _ms(command.retention_s)),
-                    command.dedup_key or "",
-                    max(1, _ms(command.dedup_ttl_s)),
-                    command.empty_status,
-                    len(command.deliveries),
-                    *deliveries,
-                ],
-            )
-            return lambda reply: EnqueueResult(id=command.id, duplicate=reply != 1)
-        if isinstance(command, Claim):
-            script(
-                pipe,
-                "CLAIM",
-                [],
-                [
-                    self._base(command.queue),
-                    max(1, _ms(command.lease_s)),
-                    command.token,
-                    command.limit,
-                ],
-            )
-            return lambda reply: self._claimed(command, reply)
-        if isinstance(command, Ack | Nack | Bury | Settle):
-            if isinstance(command, Settle):
-                settlements = command.settlements
-            else:
-                settlements = [_as_settlement(command)]
-            args: list[Any] = [len(settlements)]
-            for settlement in settlements:
-                args += self._settlement_args(settlement)
-            script(pipe, "SETTLE", [], args)
-            held = [_held(s.queue, s.id) for s in settlements]
-            if isinstance(command, Settle):
-                return lambda reply: [h(r) for h, r in zip(held, reply, strict=True)]
-            return lambda reply: held[0](reply[0])
-        if isinstance(command, Expedite):
-            script(
-                pipe,
-                "EXPEDITE",
-                [],
-                [self._base(command.queue), command.id, self.wake_channel, command.queue],
-            )
-            return lambda reply: (
-                ItemNotFound(command.queue, command.id) if reply < 0 else reply == 1
-            )
-        if isinstance(command, ListEvents):
-            script(
-                pipe,
-                "EVENTS",
-                [],
-                [
-                    self._events(command.namespace),
-                    command.before,
-                    command.limit,
-                    command.status,
-                    command.event_type,
-                    command.destination,
-                    _EVENTS_SCAN,
-                ],
-            )
-            return lambda reply: _event_page(command.namespace, reply)
-        if isinstance(command, AddDeliveries):
-            deliveries = _flat(command.deliveries)
-            script(
-                pipe,
-                "ROUTE",
-                [],
-                [
-                    self.prefix,
-                    command.namespace,
-                    command.id,
-                    command.payload,
-                    msgspec.json.encode(command.item_meta),
-                    len(command.deliveries),
-                    *deliveries,
-                ],
-            )
-            return lambda reply: (
-                ItemNotFound(command.namespace, command.id)
-                if reply is None
-                else [name.decode() for name in reply]
-            )
-        if isinstance(command, GetEvent):
-            script(pipe, "EVENT", [], [self._event(command.namespace, command.id)])
-            return lambda reply: _event_record(command, reply)
-        if isinstance(command, ListDead | GetDead):
-            by_id = command.id if isinstance(command, GetDead) else ""
-            after = command.after if isinstance(command, ListDead) else 0
-            limit = command.limit + 1 if isinstance(command, ListDead) else 1
-            script(
-                pipe,
-                "DEAD",
-                [self._q(command.queue, "dead")],
-                [self._item_prefix(command.queue), after, limit, by_id],
-            )
-            return lambda reply: self._dead(command, reply)
-        if isinstance(command, ReplayDead | ReplayAllDead):
-            by_id = command.id if isinstance(command, ReplayDead) else ""
-            limit = command.limit if isinstance(command, ReplayAllDead) else 1
-            script(
-                pipe,
-                "REPLAY",
-                [],
-                [self._base(command.queue), limit, by_id, self.wake_channel, command.queue],
-            )
-            if isinstance(command, ReplayAllDead):
-                return int
-            return _found(command.queue, command.id)
-        if isinstance(command, DeleteDead):
-            script(
-                pipe,
-                "DELETE_DEAD",
-                [self._q(command.queue, "dead")],
-                [command.id, self._item_prefix(command.queue) + command.id],
-            )
-            return _found(command.queue, command.id)
-        if isinstance(command, Counts):
-            script(pipe, "COUNTS", [], [self._base(command.queue)])
-            return lambda reply: QueueCounts(*(int(n) for n in reply))
-        if isinstance(command, Queues):
-            script(pipe, "QUEUES", [f"{self.prefix}:queues"], [self.prefix])
-            return lambda reply: sorted(name.decode() for name in reply)
-        if isinstance(command, Reserve):
-            script(
-                pipe,
-                "RESERVE",
-                [f"{self.prefix}:budget:{command.key}", f"{self.prefix}:budget:{command.key}:hold"],
-                [
-                    command.interval_s * 1000,
-                    command.tolerance_s * 1000,
-                    "1" if command.wait else "0",
-                ],
-            )
-            return lambda reply: (reply[0] == b"1", max(0.0, float(reply[1]) / 1000))
-        if isinstance(command, Hold):
-            script(
-                pipe,
-                "HOLD",
-                [f"{self.prefix}:budget:{command.key}:hold"],
-                [command.seconds * 1000],
-            )
-            return lambda reply: None
-        if isinstance(command, KvGet):
-            pipe.get(f"{self.prefix}:kv:{command.key}")
-            return lambda reply: None if reply is None else bytes(reply)
-        if isinstance(command, KvPut):
-            ttl_ms = None if command.ttl_s is None else max(1, _ms(command.ttl_s))
-            pipe.set(f"{self.prefix}:kv:{command.key}", command.value, px=ttl_ms)
-            return lambda reply: None
-        if isinstance(command, KvDelete):
-            pipe.delete(f"{self.prefix}:kv:{command.key}")
-            return lambda reply: reply == 1
-        raise TypeError(f"no redis command for {type(command).__name__}")
+        item, queue = command.item, command.queue
+        keyed = command.dedup_key is not None
+        script(
+            pipe,
+            "ENQUEUE",
+            [
+                f"{self.prefix}:queues",
+                f"{self.prefix}:dedup:{command.dedup_key if keyed else ''}",
+            ],
+            [
+                queue,
+                item.id,
+                item.payload,
+                item.source,
+                msgspec.json.encode(item.meta),
+                _ms(item.not_before),
+                max(1, _ms(command.dedup_ttl_s)),
+                self._base(queue),
+                "1" if keyed else "0",
+                item.order_key,
+                self.wake_channel,
+            ],
+        )
+        return lambda reply: EnqueueResult(id=item.id, duplicate=reply != 1)
+
+    def _add_publish(self, pipe: Any, command: Publish) -> Parse:
+        script = self._script
+        deliveries = _flat(command.deliveries)
+        script(
+            pipe,
+            "PUBLISH",
+            [],
+            [
+                self.prefix,
+                command.namespace,
+                command.id,
+                command.event_type,
+                command.payload,
+                msgspec.json.encode(command.meta),
+                msgspec.json.encode({**command.meta, "type": command.event_type}),
+                max(1, _ms(command.retention_s)),
+                command.dedup_key or "",
+                max(1, _ms(command.dedup_ttl_s)),
+                command.empty_status,
+                len(command.deliveries),
+                *deliveries,
+            ],
+        )
+        return lambda reply: EnqueueResult(id=command.id, duplicate=reply != 1)
+
+    def _add_claim(self, pipe: Any, command: Claim) -> Parse:
+        script = self._script
+        script(
+            pipe,
+            "CLAIM",
+            [],
+            [
+                self._base(command.queue),
+                max(1, _ms(command.lease_s)),
+                command.token,
+                command.limit,
+            ],
+        )
+        return lambda reply: self._claimed(command, reply)
+
+    def _add_settlement(self, pipe: Any, command: Ack | Nack | Bury | Settle) -> Parse:
+        script = self._script
+        if isinstance(command, Settle):
+            settlements = command.settlements
+        else:
+            settlements = [_as_settlement(command)]
+        args: list[Any] = [len(settlements)]
+        for settlement in settlements:
+            args += self._settlement_args(settlement)
+        script(pipe, "SETTLE", [], args)
+        held = [_held(s.queue, s.id) for s in settlements]
+        if isinstance(command, Settle):
+            return lambda reply: [h(r) for h, r in zip(held, reply, strict=True)]
+        return lambda reply: held[0](reply[0])
+
+    def _add_expedite(self, pipe: Any, command: Expedite) -> Parse:
+        script = self._script
+        script(
+            pipe,
+            "EXPEDITE",
+            [],
+            [self._base(command.queue), command.id, self.wake_channel, command.queue],
+        )
+        return lambda reply: ItemNotFound(command.queue, command.id) if reply < 0 else reply == 1
+
+    def _add_list_events(self, pipe: Any, command: ListEvents) -> Parse:
+        script = self._script
+        script(
+            pipe,
+            "EVENTS",
+            [],
+            [
+                self._events(command.namespace),
+                command.before,
+                command.limit,
+                command.status,
+                command.event_type,
+                command.destination,
+                _EVENTS_SCAN,
+            ],
+        )
+        return lambda reply: _event_page(command.namespace, reply)
+
+    def _add_add_deliveries(self, pipe: Any, command: AddDeliveries) -> Parse:
+        script = self._script
+        deliveries = _flat(command.deliveries)
+        script(
+            pipe,
+            "ROUTE",
+            [],
+            [
+                self.prefix,
+                command.namespace,
+                command.id,
+                command.payload,
+                msgspec.json.encode(command.item_meta),
+                len(command.deliveries),
+                *deliveries,
+            ],
+        )
+        return lambda reply: (
+            ItemNotFound(command.namespace, command.id)
+            if reply is None
+            else [name.decode() for name in reply]
+        )
+
+    def _add_get_event(self, pipe: Any, command: GetEvent) -> Parse:
+        script = self._script
+        script(pipe, "EVENT", [], [self._event(command.namespace, command.id)])
+        return lambda reply: _event_record(command, reply)
+
+    def _add_read_dead(self, pipe: Any, command: ListDead | GetDead) -> Parse:
+        script = self._script
+        by_id = command.id if isinstance(command, GetDead) else ""
+        after = command.after if isinstance(command, ListDead) else 0
+        limit = command.limit + 1 if isinstance(command, ListDead) else 1
+        script(
+            pipe,
+            "DEAD",
+            [self._q(command.queue, "dead")],
+            [self._item_prefix(command.queue), after, limit, by_id],
+        )
+        return lambda reply: self._dead(command, reply)
+
+    def _add_replay_dead(self, pipe: Any, command: ReplayDead | ReplayAllDead) -> Parse:
+        script = self._script
+        by_id = command.id if isinstance(command, ReplayDead) else ""
+        limit = command.limit if isinstance(command, ReplayAllDead) else 1
+        script(
+            pipe,
+            "REPLAY",
+            [],
+            [self._base(command.queue), limit, by_id, self.wake_channel, command.queue],
+        )
+        if isinstance(command, ReplayAllDead):
+            return int
+        return _found(command.queue, command.id)
+
+    def _add_delete_dead(self, pipe: Any, command: DeleteDead) -> Parse:
+        script = self._script
+        script(
+            pipe,
+            "DELETE_DEAD",
+            [self._q(command.queue, "dead")],
+            [command.id, self._item_prefix(command.queue) + command.id],
+        )
+        return _found(command.queue, command.id)
+
+    def _add_counts(self, pipe: Any, command: Counts) -> Parse:
+        script = self._script
+        script(pipe, "COUNTS", [], [self._base(command.queue)])
+        return lambda reply: QueueCounts(*(int(n) for n in reply))
+
+    def _add_queues(self, pipe: Any, command: Queues) -> Parse:
+        script = self._script
+        script(pipe, "QUEUES", [f"{self.prefix}:queues"], [self.prefix])
+        return lambda reply: sorted(name.decode() for name in reply)
+
+    def _add_reserve(self, pipe: Any, command: Reserve) -> Parse:
+        script = self._script
+        script(
+            pipe,
+            "RESERVE",
+            [f"{self.prefix}:budget:{command.key}", f"{self.prefix}:budget:{command.key}:hold"],
+            [
+                command.interval_s * 1000,
+                command.tolerance_s * 1000,
+                "1" if command.wait else "0",
+            ],
+        )
+        return lambda reply: (reply[0] == b"1", max(0.0, float(reply[1]) / 1000))
+
+    def _add_hold(self, pipe: Any, command: Hold) -> Parse:
+        script = self._script
+        script(
+            pipe,
+            "HOLD",
+            [f"{self.prefix}:budget:{command.key}:hold"],
+            [command.seconds * 1000],
+        )
+        return lambda reply: None
+
+    def _add_kv_get(self, pipe: Any, command: KvGet) -> Parse:
+        pipe.get(f"{self.prefix}:kv:{command.key}")
+        return lambda reply: None if reply is None else bytes(reply)
+
+    def _add_kv_put(self, pipe: Any, command: KvPut) -> Parse:
+        ttl_ms = None if command.ttl_s is None else max(1, _ms(command.ttl_s))
+        pipe.set(f"{self.prefix}:kv:{command.key}", command.value, px=ttl_ms)
+        return lambda reply: None
+
+    def _add_kv_delete(self, pipe: Any, command: KvDelete) -> Parse:
+        pipe.delete(f"{self.prefix}:kv:{command.key}")
+        return lambda reply: reply == 1
 
     def _claimed(self, command: Claim, reply: Any) -> Claimed:
         next_due, expires_ms, taken = reply
