@@ -1,7 +1,7 @@
 """HTTP listeners as supervised actors: hypercorn behind a capped accept loop."""
 
 from ._addresses import bind_host, is_loopback
-from ._dispatch import PrefixDispatcher
+from ._dispatch import PrefixDispatcher, answer_lifespan
 from ._errors import HttpError
 from ._listener import AppFactory, HttpListener, hypercorn_config, listener_spec
 from ._server import MAX_REFUSING, EdgeLimits, serve
@@ -13,6 +13,7 @@ __all__ = [
     "HttpError",
     "HttpListener",
     "PrefixDispatcher",
+    "answer_lifespan",
     "bind_host",
     "hypercorn_config",
     "is_loopback",

@@ -29,7 +29,7 @@ class PrefixDispatcher:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         path: str = scope.get("path", "")
         for prefix, app in self._routes:
@@ -52,7 +52,8 @@ class PrefixDispatcher:
             await send({"type": "websocket.close", "code": 1008})
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def answer_lifespan(receive: Receive, send: Send) -> None:
+    """Answer an ASGI lifespan for an app with nothing to start or stop."""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

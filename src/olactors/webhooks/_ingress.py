@@ -21,6 +21,7 @@ import trio
 
 from .. import metrics
 from ..config import SourceKind as Kind
+from ..http import answer_lifespan
 from ..store import DEFAULT_KEEP_S, Delivery, EnqueueResult, Store, StoreUnavailable
 from ._budget import BodyBudget, Hold
 from ._errors import (
@@ -112,7 +113,7 @@ class WebhookIngress:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await answer_lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -301,13 +302,3 @@ def _summary(kind: Kind, events: list[IncomingEvent], results: list[EnqueueResul
         return _Answer(overall, event_id=events[0].id)
     listed = [{"event_id": e.id, "status": s} for e, s in zip(events, states, strict=True)]
     return _Answer(overall, events=listed)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
