@@ -279,7 +279,7 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
     system = ActorSystem(build_tree(config, env))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        listener = system.snapshot("/root/http/public").state  # type: ignore[union-attr]
+        listener = system.actor_snapshot("/root/http/public").state
         url = listener["addresses"][0]
         body = b'{"id":"evt_daemon","type":"invoice.paid"}'
         async with httpx.AsyncClient(base_url=url) as client:
@@ -342,7 +342,7 @@ async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stoppi
     headers = signed_stripe(body, "whsec_daemonSecret0123456789abcdef")
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        address = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+        address = system.actor_snapshot("/root/http/public").state["addresses"][0]
         host, port = address.removeprefix("http://").rsplit(":", 1)
         stream = await trio.open_tcp_stream(host, int(port))
         head = (
@@ -404,7 +404,7 @@ async def test_the_daemon_forwards_a_stored_event_along_its_configured_route(
         )
         async with trio.open_nursery() as nursery:
             await nursery.start(system.run)
-            url = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+            url = system.actor_snapshot("/root/http/public").state["addresses"][0]
             body = b'{"id":"evt_route","type":"invoice.paid"}'
             async with httpx.AsyncClient(base_url=url) as client:
                 signed = signed_stripe(body, "whsec_dSecret0123456789abcdefABCDEF")

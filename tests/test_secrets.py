@@ -74,8 +74,8 @@ async def test_no_secret_appears_in_logs_or_admin_answers(
     system = ActorSystem(build_tree(config(tmp_path), SECRETS))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        public = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
-        admin = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        public = system.actor_snapshot("/root/http/public").state["addresses"][0]
+        admin = system.actor_snapshot("/root/http/admin").state["addresses"][0]
         body = b'{"id":"evt_secret","type":"invoice.paid"}'
         async with httpx.AsyncClient(base_url=public) as client:
             bad = await client.post(

@@ -91,7 +91,7 @@ async def test_open_probes_answer_without_the_token(tmp_path: Path) -> None:
     system = ActorSystem(build_tree(config(tmp_path, open_probes=True), {"ADMIN_TOKEN": TOKEN}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
         daemon = Daemon(system, url)
         assert (await call(daemon, "GET", "/healthz", token=None)).status_code == 200
         assert (await call(daemon, "GET", "/metrics", token=None)).status_code == 200
@@ -184,8 +184,8 @@ async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Pat
         system = ActorSystem(build_tree(settings, env))
         async with trio.open_nursery() as daemon_nursery:
             await daemon_nursery.start(system.run)
-            admin = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
-            public = system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+            admin = system.actor_snapshot("/root/http/admin").state["addresses"][0]
+            public = system.actor_snapshot("/root/http/public").state["addresses"][0]
             body = b'{"id":"evt_replay","type":"invoice.paid"}'
             now = int(time.time())
             signature = hmac.new(
@@ -228,7 +228,7 @@ async def test_the_tree_shows_an_actor_that_crashed_and_was_restarted(tmp_path: 
     system = ActorSystem(spec)
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        daemon = Daemon(system, system.snapshot("/root/http/admin").state["addresses"][0])  # type: ignore[union-attr]
+        daemon = Daemon(system, system.actor_snapshot("/root/http/admin").state["addresses"][0])
         await system.ref("/root/fragile").tell(Boom("kaput"))
         # The message crashes each of three incarnations (it is redelivered),
         # then is dead-lettered as poison: three restarts, and no more after.
@@ -260,7 +260,7 @@ async def test_a_crash_looping_actor_makes_the_daemon_not_ready(tmp_path: Path) 
     system = ActorSystem(spec)
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        daemon = Daemon(system, system.snapshot("/root/http/admin").state["addresses"][0])  # type: ignore[union-attr]
+        daemon = Daemon(system, system.actor_snapshot("/root/http/admin").state["addresses"][0])
         ref = system.ref("/root/loop/fragile")
         for n in range(3):
             await ref.tell(Boom(f"crash {n}"))

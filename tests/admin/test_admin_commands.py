@@ -55,7 +55,7 @@ async def test_status_exits_1_and_says_why_when_the_store_is_down(
         system = ActorSystem(build_tree(settings, {"ADMIN_TOKEN": TOKEN}))
         async with trio.open_nursery() as nursery:
             await nursery.start(system.run)
-            url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+            url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
             redis.stop()
             assert await olactors(Daemon(system, url), cli_config, "status") == 1
             system.shutdown()

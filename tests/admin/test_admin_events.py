@@ -68,13 +68,13 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     system = ActorSystem(build_tree(settings, {"ADMIN_TOKEN": TOKEN, "WHSEC": WHSEC}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
         yield Daemon(system, url)
         system.shutdown()
 
 
 async def post(daemon: Daemon, event_id: str, event_type: str) -> None:
-    public = daemon.system.snapshot("/root/http/public").state["addresses"][0]  # type: ignore[union-attr]
+    public = daemon.system.actor_snapshot("/root/http/public").state["addresses"][0]
     body = json.dumps({"id": event_id, "type": event_type, "data": {}}).encode()
     now = int(time.time())
     signature = hmac.new(WHSEC.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
@@ -204,7 +204,7 @@ def with_routes(tmp_path: Path, routes: list[dict[str, object]]) -> ActorSystem:
 
 async def running(system: ActorSystem, nursery: trio.Nursery) -> Daemon:
     await nursery.start(system.run)
-    return Daemon(system, system.snapshot("/root/http/admin").state["addresses"][0])  # type: ignore[union-attr]
+    return Daemon(system, system.actor_snapshot("/root/http/admin").state["addresses"][0])
 
 
 async def test_an_unrouted_event_kept_is_sent_once_a_route_takes_it(tmp_path: Path) -> None:

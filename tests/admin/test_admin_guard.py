@@ -84,7 +84,7 @@ async def test_a_host_listed_in_allowed_hosts_is_served(tmp_path: Path) -> None:
     system = ActorSystem(build_tree(settings, {"ADMIN_TOKEN": TOKEN}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
         headers = {"Host": "admin.internal:8081", "Authorization": f"Bearer {TOKEN}"}
         async with httpx.AsyncClient(base_url=url) as client:
             assert (await client.get("/actors", headers=headers)).status_code == 200
@@ -170,7 +170,7 @@ async def without_a_token(state: Path, tmp_path: Path) -> AsyncIterator[str]:
     system = ActorSystem(build_tree(settings, {}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        yield system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        yield system.actor_snapshot("/root/http/admin").state["addresses"][0]
         system.shutdown()
 
 

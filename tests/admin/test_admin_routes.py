@@ -54,7 +54,7 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+        url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
         yield Daemon(system, url)
         system.shutdown()
 

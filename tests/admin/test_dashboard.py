@@ -109,7 +109,7 @@ async def test_an_open_stream_does_not_hold_up_shutdown(tmp_path: Path) -> None:
     with trio.fail_after(30):  # a hang guard, not a timing assertion
         async with trio.open_nursery() as nursery:
             await nursery.start(system.run)
-            url = system.snapshot("/root/http/admin").state["addresses"][0]  # type: ignore[union-attr]
+            url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
             stream = await open_events(url)
             await stream.receive_some()  # the stream is open
             system.shutdown()

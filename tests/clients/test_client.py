@@ -170,7 +170,7 @@ async def test_usage_headers_slow_the_limiter_down(rig: Rig) -> None:
     rig.provider.route("/v1/media", Canned(200, json={"data": []}, headers={"X-App-Usage": usage}))
     await rig.client.request("GET", "/v1/media", endpoint="media")
     await trio.testing.wait_all_tasks_blocked()
-    limiter = rig.system.snapshot("/root/resilience/acme/limiter").state  # type: ignore[union-attr]
+    limiter = rig.system.actor_snapshot("/root/resilience/acme/limiter").state
     assert limiter["slowdown"] == pytest.approx(5.0)
 
 
@@ -204,7 +204,7 @@ async def test_a_cancelled_call_gives_its_half_open_trial_back() -> None:
             # The trial slot came back at once: the next call is the trial and closes it.
             await client.request("GET", "/up", endpoint="up")
             await trio.testing.wait_all_tasks_blocked()
-            state = system.snapshot("/root/resilience/acme/breaker").state  # type: ignore[union-attr]
+            state = system.actor_snapshot("/root/resilience/acme/breaker").state
         assert state["state"] == "closed"
         system.shutdown()
         nursery.cancel_scope.cancel()

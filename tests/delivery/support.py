@@ -86,7 +86,7 @@ class Engine:
         self.system.ref(courier_path(NS, to)).tell_nowait(Wake())
 
     def courier(self, name: str = "app") -> dict[str, Any]:
-        return self.system.snapshot(courier_path(NS, name)).state  # type: ignore[union-attr]
+        return self.system.actor_snapshot(courier_path(NS, name)).state
 
     async def until(self, condition: Callable[[], bool], within_s: float = 10.0) -> None:
         with trio.fail_after(within_s):

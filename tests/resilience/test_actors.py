@@ -108,7 +108,7 @@ async def test_a_breaker_half_opens_after_its_open_time_and_closes_on_a_good_tri
     assert trial.trial is not None
     guard.breaker.record(trial, failed=False, duration_s=0.1)
     await trio.testing.wait_all_tasks_blocked()
-    state = system.snapshot("/root/resilience/google/breaker").state  # type: ignore[union-attr]
+    state = system.actor_snapshot("/root/resilience/google/breaker").state
     assert (state["state"], state["transitions"]) == ("closed", 3)
 
 
@@ -186,6 +186,6 @@ async def test_a_malformed_limit_header_is_logged_once_and_ignored(
     await trio.testing.wait_all_tasks_blocked()
     lines = [r.getMessage() for r in caplog.records if "cannot use" in r.getMessage()]
     assert lines == ["instagram sent a x-app-usage header we cannot use; ignoring it (logged once)"]
-    state = system.snapshot("/root/resilience/instagram/limiter").state  # type: ignore[union-attr]
+    state = system.actor_snapshot("/root/resilience/instagram/limiter").state
     assert state["malformed_headers"] == ["x-app-usage"]
     assert state["slowdown"] == 1.0

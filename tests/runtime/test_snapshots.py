@@ -10,6 +10,7 @@ import trio
 import trio.testing
 
 from olactors.runtime import (
+    ActorNotFound,
     ActorSnapshot,
     ActorSpec,
     Snapshot,
@@ -136,3 +137,12 @@ async def test_walk_visits_every_node_parents_first_in_start_order(journal: Jour
     async with running(tree(recorder("a", journal), inner, recorder("b", journal))) as system:
         paths = [node.path for node in walk(system.tree())]
     assert paths == ["/root", "/root/a", "/root/mid", "/root/mid/x", "/root/mid/y", "/root/b"]
+
+
+async def test_an_actor_snapshot_is_asked_for_by_path_and_refused_for_a_supervisor(
+    journal: Journal,
+) -> None:
+    async with running(tree(recorder("a", journal))) as system:
+        assert system.actor_snapshot("/root/a").state == {"name": "a"}
+        with pytest.raises(ActorNotFound, match="a supervisor, not an actor"):
+            system.actor_snapshot("/root")

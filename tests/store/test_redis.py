@@ -39,7 +39,7 @@ async def test_calls_fail_while_redis_is_down_and_resume_after_with_nothing_lost
             await store.enqueue("q", NewItem(payload=b"while down"))
         with pytest.raises(StoreUnavailable):
             await store.counts("q")
-        assert system.snapshot("/root/store/writer").state["available"] is False  # type: ignore[union-attr]
+        assert system.actor_snapshot("/root/store/writer").state["available"] is False
 
         await trio.to_thread.run_sync(redis_server.start)
         after = await eventually(lambda: store.enqueue("q", NewItem(payload=b"after")))

@@ -30,7 +30,7 @@ async def test_concurrent_enqueues_share_commits(tmp_path: Path) -> None:
         async with trio.open_nursery() as producers:
             for n in range(64):
                 producers.start_soon(store.enqueue, "q", NewItem(payload=str(n).encode()))
-        writer = system.snapshot("/root/store/writer").state  # type: ignore[union-attr]
+        writer = system.actor_snapshot("/root/store/writer").state
         assert (await store.counts("q")).ready == 64
         system.shutdown()
     assert writer["commands"] == 64

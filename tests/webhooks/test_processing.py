@@ -81,7 +81,7 @@ class Pipeline:
             return await client.post("/webhooks/stripe", content=body, headers=stripe_signed(body))
 
     def courier(self, route: str) -> dict[str, Any]:
-        return self.system.snapshot(courier_path(NS, route)).state  # type: ignore[union-attr]
+        return self.system.actor_snapshot(courier_path(NS, route)).state
 
 
 async def until(condition: Callable[[], bool], within_s: float = 10.0) -> None:

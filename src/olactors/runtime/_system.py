@@ -17,7 +17,7 @@ from ._errors import ActorNotFound, ChildStartFailed, SystemHalted, TopLevelFail
 from ._ref import ActorRef
 from ._registry import Registry
 from ._services import SystemServices
-from ._snapshot import Snapshot, SupervisorSnapshot, unwrap_group
+from ._snapshot import ActorSnapshot, Snapshot, SupervisorSnapshot, unwrap_group
 from ._spec import SupervisorSpec
 from ._supervisor import Supervisor
 from ._timer import AskTimer
@@ -72,6 +72,13 @@ class ActorSystem:
         """The tree from ``path`` (default: the root) as it is now. Never blocks."""
         child = self._root if path is None else self.registry.get(path)
         return child.snapshot(trio.current_time())
+
+    def actor_snapshot(self, path: str) -> ActorSnapshot:
+        """The actor at ``path`` as it is now; :class:`ActorNotFound` if none, or a supervisor."""
+        snapshot = self.snapshot(path)
+        if not isinstance(snapshot, ActorSnapshot):
+            raise ActorNotFound(f"{path} (a supervisor, not an actor)")
+        return snapshot
 
     def tree(self) -> SupervisorSnapshot:
         return self._root.snapshot(trio.current_time())
