@@ -15,8 +15,10 @@ import trio.testing
 from olactors.clients.stripe import StripeClient
 from olactors.config import Config, ConfigError, DaemonConfig
 from olactors.daemon import serve
+from olactors.delivery import DELIVERY_PATH
+from olactors.resilience import RESILIENCE_PATH
 from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
-from olactors.store import RedisBackend, SqliteBackend, Store
+from olactors.store import STORE_PATH, RedisBackend, SqliteBackend, Store
 from olactors.testing import Canned, FakeProvider
 from olactors.tree import backends, build_tree, provider_client
 
@@ -528,3 +530,8 @@ def test_a_source_proven_by_a_static_secret_alone_is_warned_about(
     config = Config.model_validate({"webhooks": {"sources": {"abacate": source}}})
     build_tree(config, env={"S": "abacate-secret-0123456789abcdef"})
     assert ("set allow_from" in caplog.text) is warned
+
+
+async def test_each_subsystem_sits_at_the_path_its_package_names() -> None:
+    system = ActorSystem(build_tree(Config(), env={}))
+    assert {STORE_PATH, RESILIENCE_PATH, DELIVERY_PATH} <= set(system.registry.paths())

@@ -20,9 +20,10 @@ from .clients import (
 from .config import Config, StoreConfig, read_secret
 from .delivery import delivery_spec, wake_courier
 from .http import EdgeLimits, PrefixDispatcher, listener_spec
-from .resilience import ProviderGuard, resilience_spec
+from .resilience import RESILIENCE_PATH, ProviderGuard, resilience_spec
 from .runtime import ActorContext, ActorSpec, SupervisorSpec
 from .store import (
+    STORE_PATH,
     Backend,
     Delivery,
     QueueWakes,
@@ -86,10 +87,6 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
         ],
         **supervised,
     )
-
-
-STORE_PATH = "/root/store"
-RESILIENCE_PATH = "/root/resilience"
 
 
 def provider_client(

@@ -19,6 +19,7 @@ from olactors.runtime import (
     AskTimeout,
     MailboxFull,
     Restart,
+    SupervisorSpec,
 )
 
 from .support import Journal, Sleep, Work, recorder, running, tree
@@ -282,3 +283,16 @@ async def test_an_actor_looks_up_refs_and_supervisors_by_kind(journal: Journal) 
     async with running(spec) as system:
         found = await system.ref("/root/finder").ask(Gate())
     assert found == ["ActorRef", "SupervisorRef", "ActorNotFound", "ActorNotFound"]
+
+
+class RootReader(Actor[Any]):
+    async def receive(self, message: Any) -> Any:
+        return self.context.root
+
+
+async def test_an_actor_knows_the_path_of_its_trees_root(journal: Journal) -> None:
+    spec = SupervisorSpec(
+        "top", children=[SupervisorSpec("mid", children=[ActorSpec("r", RootReader)])]
+    )
+    async with running(spec) as system:
+        assert await system.ref("/top/mid/r").ask(Gate()) == "/top"

@@ -15,7 +15,7 @@ def register_actors(app: QuartTrio, context: ActorContext) -> None:
 
     @app.get("/actors")
     async def actors() -> Response:
-        return _json(context.snapshot("/root"))
+        return _json(context.snapshot(context.root))
 
     @app.get("/actors/<path:path>")
     async def actor(path: str) -> Response:

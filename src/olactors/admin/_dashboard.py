@@ -34,7 +34,7 @@ PAGE = files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
 
 async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]:
     """What the page shows: every actor, the breakers and the queue depths."""
-    actors = [_row(node) for node in walk(context.snapshot("/root"))]
+    actors = [_row(node) for node in walk(context.snapshot(context.root))]
     breakers = {p: s.get("state") for p, s in provider_states(context, "breaker").items()}
     queues: dict[str, Any] = {}
     dead: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ def register_probes(app: QuartTrio, context: ActorContext, store: Store) -> None
     @app.get("/readyz")
     async def readyz() -> Response:
         problems = []
-        tree = context.snapshot("/root")
+        tree = context.snapshot(context.root)
         if tree.status is not Status.RUNNING:
             problems.append(f"root supervisor is {tree.status.value}")
         problems += [_problem(c) for c in _not_running(tree)]
@@ -40,7 +40,7 @@ def register_probes(app: QuartTrio, context: ActorContext, store: Store) -> None
     @app.get("/metrics")
     async def prometheus() -> Response:
         # Gauges of state that lives elsewhere are read now, at scrape time.
-        _tree_gauges(context.snapshot("/root"))
+        _tree_gauges(context.snapshot(context.root))
         try:
             for name in await store.queues():
                 counts = await store.counts(name)

@@ -7,18 +7,16 @@ from typing import Any, Literal
 from quart import Response
 from quart_trio import QuartTrio
 
-from ..resilience import CircuitBreaker
+from ..resilience import RESILIENCE_PATH, CircuitBreaker
 from ..runtime import ActorContext, ActorNotFound
 from ._answers import error_answer as _error
 from ._answers import json_answer as _json
-
-RESILIENCE = "/root/resilience"
 
 
 def provider_states(context: ActorContext, kind: Literal["breaker", "limiter"]) -> dict[str, Any]:
     """``{provider: inspect() state}`` of every provider's limiter or breaker."""
     states = {}
-    for provider in context.snapshot(RESILIENCE).children:
+    for provider in context.snapshot(RESILIENCE_PATH).children:
         for actor in provider.children:
             if actor.name == kind:
                 states[provider.name] = actor.state
@@ -35,7 +33,7 @@ def register_providers(app: QuartTrio, context: ActorContext) -> None:
     @app.post("/breakers/<provider>/reset")
     async def reset_breaker(provider: str) -> Response:
         try:
-            ref = context.lookup(f"{RESILIENCE}/{provider}/breaker")
+            ref = context.lookup(f"{RESILIENCE_PATH}/{provider}/breaker")
         except ActorNotFound:
             return _error(404, f"no breaker for {provider}")
         await CircuitBreaker(provider, ref).reset()

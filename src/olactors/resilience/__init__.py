@@ -10,9 +10,10 @@ from ._errors import CircuitOpen, RateLimited, ResilienceError
 from ._gcra import Gcra
 from ._hints import retry_after_s
 from ._limiter import RateLimit, RateLimiter, RateLimiterActor
-from ._tree import ProviderGuard, resilience_spec
+from ._tree import RESILIENCE_PATH, ProviderGuard, resilience_spec
 
 __all__ = [
+    "RESILIENCE_PATH",
     "Breaker",
     "BreakerSettings",
     "BreakerState",

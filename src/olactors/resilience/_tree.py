@@ -30,6 +30,10 @@ class ProviderGuard:
         )
 
 
+#: Where ``resilience_spec`` sits in the daemon's tree (a child of the root).
+RESILIENCE_PATH = "/root/resilience"
+
+
 def resilience_spec(
     providers: Mapping[str, tuple[RateLimit, BreakerSettings]],
     *,

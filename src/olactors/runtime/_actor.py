@@ -74,6 +74,11 @@ class ActorContext:
             raise RuntimeError(f"{self.path} is not running")
         return nursery
 
+    @property
+    def root(self) -> str:
+        """The path of the tree's root supervisor (``/root``), for actors that read the tree."""
+        return "/" + self.path.split("/")[1]
+
     def lookup(self, path: str) -> Any:
         """The handle of another child by path (an ActorRef or a SupervisorRef).
 

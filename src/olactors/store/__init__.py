@@ -25,7 +25,7 @@ from ._eventlog import (
 )
 from ._redis import RedisBackend, redacted
 from ._sqlite import SqliteBackend
-from ._store import Store, store_spec
+from ._store import STORE_PATH, Store, store_spec
 from ._types import (
     DEFAULT_KEEP_S,
     Claimed,
@@ -47,6 +47,7 @@ __all__ = [
     "DROPPED",
     "PENDING",
     "RESPONSE_EXCERPT_BYTES",
+    "STORE_PATH",
     "UNROUTED",
     "Attempt",
     "Backend",

@@ -324,6 +324,10 @@ class Store:
         return deleted
 
 
+#: Where ``store_spec`` sits in the daemon's tree (the root's first child).
+STORE_PATH = "/root/store"
+
+
 def store_spec(
     make_backend: Callable[[str], Backend],
     *,
