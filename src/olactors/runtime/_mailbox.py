@@ -68,11 +68,14 @@ class Mailbox:
         room, so on a full mailbox it gets :class:`MailboxFull` at once
         instead of a silent deadlock.
         """
-        if self.owner is not None and trio.lowlevel.current_task() is self.owner:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            self.put_nowait(envelope)
+        # The steps of trio's own send, so that who is sending is asked only
+        # when the mailbox is full, never on the hot path.
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self.offer(envelope):
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
+        if self.owner is not None and trio.lowlevel.current_task() is self.owner:
+            raise MailboxFull(self.path, self.capacity)
         try:
             await self._send.send(envelope)
         except trio.ClosedResourceError:
