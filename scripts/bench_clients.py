@@ -83,7 +83,7 @@ async def ours(url: str, requests: int, concurrency: int) -> float:
     system = ActorSystem(SupervisorSpec("root", children=[resilience_spec(limits)]))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        guard = ProviderGuard.at(system.registry.handle, "/root/resilience", "stripe")
+        guard = ProviderGuard.at(system, "/root/resilience", "stripe")
         settings = ClientSettings(base_url=url, max_connections=32, max_keepalive=32)
         async with ProviderClient("stripe", settings, guard) as client:
 

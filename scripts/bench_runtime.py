@@ -66,7 +66,7 @@ class Teller(Actor[Blast]):
     """Tells its target ``count`` pings: actor to actor."""
 
     async def receive(self, message: Blast) -> None:
-        target: ActorRef[Ping] = self.context.lookup("/bench/counter")
+        target: ActorRef[Ping] = self.context.actor_ref("/bench/counter")
         ping = Ping()
         for _ in range(message.count):
             await target.tell(ping)
@@ -76,7 +76,7 @@ class Asker(Actor[Blast]):
     """Asks its target ``count`` times in sequence: actor to actor."""
 
     async def receive(self, message: Blast) -> None:
-        target: ActorRef[Ping] = self.context.lookup("/bench/echo")
+        target: ActorRef[Ping] = self.context.actor_ref("/bench/echo")
         ping = Ping()
         for _ in range(message.count):
             await target.ask(ping)
@@ -158,7 +158,7 @@ async def _timed(
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         start = time.perf_counter()
-        await system.ref(path).tell(kick)
+        await system.actor_ref(path).tell(kick)
         await finished()
         elapsed = time.perf_counter() - start
         system.shutdown()

@@ -46,7 +46,7 @@ async def ours(make_backend: Callable[[str], Backend], items: int, producers: in
     system = ActorSystem(SupervisorSpec("root", children=[store_spec(make_backend)]))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        store = Store.at(system.registry.handle, "/root/store", timeout_s=60)
+        store = Store.at(system, "/root/store", timeout_s=60)
         each = items // producers
 
         async def producer() -> None:

@@ -12,15 +12,17 @@ import pytest
 import trio
 import trio.testing
 
+from olactors.clients import RateLimitError
 from olactors.clients.stripe import StripeClient
 from olactors.config import Config, ConfigError, DaemonConfig
 from olactors.daemon import serve
 from olactors.delivery import DELIVERY_PATH
+from olactors.provider_clients import provider_client
 from olactors.resilience import RESILIENCE_PATH
 from olactors.runtime import ActorSpec, ActorSystem, SupervisorSpec
 from olactors.store import STORE_PATH, RedisBackend, SqliteBackend, Store
 from olactors.testing import Canned, FakeProvider
-from olactors.tree import backends, build_tree, provider_client
+from olactors.tree import build_tree
 
 from .runtime.support import Boom, Journal, Recorder, Sleep, Work, recorder, tree
 
@@ -54,7 +56,7 @@ async def test_sigterm_stops_the_daemon_in_order_with_exit_code_0() -> None:
         async def stop_when_up() -> None:
             await journal.wait_for(lambda: journal.count("start") == 2)
             for n in range(5):
-                system.ref("/root/a").tell_nowait(Work(n))
+                system.actor_ref("/root/a").tell_nowait(Work(n))
             signals.send(signal.SIGTERM)
 
         nursery.start_soon(stop_when_up)
@@ -73,7 +75,7 @@ async def test_a_second_signal_forces_the_shutdown(
 
         async def interrupt_twice() -> None:
             await journal.wait_for(lambda: journal.count("start") == 1)
-            system.ref("/root/slow").tell_nowait(Sleep(3600))
+            system.actor_ref("/root/slow").tell_nowait(Sleep(3600))
             await trio.sleep(1)
             signals.send(signal.SIGINT)
             await trio.sleep(1)
@@ -94,7 +96,7 @@ async def test_a_shutdown_that_overruns_its_grace_period_is_forced(
 
         async def interrupt_once() -> None:
             await journal.wait_for(lambda: journal.count("start") == 1)
-            system.ref("/root/slow").tell_nowait(Sleep(3600))
+            system.actor_ref("/root/slow").tell_nowait(Sleep(3600))
             await trio.sleep(1)
             signals.send(signal.SIGTERM)
 
@@ -114,7 +116,7 @@ async def test_a_top_level_failure_exits_1_with_a_clear_log_line(
 
         async def crash_when_up() -> None:
             await journal.wait_for(lambda: journal.count("start") == 1)
-            system.ref("/root/w").tell_nowait(Boom())
+            system.actor_ref("/root/w").tell_nowait(Boom())
 
         nursery.start_soon(crash_when_up)
         assert await serve(system, config(), Signals()) == 1
@@ -140,7 +142,7 @@ async def test_an_actor_that_halts_the_system_sets_the_exit_code(
 
         async def halt_when_up() -> None:
             await journal.wait_for(lambda: journal.count("start") == 2)
-            system.ref("/root/h").tell_nowait(Work())
+            system.actor_ref("/root/h").tell_nowait(Work())
 
         nursery.start_soon(halt_when_up)
         assert await serve(system, config(), Signals()) == 3
@@ -202,7 +204,7 @@ async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> No
     system = ActorSystem(build_tree(config, env={}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        store = Store.at(system.registry.handle, "/root/store")
+        store = Store.at(system, "/root/store")
         assert await store.claim_key("evt_1", ttl_s=60) is True
         system.shutdown()
     assert (tmp_path / "o.db").exists()
@@ -210,11 +212,11 @@ async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> No
 
 def test_store_backends_give_up_before_the_callers_waiting_on_them() -> None:
     config = Config.model_validate({"store": {"timeout_s": 5.0}})
-    sqlite = backends(config.store, env={})("writer")
+    sqlite = config.store.backends(env={})("writer")
     assert isinstance(sqlite, SqliteBackend)
     assert sqlite.busy_timeout_s < config.store.timeout_s
     redis_config = Config.model_validate({"store": {"backend": "redis", "timeout_s": 5.0}})
-    redis = backends(redis_config.store, env={})("writer")
+    redis = redis_config.store.backends(env={})("writer")
     assert isinstance(redis, RedisBackend)
     assert redis.timeout_s < redis_config.store.timeout_s
 
@@ -243,12 +245,37 @@ async def test_a_provider_client_sends_the_key_from_its_variable(tmp_path: Path)
         )
         system = ActorSystem(build_tree(config, env={}))
         await nursery.start(system.run)
-        client = provider_client(config, "stripe", system.registry.handle, {"STRIPE_KEY": "sk_1"})
+        client = provider_client(config, "stripe", system, {"STRIPE_KEY": "sk_1"})
         async with client:
             await StripeClient(client).retrieve_event("evt_1")
         assert stand_in.requests[0].headers["authorization"] == "Bearer sk_1"
         with pytest.raises(ConfigError, match="STRIPE_KEY, which is not set"):
-            provider_client(config, "stripe", system.registry.handle, {})
+            provider_client(config, "stripe", system, {})
+        system.shutdown()
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_instagram_client_reads_a_throttle_from_the_body_of_a_400(
+    tmp_path: Path,
+) -> None:
+    throttled = {"error": {"message": "Application request limit reached", "code": 4}}
+    async with trio.open_nursery() as nursery:
+        stand_in = FakeProvider(Canned(400, json=throttled))
+        await nursery.start(stand_in.serve)
+        config = Config.model_validate(
+            {
+                "store": {"sqlite_path": str(tmp_path / "o.db")},
+                "daemon": {"state_dir": str(tmp_path / "state")},
+                "server": {"public_bind": "127.0.0.1:0"},
+                "admin": {"bind": "127.0.0.1:0"},
+                "providers": {"instagram": {"base_url": stand_in.url, "max_attempts": 1}},
+            }
+        )
+        system = ActorSystem(build_tree(config, env={}))
+        await nursery.start(system.run)
+        async with provider_client(config, "instagram", system, {}) as client:
+            with pytest.raises(RateLimitError):
+                await client.request("GET", "/me/media", endpoint="media")
         system.shutdown()
         nursery.cancel_scope.cancel()
 
@@ -291,7 +318,7 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
                 headers=signed_stripe(body, "whsec_daemonSecret0123456789abcdef"),
             )
         assert answer.json() == {"status": "queued", "event_id": "evt_daemon"}
-        store = Store.at(system.registry.handle, "/root/store")
+        store = Store.at(system, "/root/store")
         assert (await store.event("webhooks.stripe", "evt_daemon")).type == "invoice.paid"
         system.shutdown()
 
@@ -512,9 +539,9 @@ async def test_a_halt_whose_shutdown_overruns_the_grace_period_is_forced(
 
         async def stall_then_halt() -> None:
             await journal.wait_for(lambda: journal.count("start") == 2)
-            system.ref("/root/slow").tell_nowait(Sleep(3600))
+            system.actor_ref("/root/slow").tell_nowait(Sleep(3600))
             await trio.sleep(1)
-            system.ref("/root/h").tell_nowait(Work())
+            system.actor_ref("/root/h").tell_nowait(Work())
 
         nursery.start_soon(stall_then_halt)
         assert await serve(system, config(grace_s=20), Signals()) == 3

@@ -87,7 +87,7 @@ async def test_no_secret_appears_in_logs_or_admin_answers(
             hidden["STRIPE_SIGNATURE"] = signed["Stripe-Signature"].split("v1=")[1]
             seen += [bad.text, good.text]
         assert (bad.status_code, good.status_code) == (401, 200)
-        store = Store.at(system.registry.handle, "/root/store")
+        store = Store.at(system, "/root/store")
         with trio.fail_after(20):
             while (await store.counts(QUEUE)).dead == 0:
                 await trio.sleep(0.02)

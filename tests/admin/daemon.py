@@ -29,7 +29,7 @@ def config(tmp_path: Path, **admin: object) -> Config:
 
 
 async def dead_letter(daemon: Daemon, payload: bytes = b'{"id":"evt_dead"}') -> str:
-    store = Store.at(daemon.system.registry.handle, "/root/store")
+    store = Store.at(daemon.system, "/root/store")
     await store.enqueue("stripe", NewItem(payload=payload, id="evt_dead"))
     lease = await store.claim("stripe", lease_s=30)
     assert lease is not None

@@ -195,7 +195,7 @@ async def test_a_dead_letter_replayed_through_the_api_is_delivered(tmp_path: Pat
             async with httpx.AsyncClient(base_url=public) as client:
                 stored = await client.post("/webhooks/stripe", content=body, headers=headers)
             assert stored.is_success
-            store = Store.at(system.registry.handle, "/root/store")
+            store = Store.at(system, "/root/store")
             with trio.fail_after(20):
                 while (await store.counts(QUEUE)).dead == 0:
                     await trio.sleep(0.02)
@@ -229,7 +229,7 @@ async def test_the_tree_shows_an_actor_that_crashed_and_was_restarted(tmp_path: 
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         daemon = Daemon(system, system.actor_snapshot("/root/http/admin").state["addresses"][0])
-        await system.ref("/root/fragile").tell(Boom("kaput"))
+        await system.actor_ref("/root/fragile").tell(Boom("kaput"))
         # The message crashes each of three incarnations (it is redelivered),
         # then is dead-lettered as poison: three restarts, and no more after.
         with trio.fail_after(20):
@@ -261,7 +261,7 @@ async def test_a_crash_looping_actor_makes_the_daemon_not_ready(tmp_path: Path) 
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         daemon = Daemon(system, system.actor_snapshot("/root/http/admin").state["addresses"][0])
-        ref = system.ref("/root/loop/fragile")
+        ref = system.actor_ref("/root/loop/fragile")
         for n in range(3):
             await ref.tell(Boom(f"crash {n}"))
             with trio.fail_after(20):

@@ -88,11 +88,11 @@ async def test_pausing_an_unknown_destination_is_a_404(daemon: Daemon) -> None:
 
 
 async def test_a_destinations_breaker_is_reset_by_hand(daemon: Daemon) -> None:
-    store = Store.at(daemon.system.registry.handle, "/root/store")
+    store = Store.at(daemon.system, "/root/store")
     failing = Delivery("failing", queue_name("webhooks.stripe", "failing"))
     for n in range(2):  # the breaker judges windows of 2 calls
         await store.publish("webhooks.stripe", f"evt_{n}", "x", b"{}", [failing])
-    courier = daemon.system.ref("/root/delivery/webhooks.stripe/failing")
+    courier = daemon.system.actor_ref("/root/delivery/webhooks.stripe/failing")
     await courier.tell(Wake())
 
     async def breaker() -> str:

@@ -33,7 +33,7 @@ async def rig() -> AsyncIterator[Rig]:
         limits = {"acme": (RateLimit(rate_per_s=1000, burst=100), BREAKER)}
         system = ActorSystem(SupervisorSpec("root", children=[resilience_spec(limits)]))
         await nursery.start(system.run)
-        guard = ProviderGuard.at(system.registry.handle, "/root/resilience", "acme")
+        guard = ProviderGuard.at(system, "/root/resilience", "acme")
         settings = ClientSettings(
             base_url=provider.url,
             timeout_s=0.5,

@@ -189,7 +189,7 @@ async def test_a_cancelled_call_gives_its_half_open_trial_back() -> None:
         limits = {"acme": (RateLimit(rate_per_s=1000, burst=100), quick)}
         system = ActorSystem(SupervisorSpec("root", children=[resilience_spec(limits)]))
         await nursery.start(system.run)
-        guard = ProviderGuard.at(system.registry.handle, "/root/resilience", "acme")
+        guard = ProviderGuard.at(system, "/root/resilience", "acme")
         settings = ClientSettings(base_url=provider.url, max_attempts=1)
         async with ProviderClient("acme", settings, guard) as client:
             provider.route("/down", Canned(502))

@@ -58,7 +58,7 @@ async def make() -> AsyncIterator[tuple[FakeProvider, MakeClient]]:
         }
         system = ActorSystem(SupervisorSpec("root", children=[resilience_spec(limits)]))
         await nursery.start(system.run)
-        guard = ProviderGuard.at(system.registry.handle, "/root/resilience", "p")
+        guard = ProviderGuard.at(system, "/root/resilience", "p")
         made: list[ProviderClient] = []
 
         def client(path: str = "", **options: Any) -> ProviderClient:

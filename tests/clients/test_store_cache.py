@@ -26,7 +26,7 @@ async def test_an_entry_put_by_one_replica_is_a_hit_for_another_until_it_expires
                 system = ActorSystem(spec)
                 await nursery.start(system.run)
                 systems.append(system)
-                caches.append(StoreCache(Store.at(system.registry.handle, "/root/store")))
+                caches.append(StoreCache(Store.at(system, "/root/store")))
             entry = CachedResponse(200, {"content-type": "application/json"}, b'{"sub":"1"}')
             await caches[0].put("k", entry, ttl_s=0.3)
             assert await caches[1].get("k") == entry
@@ -45,7 +45,7 @@ async def test_a_store_that_is_down_is_a_miss_not_a_failure(tmp_path: Path) -> N
         )
         system = ActorSystem(spec)
         await nursery.start(system.run)
-        cache = StoreCache(Store.at(system.registry.handle, "/root/store"))
+        cache = StoreCache(Store.at(system, "/root/store"))
         await trio.to_thread.run_sync(server.kill)
         assert await cache.get("k") is None
         await cache.put("k", CachedResponse(200, {}, b""), ttl_s=10)

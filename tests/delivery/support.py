@@ -83,7 +83,7 @@ class Engine:
     async def publish(self, event_id: str, *, to: str = "app", key: str = "") -> None:
         delivery = Delivery(to, queue_name(NS, to), key)
         await self.store.publish(NS, event_id, "thing.happened", b"{}", [delivery])
-        self.system.ref(courier_path(NS, to)).tell_nowait(Wake())
+        self.system.actor_ref(courier_path(NS, to)).tell_nowait(Wake())
 
     def courier(self, name: str = "app") -> dict[str, Any]:
         return self.system.actor_snapshot(courier_path(NS, name)).state
@@ -111,5 +111,5 @@ async def engine(
     system = ActorSystem(spec)
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        yield Engine(system, Store.at(system.registry.handle, "/root/store"))
+        yield Engine(system, Store.at(system, "/root/store"))
         system.shutdown()

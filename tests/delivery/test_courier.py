@@ -107,7 +107,7 @@ async def test_a_paused_destination_keeps_its_events_and_sends_them_in_order_on_
 ) -> None:
     app = App()
     async with engine(tmp_path, [to(app, max_in_flight=1)]) as eng:
-        ref = eng.system.ref(courier_path(NS, "app"))
+        ref = eng.system.actor_ref(courier_path(NS, "app"))
         paused = await ref.ask(Pause("maintenance"), timeout=5)
         assert paused.paused
         for n in range(3):
@@ -140,7 +140,7 @@ async def test_a_410_pauses_the_destination_says_why_and_keeps_its_events(
             counts,
             app.calls,
         )
-        await eng.system.ref(courier_path(NS, "app")).ask(Resume(), timeout=5)
+        await eng.system.actor_ref(courier_path(NS, "app")).ask(Resume(), timeout=5)
         await eng.until(lambda: eng.courier()["delivered"] == 2)
     assert app.order() == ["e1", "e1", "e2"]
 
@@ -165,7 +165,7 @@ async def test_an_event_claimed_again_and_again_without_an_outcome_is_dead_lette
 ) -> None:
     app = App()
     async with engine(tmp_path, [to(app)]) as eng:
-        courier = eng.system.ref(courier_path(NS, "app"))
+        courier = eng.system.actor_ref(courier_path(NS, "app"))
         await courier.ask(Pause(), timeout=5)
         await eng.publish("e1")
         # Whatever had it died each time: its claims never settled.

@@ -57,7 +57,7 @@ async def test_a_courier_is_woken_by_work_another_replica_stored(tmp_path: Path)
                     and state(delivering, courier)["claims"] >= 1
                 ):
                     await trio.sleep(0.01)
-            store = Store.at(storing.registry.handle, "/root/store")
+            store = Store.at(storing, "/root/store")
             await store.publish(
                 NS, "e1", "thing.happened", b"{}", [Delivery("app", queue_name(NS, "app"))]
             )

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import trio
 
-from olactors.http import EdgeLimits, PrefixDispatcher, hypercorn_config, serve
+from olactors.http import EdgeLimits, Mount, PrefixDispatcher, hypercorn_config, mounted, serve
 
 
 def answering(name: str) -> Any:
@@ -57,3 +57,12 @@ async def test_a_path_no_prefix_serves_is_a_json_404(url: str) -> None:
 def test_a_prefix_must_be_a_path() -> None:
     with pytest.raises(ValueError, match="starts with /"):
         PrefixDispatcher({"webhooks/": answering("x")})
+
+
+def test_two_capabilities_cannot_be_mounted_at_one_prefix() -> None:
+    mounts = [
+        Mount("/oauth/", lambda context, closing: answering("a")),
+        Mount("/oauth/", lambda context, closing: answering("b")),
+    ]
+    with pytest.raises(ValueError, match="two capabilities mounted at one prefix"):
+        mounted(mounts)

@@ -31,7 +31,7 @@ async def open_guard(
     spec = SupervisorSpec("root", children=[resilience_spec({provider: (limit, breaker)})])
     system = ActorSystem(spec)
     await nursery.start(system.run)
-    return system, ProviderGuard.at(system.registry.handle, "/root/resilience", provider)
+    return system, ProviderGuard.at(system, "/root/resilience", provider)
 
 
 @pytest.fixture

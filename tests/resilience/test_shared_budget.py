@@ -31,7 +31,7 @@ async def replica(
     system = ActorSystem(spec)
     await nursery.start(system.run)
     systems.append(system)
-    return ProviderGuard.at(system.registry.handle, "/root/resilience", "stripe")
+    return ProviderGuard.at(system, "/root/resilience", "stripe")
 
 
 async def test_two_replicas_together_stay_under_one_budget(redis_server: RedisServer) -> None:

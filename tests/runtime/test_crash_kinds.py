@@ -49,9 +49,9 @@ async def test_system_exit_in_a_handler_is_a_crash_its_supervisor_restarts(
         recorder("sibling", journal),
     )
     async with running(spec) as system:
-        await system.ref("/root/x").tell(Quit())
+        await system.actor_ref("/root/x").tell(Quit())
         await journal.wait_for(lambda: journal.count("start", "x") == 2)
-        assert await system.ref("/root/x").ask(Work(1)) == 1
+        assert await system.actor_ref("/root/x").ask(Work(1)) == 1
         snapshot = system.snapshot("/root/x")
         assert snapshot.restarts_total == 1
         assert snapshot.last_error is not None
@@ -64,7 +64,7 @@ async def test_system_exit_in_a_handler_is_a_crash_its_supervisor_restarts(
 async def test_system_exit_in_a_background_task_crashes_only_its_actor(journal: Journal) -> None:
     spec = tree(ActorSpec("x", lambda: Exiter("x", journal)), recorder("sibling", journal))
     async with running(spec) as system:
-        await system.ref("/root/x").tell(Boom())
+        await system.actor_ref("/root/x").tell(Boom())
         await journal.wait_for(lambda: journal.count("start", "x") == 2)
         assert system.snapshot("/root/x").restarts_total == 1
         assert system.snapshot("/root/sibling").restarts_total == 0
@@ -88,7 +88,7 @@ async def test_a_crash_whose_stopping_hangs_is_restarted_after_the_shutdown_time
         ),
     )
     async with running(spec) as system:
-        ref = system.ref("/root/h")
+        ref = system.actor_ref("/root/h")
         await ref.tell(Boom())
         # The ask waits (by autojumped time) until the cleanup was abandoned
         # and the crash reached the supervisor, which restarted the actor.
@@ -120,7 +120,7 @@ async def test_halt_stops_the_tree_in_order_then_run_raises_system_halted(
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(system.run)
-            await system.ref("/root/halter").tell(Work())
+            await system.actor_ref("/root/halter").tell(Work())
     except* SystemHalted as group:
         halted = [e for e in group.exceptions if isinstance(e, SystemHalted)]
     [halt] = halted
@@ -144,7 +144,7 @@ async def test_a_temporary_child_ended_by_system_exit_is_removed_not_the_tree(
         recorder("sibling", journal),
     )
     async with running(spec) as system:
-        await system.ref("/root/x").tell(Quit())
+        await system.actor_ref("/root/x").tell(Quit())
         await journal.wait_for(lambda: journal.count("exit") == 1)
         await trio.testing.wait_all_tasks_blocked()
         assert system.root.children() == ["sibling"]

@@ -34,7 +34,7 @@ async def crash_every(system: object, journal: Journal, gap_s: float, times: int
     for _ in range(times):
         await trio.sleep(gap_s)
         before = journal.count("start", "w")
-        await system.ref("/root/mid/w").tell(Boom())  # type: ignore[attr-defined]
+        await system.actor_ref("/root/mid/w").tell(Boom())  # type: ignore[attr-defined]
         await journal.wait_for(lambda: journal.count("start", "w") == before + 1)  # noqa: B023
 
 
@@ -46,7 +46,7 @@ async def test_a_child_crashing_slower_than_the_intensity_window_escalates_after
         await crash_every(system, journal, gap_s=6.0, times=3)
         assert system.snapshot("/root/mid").restarts_total == 0
         await trio.sleep(6.0)
-        await system.ref("/root/mid/w").tell(Boom())
+        await system.actor_ref("/root/mid/w").tell(Boom())
         with trio.fail_after(60):  # virtual time: fails at once if it never escalates
             await journal.wait_for(lambda: system.snapshot("/root/mid").restarts_total == 1)
         error = system.snapshot("/root/mid").last_error
@@ -94,7 +94,7 @@ async def test_a_poison_message_alone_does_not_make_a_crash_loop(
 ) -> None:
     spec = tree(recorder("w", journal, max_message_crashes=3))
     async with running(spec) as system:
-        ref = system.ref("/root/w")
+        ref = system.actor_ref("/root/w")
         await ref.tell(Boom())
         assert await ref.ask(Work(1)) == 1
         snapshot = system.snapshot("/root/w")
@@ -143,7 +143,7 @@ async def test_a_supervisor_restarted_after_giving_up_gives_its_children_a_fresh
     async with running(slow_loop_tree(journal, backoff)) as system:
         await crash_every(system, journal, gap_s=6.0, times=2)
         await trio.sleep(6.0)
-        await system.ref("/root/mid/w").tell(Boom())
+        await system.actor_ref("/root/mid/w").tell(Boom())
         with trio.fail_after(60):  # virtual time
             await journal.wait_for(lambda: system.snapshot("/root/mid").restarts_total == 1)
         # The new incarnation of mid: one more crash is a first restart, not an escalation.

@@ -27,7 +27,7 @@ async def test_start_child_runs_a_new_child_at_its_path(journal: Journal) -> Non
     async with running(spec) as system:
         ref = await system.supervisor("/root/stripe").start_child(recorder("worker-1", journal))
         assert ref.path == "/root/stripe/worker-1"
-        assert await system.ref("/root/stripe/worker-1").ask(Work(3)) == 3
+        assert await system.actor_ref("/root/stripe/worker-1").ask(Work(3)) == 3
         assert system.snapshot("/root/stripe/worker-1").status is Status.RUNNING
 
 
@@ -47,18 +47,18 @@ async def test_a_child_that_cannot_start_is_not_added(journal: Journal) -> None:
             await system.root.start_child(ActorSpec("b", lambda: Broken("b", journal)))
         assert system.root.children() == []
         with pytest.raises(ActorNotFound):
-            system.ref("/root/b")
+            system.actor_ref("/root/b")
 
 
 async def test_remove_child_drains_it_and_forgets_its_path(journal: Journal) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         for n in range(5):
             ref.tell_nowait(Work(n))
         await system.root.remove_child("a")
         assert journal.count("handled") == 5
         with pytest.raises(ActorNotFound):
-            system.ref("/root/a")
+            system.actor_ref("/root/a")
         with pytest.raises(ActorStopped):
             await ref.tell(Work(6))
 
@@ -66,7 +66,7 @@ async def test_remove_child_drains_it_and_forgets_its_path(journal: Journal) -> 
 async def test_a_dynamic_child_is_restarted_like_a_static_one(journal: Journal) -> None:
     async with running(tree()) as system:
         await system.root.start_child(recorder("d", journal, max_message_crashes=1))
-        await system.ref("/root/d").tell(Boom())
+        await system.actor_ref("/root/d").tell(Boom())
         await journal.wait_for(lambda: journal.count("start", "d") == 2)
 
 
@@ -92,16 +92,16 @@ async def test_dynamic_children_survive_their_supervisors_restart(journal: Journ
     async with running(spec) as system:
         mid = system.supervisor("/root/mid")
         await mid.start_child(recorder("extra", journal))
-        await system.ref("/root/mid/w").tell(Boom())
+        await system.actor_ref("/root/mid/w").tell(Boom())
         await journal.wait_for(lambda: journal.count("start", "extra") == 2)
         assert system.snapshot("/root/mid").restarts_total == 1
         assert mid.children() == ["w", "extra"]
-        assert await system.ref("/root/mid/extra").ask(Work(1)) == 1
+        assert await system.actor_ref("/root/mid/extra").ask(Work(1)) == 1
 
 
 async def test_a_stopped_transient_child_can_be_restarted_by_hand(journal: Journal) -> None:
     async with running(tree(recorder("t", journal, restart=Restart.TRANSIENT))) as system:
-        ref = system.ref("/root/t")
+        ref = system.actor_ref("/root/t")
         await ref.tell(Exit())
         await journal.wait_for(lambda: journal.count("stop") == 1)
         await trio.testing.wait_all_tasks_blocked()
@@ -143,7 +143,7 @@ async def test_a_command_cut_short_by_a_forced_stop_is_answered(
     outcome: list[BaseException] = []
     async with trio.open_nursery() as operators, trio.open_nursery() as daemon:
         await daemon.start(system.run)
-        system.ref("/root/a").tell_nowait(Sleep(60))
+        system.actor_ref("/root/a").tell_nowait(Sleep(60))
 
         async def operator() -> None:
             try:
@@ -167,7 +167,7 @@ async def test_a_child_added_during_a_rest_for_one_backoff_starts_after_its_elde
         backoff=Backoff(initial_s=1.0, max_s=1.0, jitter=0.0),
     )
     async with running(spec) as system:
-        await system.ref("/root/a").tell(Boom())
+        await system.actor_ref("/root/a").tell(Boom())
         await journal.wait_for(lambda: journal.count("stop", "b") == 1)
         # "a" and "b" wait out their backoff; the newcomer queues behind them.
         handle = await system.root.start_child(recorder("c", journal))
@@ -184,7 +184,7 @@ async def test_a_child_queued_behind_a_backoff_is_refused_if_the_supervisor_stop
         backoff=Backoff(initial_s=10.0, max_s=10.0, jitter=0.0),
     )
     async with running(spec) as system:
-        await system.ref("/root/a").tell(Boom())
+        await system.actor_ref("/root/a").tell(Boom())
         # Until the supervisor has handled the crash and scheduled the restart.
         while system.snapshot("/root/a").status is not Status.RESTARTING:
             await trio.sleep(0.001)
@@ -208,7 +208,7 @@ async def test_under_one_for_one_a_new_child_does_not_wait_for_a_siblings_backof
         backoff=Backoff(initial_s=10.0, max_s=10.0, jitter=0.0),
     )
     async with running(spec) as system:
-        await system.ref("/root/a").tell(Boom())
+        await system.actor_ref("/root/a").tell(Boom())
         while system.snapshot("/root/a").status is not Status.RESTARTING:
             await trio.sleep(0.001)
         began = trio.current_time()

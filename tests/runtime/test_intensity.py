@@ -39,7 +39,7 @@ def middle(journal: Journal, max_restarts: int, within_s: float = 5.0) -> Superv
 async def crash(system: ActorSystem, journal: Journal, times: int) -> None:
     for _ in range(times):
         before = journal.count("start", "w")
-        await system.ref("/root/mid/w").tell(Boom())
+        await system.actor_ref("/root/mid/w").tell(Boom())
         await journal.wait_for(lambda: journal.count("start", "w") == before + 1)  # noqa: B023
 
 
@@ -88,7 +88,7 @@ async def test_the_root_giving_up_is_a_top_level_failure(journal: Journal) -> No
 
     async def crash_when_up() -> None:
         await journal.wait_for(lambda: journal.count("start") == 1)
-        await system.ref("/root/w").tell(Boom())
+        await system.actor_ref("/root/w").tell(Boom())
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(crash_when_up)
@@ -122,7 +122,7 @@ async def test_backoff_between_restarts_grows_exponentially(
     async with running(spec) as system:
         for _ in range(3):
             before = journal.count("start")
-            await system.ref("/root/w").tell(Boom())
+            await system.actor_ref("/root/w").tell(Boom())
             await journal.wait_for(lambda: journal.count("start") == before + 1)  # noqa: B023
     crashes = journal.times_of("crash")
     starts = journal.times_of("start")[1:]

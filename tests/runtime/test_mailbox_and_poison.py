@@ -25,7 +25,7 @@ async def test_messages_queued_during_a_crash_are_delivered_after_the_restart(
 ) -> None:
     spec = tree(recorder("a", journal, max_message_crashes=1))
     async with running(spec) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         ref.tell_nowait(Boom())
         for n in range(20):
             ref.tell_nowait(Work(n))
@@ -40,7 +40,7 @@ async def test_a_poison_message_is_dead_lettered_after_n_crashes_and_the_next_is
     letters = DeadLetterSink()
     spec = tree(recorder("a", journal, max_message_crashes=3))
     async with running(spec, dead_letters=letters) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         ref.tell_nowait(Boom("poison"))
         ref.tell_nowait(Work(1))
         await journal.wait_for(lambda: journal.count("handled") == 1)
@@ -60,7 +60,7 @@ async def test_a_poison_message_under_otp_default_intensity_does_not_escalate(
     letters = DeadLetterSink()
     spec = tree(recorder("a", journal), max_restarts=1, within_s=5.0)
     async with running(spec, dead_letters=letters) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         ref.tell_nowait(Boom("poison"))
         ref.tell_nowait(Work(1))
         await journal.wait_for(lambda: journal.count("handled") == 1)
@@ -76,7 +76,7 @@ async def test_two_different_poison_messages_are_two_failures_toward_intensity(
 ) -> None:
     mid = SupervisorSpec("mid", children=[recorder("a", journal)], max_restarts=1, within_s=60)
     async with running(tree(mid)) as system:
-        ref = system.ref("/root/mid/a")
+        ref = system.actor_ref("/root/mid/a")
         ref.tell_nowait(Boom("first"))
         ref.tell_nowait(Boom("second"))
         # The first crash on "second", then the start that follows it.
@@ -97,7 +97,7 @@ async def test_asking_with_a_poison_message_raises_message_dead_lettered(
     spec = tree(recorder("a", journal, max_message_crashes=2))
     async with running(spec) as system:
         with pytest.raises(MessageDeadLettered) as caught:
-            await system.ref("/root/a").ask(Boom("bad"))
+            await system.actor_ref("/root/a").ask(Boom("bad"))
     assert caught.value.crashes == 2
     assert isinstance(caught.value.error, ValueError)
 
@@ -117,7 +117,7 @@ async def test_a_message_that_succeeds_on_redelivery_is_not_dead_lettered(
     letters = DeadLetterSink()
     spec = tree(ActorSpec("f", lambda: Flaky("f", journal), max_message_crashes=2))
     async with running(spec, dead_letters=letters) as system:
-        assert await system.ref("/root/f").ask(Work(5)) == 5
+        assert await system.actor_ref("/root/f").ask(Work(5)) == 5
     assert letters.total == 0
 
 
@@ -135,7 +135,7 @@ async def test_crashes_count_only_in_a_row_for_the_same_message(journal: Journal
 
     spec = tree(ActorSpec("o", lambda: OnceEach("o", journal), max_message_crashes=2))
     async with running(spec, dead_letters=letters) as system:
-        ref = system.ref("/root/o")
+        ref = system.actor_ref("/root/o")
         ref.tell_nowait(Work(1))
         ref.tell_nowait(Work(2))
         await journal.wait_for(lambda: journal.count("handled") == 2)
@@ -152,7 +152,7 @@ async def test_messages_left_when_an_actor_stops_for_good_are_dead_lettered(
     letters = DeadLetterSink()
     spec = tree(ActorSpec("s", Stuck, restart=Restart.TEMPORARY, shutdown_timeout_s=0))
     async with running(spec, dead_letters=letters) as system:
-        ref = system.ref("/root/s")
+        ref = system.actor_ref("/root/s")
         for n in range(3):
             ref.tell_nowait(Work(n))
         await trio.testing.wait_all_tasks_blocked()

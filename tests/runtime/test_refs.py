@@ -46,7 +46,7 @@ class Gated(Actor[Any]):
 
 async def test_tell_delivers_messages_in_order(journal: Journal) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         for n in range(50):
             await ref.tell(Work(n))
         await journal.wait_for(lambda: journal.count("handled") == 50)
@@ -57,7 +57,7 @@ async def test_tell_waits_while_the_mailbox_is_full(journal: Journal) -> None:
     gate = trio.Event()
     spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=2)
     async with running(tree(spec)) as system:
-        ref = system.ref("/root/g")
+        ref = system.actor_ref("/root/g")
         await ref.tell(Gate())
         await trio.testing.wait_all_tasks_blocked()  # the actor now holds the gate message
         await ref.tell(Work(1))
@@ -74,7 +74,7 @@ async def test_tell_nowait_raises_mailbox_full_at_capacity(journal: Journal) -> 
     gate = trio.Event()
     spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=1)
     async with running(tree(spec)) as system:
-        ref = system.ref("/root/g")
+        ref = system.actor_ref("/root/g")
         ref.tell_nowait(Gate())
         await trio.testing.wait_all_tasks_blocked()
         ref.tell_nowait(Work(1))
@@ -86,7 +86,7 @@ async def test_tell_nowait_raises_mailbox_full_at_capacity(journal: Journal) -> 
 
 async def test_ask_returns_the_reply(journal: Journal) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        assert await system.ref("/root/a").ask(Work(42)) == 42
+        assert await system.actor_ref("/root/a").ask(Work(42)) == 42
 
 
 async def test_ask_raises_ask_timeout_when_no_reply_comes(
@@ -94,7 +94,7 @@ async def test_ask_raises_ask_timeout_when_no_reply_comes(
 ) -> None:
     async with running(tree(recorder("a", journal))) as system:
         with pytest.raises(AskTimeout) as caught:
-            await system.ref("/root/a").ask(Sleep(10), timeout=1)
+            await system.actor_ref("/root/a").ask(Sleep(10), timeout=1)
         assert caught.value.timeout == 1
 
 
@@ -108,7 +108,7 @@ async def test_a_late_reply_is_dropped_and_never_reaches_a_later_ask(
             return message.n
 
     async with running(tree(ActorSpec("s", SlowFirst))) as system:
-        ref = system.ref("/root/s")
+        ref = system.actor_ref("/root/s")
         with pytest.raises(AskTimeout):
             await ref.ask(Work(1), timeout=1)
         # The first message is still being handled; its reply (1) comes later
@@ -119,13 +119,13 @@ async def test_a_late_reply_is_dropped_and_never_reaches_a_later_ask(
 async def test_tell_refuses_a_message_that_is_not_a_struct(journal: Journal) -> None:
     async with running(tree(recorder("a", journal))) as system:
         with pytest.raises(TypeError, match=r"msgspec\.Struct"):
-            await system.ref("/root/a").tell({"n": 1})  # type: ignore[arg-type]
+            await system.actor_ref("/root/a").tell({"n": 1})  # type: ignore[arg-type]
 
 
 async def test_tell_to_an_actor_gone_for_good_raises_actor_stopped(journal: Journal) -> None:
     spec = recorder("t", journal, restart=Restart.TEMPORARY)
     async with running(tree(spec)) as system:
-        ref = system.ref("/root/t")
+        ref = system.actor_ref("/root/t")
         await system.root.remove_child("t")
         with pytest.raises(ActorStopped):
             await ref.tell(Work(1))
@@ -137,7 +137,7 @@ async def test_a_sender_blocked_on_a_full_mailbox_wakes_with_actor_stopped(
     gate = trio.Event()
     spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=1, shutdown_timeout_s=0)
     async with running(tree(spec)) as system:
-        ref = system.ref("/root/g")
+        ref = system.actor_ref("/root/g")
         await ref.tell(Gate())
         await ref.tell(Work(1))
         async with trio.open_nursery() as nursery:
@@ -157,7 +157,7 @@ async def test_a_shorter_ask_times_out_on_time_behind_a_longer_one(
     journal: Journal, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         ref.tell_nowait(Sleep(100))
         began = trio.current_time()
         async with trio.open_nursery() as nursery:
@@ -180,7 +180,7 @@ async def test_an_ask_waiting_for_room_in_a_full_mailbox_times_out(
     gate = trio.Event()
     spec = ActorSpec("g", lambda: Gated(gate, journal), mailbox_capacity=1)
     async with running(tree(spec)) as system:
-        ref = system.ref("/root/g")
+        ref = system.actor_ref("/root/g")
         ref.tell_nowait(Gate())
         await trio.testing.wait_all_tasks_blocked()
         ref.tell_nowait(Work(1))
@@ -196,7 +196,7 @@ async def test_an_ask_left_waiting_when_the_system_stops_gets_actor_stopped(
     outcome: list[BaseException] = []
     async with trio.open_nursery() as callers, trio.open_nursery() as daemon:
         await daemon.start(system.run)
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         ref.tell_nowait(Sleep(100))
 
         async def caller() -> None:
@@ -215,7 +215,7 @@ async def test_an_ask_with_an_infinite_timeout_waits_for_its_reply(
     journal: Journal, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         await ref.tell(Sleep(3600.0))
         assert await ref.ask(Work(5), timeout=math.inf) == 5
 
@@ -226,7 +226,7 @@ async def test_an_ask_with_a_meaningless_timeout_is_refused_before_it_is_sent(
 ) -> None:
     async with running(tree(recorder("a", journal))) as system:
         with pytest.raises(ValueError, match="ask timeout"):
-            await system.ref("/root/a").ask(Work(1), timeout=timeout)
+            await system.actor_ref("/root/a").ask(Work(1), timeout=timeout)
         await trio.testing.wait_all_tasks_blocked()
     assert journal.count("handled") == 0
 
@@ -256,7 +256,7 @@ async def test_an_actor_telling_itself_on_a_full_mailbox_gets_mailbox_full(
 ) -> None:
     spec = tree(ActorSpec("s", lambda: SelfTeller(journal), mailbox_capacity=4))
     async with running(spec) as system:
-        await system.ref("/root/s").ask(Echo(copies=10), timeout=math.inf)
+        await system.actor_ref("/root/s").ask(Echo(copies=10), timeout=math.inf)
     assert journal.count("full") == 1
 
 
@@ -281,7 +281,7 @@ class Finder(Actor[Any]):
 async def test_an_actor_looks_up_refs_and_supervisors_by_kind(journal: Journal) -> None:
     spec = tree(recorder("a", journal), ActorSpec("finder", Finder))
     async with running(spec) as system:
-        found = await system.ref("/root/finder").ask(Gate())
+        found = await system.actor_ref("/root/finder").ask(Gate())
     assert found == ["ActorRef", "SupervisorRef", "ActorNotFound", "ActorNotFound"]
 
 
@@ -295,4 +295,4 @@ async def test_an_actor_knows_the_path_of_its_trees_root(journal: Journal) -> No
         "top", children=[SupervisorSpec("mid", children=[ActorSpec("r", RootReader)])]
     )
     async with running(spec) as system:
-        assert await system.ref("/top/mid/r").ask(Gate()) == "/top"
+        assert await system.actor_ref("/top/mid/r").ask(Gate()) == "/top"

@@ -36,7 +36,7 @@ async def test_a_declared_reply_error_goes_to_the_asker_without_a_crash(
             return message.cents
 
     async with running(tree(ActorSpec("payments", Payments))) as system:
-        ref = system.ref("/root/payments")
+        ref = system.actor_ref("/root/payments")
         with pytest.raises(Declined):
             await ref.ask(Charge(0))
         assert await ref.ask(Charge(5)) == 5
@@ -64,7 +64,7 @@ class GroupCommitter(Actor[Charge]):
 async def test_deferred_replies_let_an_actor_answer_a_batch_at_once(journal: Journal) -> None:
     answers: list[int] = []
     async with running(tree(ActorSpec("gc", lambda: GroupCommitter(journal)))) as system:
-        ref = system.ref("/root/gc")
+        ref = system.actor_ref("/root/gc")
         async with trio.open_nursery() as nursery:
             for cents in range(1, 33):
 
@@ -92,7 +92,7 @@ async def test_a_deferred_reply_pending_when_the_actor_crashes_is_abandoned(
 
     async with running(tree(ActorSpec("f", Forgetful))) as system:
         with pytest.raises(ReplyAbandoned):
-            await system.ref("/root/f").ask(Charge(1))
+            await system.actor_ref("/root/f").ask(Charge(1))
 
 
 async def test_an_ended_instance_cannot_steer_the_one_that_replaced_it(journal: Journal) -> None:
@@ -107,7 +107,7 @@ async def test_an_ended_instance_cannot_steer_the_one_that_replaced_it(journal: 
 
     spec = tree(ActorSpec("r", Remembered, max_message_crashes=1))
     async with running(spec) as system:
-        await system.ref("/root/r").tell(Charge(1))
+        await system.actor_ref("/root/r").tell(Charge(1))
         while len(instances) < 2:
             await trio.sleep(0.01)
         with pytest.raises(RuntimeError, match="has ended"):

@@ -30,7 +30,7 @@ async def test_shutdown_stops_children_in_reverse_start_order(journal: Journal) 
 
 async def test_shutdown_drains_the_mailbox_before_stopping(journal: Journal) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         ref.tell_nowait(Sleep(0.05))
         for n in range(10):
             ref.tell_nowait(Work(n))
@@ -43,7 +43,7 @@ async def test_a_child_still_draining_at_its_timeout_is_cancelled(
 ) -> None:
     spec = tree(recorder("slow", journal, shutdown_timeout_s=2.0))
     async with running(spec) as system:
-        system.ref("/root/slow").tell_nowait(Sleep(60))
+        system.actor_ref("/root/slow").tell_nowait(Sleep(60))
         await trio.testing.wait_all_tasks_blocked()
         began = trio.current_time()
     assert trio.current_time() - began == 2.0
@@ -76,7 +76,7 @@ async def test_force_stop_cancels_at_once_and_dead_letters_what_was_queued(
     system = ActorSystem(tree(recorder("a", journal)), dead_letters=letters)
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         ref.tell_nowait(Sleep(60))
         ref.tell_nowait(Work(1))
         await trio.testing.wait_all_tasks_blocked()
@@ -118,7 +118,7 @@ async def test_a_stop_request_while_a_message_is_handed_over_is_orderly(
     spec = tree(ActorSpec("k", lambda: Kept("k", journal), mailbox_capacity=1))
     async with running(spec) as system:
         await trio.testing.wait_all_tasks_blocked()
-        ref = system.ref("/root/k")
+        ref = system.actor_ref("/root/k")
         ref.tell_nowait(Work(1))  # handed straight to the idle actor, which has not run yet
         ref.tell_nowait(Work(2))  # fills the one slot
         instances[0].context.stop()  # must not fail for want of room to wake it
@@ -145,7 +145,7 @@ async def test_an_error_raised_while_an_actor_is_cancelled_is_its_own_crash(
 
     spec = tree(recorder("sibling", journal), ActorSpec("messy", Messy, shutdown_timeout_s=0))
     async with running(spec) as system:
-        system.ref("/root/messy").tell_nowait(Work(1))
+        system.actor_ref("/root/messy").tell_nowait(Work(1))
         await trio.testing.wait_all_tasks_blocked()
         await system.restart("/root/messy")  # stop overruns at once: cancelled
         await journal.wait_for(lambda: journal.count("start", "messy") == 2)

@@ -31,7 +31,7 @@ async def test_a_nested_actor_is_found_by_its_path(journal: Journal) -> None:
         )
     )
     async with running(spec) as system:
-        ref = system.ref("/root/webhooks/stripe/worker-1")
+        ref = system.actor_ref("/root/webhooks/stripe/worker-1")
         assert await ref.ask(Work(1)) == 1
         assert "/root/webhooks/stripe/worker-1" in system.registry.paths()
 
@@ -39,7 +39,7 @@ async def test_a_nested_actor_is_found_by_its_path(journal: Journal) -> None:
 async def test_an_actor_snapshot_reports_its_mailbox_and_work(journal: Journal) -> None:
     spec = tree(recorder("a", journal, mailbox_capacity=50))
     async with running(spec) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         for n in range(4):
             await ref.ask(Work(n))
         ref.tell_nowait(Sleep(0.2))
@@ -60,7 +60,7 @@ async def test_an_actor_snapshot_reports_its_mailbox_and_work(journal: Journal) 
 async def test_a_snapshot_carries_the_last_error_and_restart_counts(journal: Journal) -> None:
     spec = tree(recorder("a", journal, max_message_crashes=1), within_s=60)
     async with running(spec) as system:
-        await system.ref("/root/a").tell(Boom("card declined"))
+        await system.actor_ref("/root/a").tell(Boom("card declined"))
         await journal.wait_for(lambda: journal.count("start") == 2)
         snap = system.snapshot("/root/a")
     assert (snap.restarts_total, snap.restarts_in_window) == (1, 1)
@@ -73,7 +73,7 @@ async def test_the_rate_is_messages_per_second_over_the_recent_window(
     journal: Journal, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         await trio.sleep(30)  # long idle before: must not dilute the recent rate
         for n in range(200):
             await ref.ask(Work(n))
@@ -110,7 +110,7 @@ async def test_a_burst_in_the_first_second_shows_in_the_rate(
     journal: Journal, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         await trio.sleep(0.2)
         for n in range(500):
             ref.tell_nowait(Work(n))
@@ -123,7 +123,7 @@ async def test_the_rate_of_a_busy_slow_actor_is_measured_over_the_window(
     journal: Journal, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with running(tree(recorder("slow", journal))) as system:
-        ref = system.ref("/root/slow")
+        ref = system.actor_ref("/root/slow")
         for _ in range(400):
             ref.tell_nowait(Sleep(0.5))  # two a second, never idle, sampled every 32 s
         await trio.sleep(100.25)  # between two completions, not on one

@@ -17,7 +17,7 @@ def recorder(name: str, journal: Journal, restart: Restart = Restart.PERMANENT) 
 
 
 async def crash_and_settle(system, path: str, journal: Journal, starts_expected: int) -> None:  # type: ignore[no-untyped-def]
-    await system.ref(path).tell(Boom())
+    await system.actor_ref(path).tell(Boom())
     await journal.wait_for(lambda: journal.count("start") == starts_expected)
     await trio.testing.wait_all_tasks_blocked()
 
@@ -73,14 +73,14 @@ async def test_rest_for_one_restarts_exactly_the_later_siblings(journal: Journal
 
 async def test_a_permanent_child_is_restarted_after_a_normal_exit(journal: Journal) -> None:
     async with running(tree(recorder("p", journal))) as system:
-        await system.ref("/root/p").tell(Exit())
+        await system.actor_ref("/root/p").tell(Exit())
         await journal.wait_for(lambda: journal.count("start") == 2)
 
 
 async def test_a_transient_child_that_exits_normally_is_not_restarted(journal: Journal) -> None:
     spec = tree(recorder("t", journal, restart=Restart.TRANSIENT))
     async with running(spec) as system:
-        await system.ref("/root/t").tell(Exit())
+        await system.actor_ref("/root/t").tell(Exit())
         await journal.wait_for(lambda: journal.count("stop") == 1)
         await trio.testing.wait_all_tasks_blocked()
         assert journal.count("start") == 1
@@ -96,7 +96,7 @@ async def test_a_transient_child_that_crashes_is_restarted(journal: Journal) -> 
 async def test_a_temporary_child_that_crashes_is_removed_not_restarted(journal: Journal) -> None:
     spec = tree(recorder("tmp", journal, restart=Restart.TEMPORARY), recorder("a", journal))
     async with running(spec) as system:
-        await system.ref("/root/tmp").tell(Boom())
+        await system.actor_ref("/root/tmp").tell(Boom())
         await journal.wait_for(lambda: journal.count("crash") == 1)
         await trio.testing.wait_all_tasks_blocked()
         assert system.root.children() == ["a"]
@@ -117,7 +117,7 @@ async def test_a_temporary_sibling_is_not_restarted_by_one_for_all(journal: Jour
 
 async def test_a_restarted_child_keeps_its_ref(journal: Journal) -> None:
     async with running(tree(recorder("a", journal))) as system:
-        ref = system.ref("/root/a")
+        ref = system.actor_ref("/root/a")
         await crash_and_settle(system, "/root/a", journal, starts_expected=2)
         assert await ref.ask(Work(7)) == 7
 
@@ -129,8 +129,8 @@ async def test_siblings_crashing_together_under_one_for_all_count_as_one_restart
     async with running(spec) as system:
         # Both crash before the supervisor handles the first exit; the group
         # restart stops b, which settles b's own exit report.
-        system.ref("/root/a").tell_nowait(Boom())
-        system.ref("/root/b").tell_nowait(Boom())
+        system.actor_ref("/root/a").tell_nowait(Boom())
+        system.actor_ref("/root/b").tell_nowait(Boom())
         await journal.wait_for(lambda: journal.count("start") == 4)
         await trio.testing.wait_all_tasks_blocked()
         root = system.tree()
@@ -147,7 +147,7 @@ async def test_a_group_restart_also_starts_a_transient_sibling_that_had_ended(
         strategy=Strategy.ONE_FOR_ALL,
     )
     async with running(spec) as system:
-        await system.ref("/root/t").tell(Exit())
+        await system.actor_ref("/root/t").tell(Exit())
         await journal.wait_for(lambda: journal.count("stop", "t") == 1)
         await crash_and_settle(system, "/root/a", journal, starts_expected=4)
     assert journal.order("start") == ["t", "a", "t", "a"]

@@ -48,7 +48,7 @@ async def open_store(
     spec = SupervisorSpec("root", children=[store_spec(backends, **options)])  # type: ignore[arg-type]
     system = ActorSystem(spec)
     await nursery.start(system.run)
-    return system, Store.at(system.registry.handle, "/root/store", timeout_s=5)
+    return system, Store.at(system, "/root/store", timeout_s=5)
 
 
 @pytest.fixture

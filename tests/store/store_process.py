@@ -34,7 +34,7 @@ async def main(argv: list[str]) -> None:
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        store = Store.at(system.registry.handle, "/root/store")
+        store = Store.at(system, "/root/store")
         if mode == "produce":
             queue = rest[0]
 

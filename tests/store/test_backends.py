@@ -81,7 +81,7 @@ async def test_a_backend_bug_fails_its_batch_but_not_the_store(tmp_path: Path) -
     system = ActorSystem(spec)
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
-        store = Store.at(system.registry.handle, "/root/store")
+        store = Store.at(system, "/root/store")
         with pytest.raises(StoreError, match="IndexError"):
             await store.claim("q", lease_s=30)
         assert await store.claim_key("evt_1", ttl_s=60) is True
@@ -98,8 +98,8 @@ async def test_an_ask_given_up_on_before_its_batch_runs_is_not_carried_out(
     async with trio.open_nursery() as nursery:
         system = ActorSystem(SupervisorSpec("root", children=[store_spec(sqlite_backends(db))]))
         await nursery.start(system.run)
-        impatient = Store.at(system.registry.handle, "/root/store", timeout_s=0.3)
-        store = Store.at(system.registry.handle, "/root/store")
+        impatient = Store.at(system, "/root/store", timeout_s=0.3)
+        store = Store.at(system, "/root/store")
         blocker = sqlite3.connect(db, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # the writer's next batch waits for this lock
 

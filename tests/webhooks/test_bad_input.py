@@ -83,7 +83,7 @@ def test_random_requests_are_refused_with_a_4xx_and_store_nothing(
             system = ActorSystem(SupervisorSpec("root", children=[store_spec(make)]))  # type: ignore[arg-type]
             async with trio.open_nursery() as nursery:
                 await nursery.start(system.run)
-                store = Store.at(system.registry.handle, "/root/store")
+                store = Store.at(system, "/root/store")
                 sources = {
                     "stripe": WebhookSource("stripe", "stripe", StripeVerifier(["whsec_k"])),
                     "standard": WebhookSource(

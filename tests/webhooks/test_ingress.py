@@ -61,7 +61,7 @@ async def open_edge(
     """The webhook app behind the daemon's own accept loop, on a free port."""
     system = ActorSystem(SupervisorSpec("root", children=[store_spec(make_backend)]))
     await nursery.start(system.run)
-    store = Store.at(system.registry.handle, "/root/store", timeout_s=2)
+    store = Store.at(system, "/root/store", timeout_s=2)
     sources = options.pop("sources", None) or {
         "stripe": WebhookSource("stripe", "stripe", StripeVerifier([SECRET])),
         "sendgrid": WebhookSource(

@@ -137,12 +137,14 @@ async def pipeline(tmp_path: Path) -> AsyncIterator[Pipeline]:
         system = ActorSystem(spec)
         async with trio.open_nursery() as tree:
             await tree.start(system.run)
-            store = Store.at(system.registry.handle, "/root/store")
+            store = Store.at(system, "/root/store")
             sources = {"stripe": WebhookSource("stripe", "stripe", StripeVerifier([SECRET]))}
 
             def wake(namespace: str, deliveries: list[Delivery]) -> None:
                 for delivery in deliveries:
-                    system.ref(courier_path(namespace, delivery.destination)).tell_nowait(Wake())
+                    system.actor_ref(courier_path(namespace, delivery.destination)).tell_nowait(
+                        Wake()
+                    )
 
             ingress = WebhookIngress(
                 sources, store, routers={"stripe": Router("stripe", ROUTES)}, wake=wake
@@ -202,7 +204,7 @@ async def test_an_app_that_keeps_failing_ends_in_a_dead_letter_that_replay_deliv
     assert (await pipeline.store.event(NS, "evt_3")).status == "dead"
     pipeline.app.route("/hooks/stripe", Canned(200, json={"ok": True}))
     await pipeline.store.replay(queue, "evt_3")
-    pipeline.system.ref(courier_path(NS, "to-app")).tell_nowait(Wake())
+    pipeline.system.actor_ref(courier_path(NS, "to-app")).tell_nowait(Wake())
     await until(lambda: pipeline.courier("to-app")["delivered"] == 1)
     assert verified(pipeline.app.seen("/hooks/stripe")[-1])["id"] == "evt_3"
 

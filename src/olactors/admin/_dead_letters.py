@@ -49,7 +49,7 @@ def register_dead_letters(app: QuartTrio, context: ActorContext, store: Store) -
 
     def wake(queue: str) -> None:
         """A replayed item is ready now: tell its courier, if it has one."""
-        wake_courier(context.lookup, queue)
+        wake_courier(context, queue)
 
     @app.post("/dead-letters/<item_id>/replay")
     async def replay(item_id: str) -> Response:

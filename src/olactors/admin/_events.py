@@ -91,7 +91,7 @@ def register_events(
                 else:
                     done[destination] = state
                 if state in (DEAD, PENDING):
-                    wake_courier(context.lookup, queue)
+                    wake_courier(context, queue)
             return _json({"status": "retrying", "destinations": done})
 
         missing = f"no event {event_id} from {source} waiting to be delivered"
@@ -104,5 +104,5 @@ def register_events(
         deliveries = router.deliveries(record.type, record.payload)
         added = await store.add_deliveries(record, deliveries)
         for delivery in deliveries:
-            wake_courier(context.lookup, delivery.queue)
+            wake_courier(context, delivery.queue)
         return _json({"status": "routed", "destinations": dict.fromkeys(added, "queued")})

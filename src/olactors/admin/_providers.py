@@ -8,19 +8,19 @@ from quart import Response
 from quart_trio import QuartTrio
 
 from ..resilience import RESILIENCE_PATH, CircuitBreaker
-from ..runtime import ActorContext, ActorNotFound
+from ..runtime import ActorContext, ActorNotFound, ActorSnapshot, walk
 from ._answers import error_answer as _error
 from ._answers import json_answer as _json
 
 
 def provider_states(context: ActorContext, kind: Literal["breaker", "limiter"]) -> dict[str, Any]:
     """``{provider: inspect() state}`` of every provider's limiter or breaker."""
-    states = {}
-    for provider in context.snapshot(RESILIENCE_PATH).children:
-        for actor in provider.children:
-            if actor.name == kind:
-                states[provider.name] = actor.state
-    return states
+    # Each provider's actors sit at <RESILIENCE_PATH>/<provider>/<kind>.
+    return {
+        node.path.split("/")[-2]: node.state
+        for node in walk(context.snapshot(RESILIENCE_PATH))
+        if isinstance(node, ActorSnapshot) and node.name == kind
+    }
 
 
 def register_providers(app: QuartTrio, context: ActorContext) -> None:
@@ -33,7 +33,7 @@ def register_providers(app: QuartTrio, context: ActorContext) -> None:
     @app.post("/breakers/<provider>/reset")
     async def reset_breaker(provider: str) -> Response:
         try:
-            ref = context.lookup(f"{RESILIENCE_PATH}/{provider}/breaker")
+            ref = context.actor_ref(f"{RESILIENCE_PATH}/{provider}/breaker")
         except ActorNotFound:
             return _error(404, f"no breaker for {provider}")
         await CircuitBreaker(provider, ref).reset()

@@ -45,7 +45,7 @@ def register_routes(app: QuartTrio, context: ActorContext) -> None:
 
     async def _steer(namespace: str, name: str, message: Pause | Resume | ResetBreaker) -> Response:
         try:
-            ref = context.lookup(courier_path(namespace, name))
+            ref = context.actor_ref(courier_path(namespace, name))
             state: RouteState = await ref.ask(message, timeout=5.0)
         except ActorNotFound:
             return _json({"error": f"no destination {name} in {namespace}"}, 404)

@@ -43,7 +43,7 @@ def admin_spec(config: Config, env: Mapping[str, str], store_path: str) -> Actor
     state_dir = config.daemon.state_dir
 
     def app(context: ActorContext, closing: trio.Event) -> Any:
-        store_handle = Store.at(context.lookup, store_path, timeout_s=store.timeout_s)
+        store_handle = Store.at(context, store_path, timeout_s=store.timeout_s)
         return admin_app(
             context,
             store_handle,

@@ -2,6 +2,7 @@
 
 from . import abacatepay, google, instagram, sendgrid, stripe
 from ._cache import CachedResponse, MemoryCache, ResponseCache, StoreCache
+from ._classifiers import classifier
 from ._client import (
     SAFE_METHODS,
     Classify,
@@ -41,6 +42,7 @@ __all__ = [
     "StoreCache",
     "ValidationError",
     "abacatepay",
+    "classifier",
     "error_for_status",
     "error_for_status_and_body",
     "google",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import Field, field_validator
 
+from ..store import BackendFactory, RedisBackend, SqliteBackend
 from ._base import Section
+from .secrets import read_secret
+
+#: A backend's own time limit (sqlite busy timeout, Redis socket timeout) as a
+#: share of the store's ask timeout: a batch that cannot finish fails, with
+#: nothing written, before the callers waiting on it give up.
+BACKEND_SHARE_OF_TIMEOUT = 0.4
 
 
 class StoreConfig(Section):
@@ -43,3 +51,31 @@ class StoreConfig(Section):
                 "must not hold credentials: name the password's variable in redis_password_env"
             )
         return url
+
+    @property
+    def shared(self) -> bool:
+        """Whether other replicas share this store (Redis), and so budgets and caches too."""
+        return self.backend == "redis"
+
+    def redis_password(self, env: Mapping[str, str]) -> str | None:
+        """The Redis password from the variable ``redis_password_env`` names, if it names one."""
+        if self.redis_password_env is None:
+            return None
+        return read_secret(env, self.redis_password_env, "store.redis_password_env")
+
+    def backends(self, env: Mapping[str, str]) -> BackendFactory:
+        """Builds a backend for a role ("writer" or "reader"); secrets read from ``env`` now."""
+        limit_s = self.timeout_s * BACKEND_SHARE_OF_TIMEOUT
+        if self.backend == "sqlite":
+            path, synchronous = self.sqlite_path, self.sqlite_synchronous
+            return lambda role: SqliteBackend(
+                path,
+                role=role,
+                synchronous=synchronous,
+                busy_timeout_s=limit_s,
+            )
+        url, prefix, password = self.redis_url, self.redis_prefix, self.redis_password(env)
+        connect_s = min(self.redis_connect_timeout_s, limit_s)
+        return lambda role: RedisBackend(
+            url, prefix=prefix, password=password, connect_timeout_s=connect_s, timeout_s=limit_s
+        )

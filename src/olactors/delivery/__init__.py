@@ -18,7 +18,14 @@ from ._keys import destination_of, queue_name, state_key
 from ._route import DestinationSpec, RouteState, tolerant_breaker
 from ._schedule import DEFAULT_SCHEDULE_S, RetryPolicy
 from ._slots import SlotPool
-from ._tree import DELIVERY_PATH, DeliveryGroup, courier_path, delivery_spec, wake_courier
+from ._tree import (
+    DELIVERY_PATH,
+    DeliveryGroup,
+    courier_path,
+    delivery_spec,
+    queue_wakes,
+    wake_courier,
+)
 
 __all__ = [
     "DEFAULT_SCHEDULE_S",
@@ -44,6 +51,7 @@ __all__ = [
     "delivery_spec",
     "destination_of",
     "queue_name",
+    "queue_wakes",
     "state_key",
     "tolerant_breaker",
     "wake_courier",

@@ -133,7 +133,7 @@ class Courier(Actor[CourierMessage]):
     # -- life -------------------------------------------------------------------
 
     async def started(self) -> None:
-        self._store = Store.at(self.context.lookup, self.store_path)
+        self._store = Store.at(self.context, self.store_path)
         self._destination = self.spec.make()
         self.context.nursery.start_soon(self._settler)
         self.context.nursery.start_soon(self._work)

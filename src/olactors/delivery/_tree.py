@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from ..runtime import ActorError, ActorSpec, Backoff, SupervisorSpec
+from ..runtime import ActorError, ActorSpec, Backoff, Refs, SupervisorSpec
+from ..store import QueueWakes
 from ._courier import STATE_REFRESH_S, Courier, Wake
 from ._keys import destination_of
 from ._route import DestinationSpec
@@ -88,10 +88,18 @@ def delivery_spec(
     )
 
 
-def wake_courier(lookup: Callable[[str], Any], queue: str) -> None:
+def wake_courier(refs: Refs, queue: str) -> None:
     """Tell the courier of ``queue`` (if it is a destination's, and runs here) to claim."""
     owner = destination_of(queue)
     if owner is None:
         return
     with contextlib.suppress(ActorError):
-        lookup(courier_path(*owner)).tell_nowait(Wake())
+        refs.actor_ref(courier_path(*owner)).tell_nowait(Wake())
+
+
+def queue_wakes(url: str, *, prefix: str, password: str | None) -> ActorSpec:
+    """On Redis, the listener that wakes this replica's couriers for work another stored."""
+    return ActorSpec(
+        "wakes",
+        lambda: QueueWakes(url, prefix=prefix, password=password, on_wake=wake_courier),
+    )

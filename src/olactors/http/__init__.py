@@ -1,22 +1,25 @@
 """HTTP listeners as supervised actors: hypercorn behind a capped accept loop."""
 
 from ._addresses import bind_host, is_loopback
-from ._dispatch import PrefixDispatcher, answer_lifespan
+from ._dispatch import App, Mount, PrefixDispatcher, answer_lifespan, mounted
 from ._errors import HttpError
 from ._listener import AppFactory, HttpListener, hypercorn_config, listener_spec
 from ._server import MAX_REFUSING, EdgeLimits, serve
 
 __all__ = [
     "MAX_REFUSING",
+    "App",
     "AppFactory",
     "EdgeLimits",
     "HttpError",
     "HttpListener",
+    "Mount",
     "PrefixDispatcher",
     "answer_lifespan",
     "bind_host",
     "hypercorn_config",
     "is_loopback",
     "listener_spec",
+    "mounted",
     "serve",
 ]

@@ -3,8 +3,16 @@ capability (``/webhooks/`` today; OAuth callbacks and the websocket next) on one
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ..runtime import ActorContext
+
+if TYPE_CHECKING:
+    from ._listener import AppFactory
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -50,6 +58,30 @@ class PrefixDispatcher:
             await send({"type": "http.response.body", "body": _NOT_FOUND})
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A capability's share of the public listener: the app served under ``prefix``.
+
+    ``app`` is called once per listener start, with the listener's context
+    (to find the store and the couriers) and its closing event.
+    """
+
+    prefix: str
+    app: Callable[[ActorContext, trio.Event], App]
+
+
+def mounted(mounts: Sequence[Mount]) -> AppFactory:
+    """The public listener's app: each mount's app behind one :class:`PrefixDispatcher`."""
+    prefixes = [mount.prefix for mount in mounts]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError(f"two capabilities mounted at one prefix: {sorted(prefixes)}")
+
+    def build(context: ActorContext, closing: trio.Event) -> PrefixDispatcher:
+        return PrefixDispatcher({mount.prefix: mount.app(context, closing) for mount in mounts})
+
+    return build
 
 
 async def answer_lifespan(receive: Receive, send: Send) -> None:

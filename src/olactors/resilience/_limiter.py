@@ -86,7 +86,7 @@ class RateLimiterActor(Actor[Reserve | Observe]):
 
     async def started(self) -> None:
         if self._shared_path is not None:
-            self._store = Store.at(self.context.lookup, self._shared_path)
+            self._store = Store.at(self.context, self._shared_path)
 
     async def receive(self, message: Reserve | Observe) -> float | None:
         now = trio.current_time()

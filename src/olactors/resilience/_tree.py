@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from ..runtime import ActorSpec, Strategy, SupervisorSpec
+from ..runtime import ActorSpec, Refs, Strategy, SupervisorSpec
 from ._breaker import CircuitBreaker, breaker_factory
 from ._breaker_state import BreakerSettings
 from ._limiter import RateLimit, RateLimiter, limiter_factory
@@ -21,12 +20,12 @@ class ProviderGuard:
     breaker: CircuitBreaker
 
     @classmethod
-    def at(cls, lookup: Callable[[str], Any], path: str, provider: str) -> ProviderGuard:
+    def at(cls, refs: Refs, path: str, provider: str) -> ProviderGuard:
         """The guard of ``provider`` under the resilience supervisor at ``path``."""
         return cls(
             provider,
-            RateLimiter(provider, lookup(f"{path}/{provider}/limiter")),
-            CircuitBreaker(provider, lookup(f"{path}/{provider}/breaker")),
+            RateLimiter(provider, refs.actor_ref(f"{path}/{provider}/limiter")),
+            CircuitBreaker(provider, refs.actor_ref(f"{path}/{provider}/breaker")),
         )
 
 

@@ -22,7 +22,7 @@ from ._errors import (
     SystemHalted,
     TopLevelFailure,
 )
-from ._ref import DEFAULT_ASK_TIMEOUT_S, ActorRef
+from ._ref import DEFAULT_ASK_TIMEOUT_S, ActorRef, Refs
 from ._reply import Reply
 from ._snapshot import ActorSnapshot, ErrorInfo, Snapshot, Status, SupervisorSnapshot, walk
 from ._spec import ActorSpec, Backoff, ChildSpec, Restart, Strategy, SupervisorSpec
@@ -49,6 +49,7 @@ __all__ = [
     "ErrorInfo",
     "MailboxFull",
     "MessageDeadLettered",
+    "Refs",
     "Reply",
     "ReplyAbandoned",
     "Restart",

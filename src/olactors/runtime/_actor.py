@@ -11,7 +11,9 @@ import trio
 from ._control import SupervisorRef
 from ._errors import ActorNotFound
 from ._ref import ActorRef
+from ._registry import Registry
 from ._reply import Reply
+from ._snapshot import Snapshot
 
 M = TypeVar("M", bound=msgspec.Struct)
 
@@ -34,21 +36,19 @@ class ActorContext:
     ``nursery``, ``stop`` and ``defer`` raise ``RuntimeError``.
     """
 
-    __slots__ = ("_cell", "_ended", "_halt", "_lookup", "_snapshot", "path", "ref")
+    __slots__ = ("_cell", "_ended", "_halt", "_registry", "path", "ref")
 
     def __init__(
         self,
         path: str,
         ref: ActorRef[Any],
-        lookup: Callable[[str], Any],
+        registry: Registry,
         cell: _CellControl,
-        snapshot: Callable[[str], Any],
         halt: Callable[[str, int], None],
     ) -> None:
         self.path = path
         self.ref = ref
-        self._lookup = lookup
-        self._snapshot = snapshot
+        self._registry = registry
         self._cell = cell
         self._halt = halt
         self._ended = False
@@ -79,35 +79,28 @@ class ActorContext:
         """The path of the tree's root supervisor (``/root``), for actors that read the tree."""
         return "/" + self.path.split("/")[1]
 
-    def lookup(self, path: str) -> Any:
-        """The handle of another child by path (an ActorRef or a SupervisorRef).
-
-        Raises :class:`ActorNotFound` if there is none.
-        """
-        return self._lookup(path)
-
     def actor_ref(self, path: str) -> ActorRef[Any]:
         """The ref of the actor at ``path`` (``ref`` is this actor's own);
         :class:`ActorNotFound` if there is none, or it is a supervisor."""
-        handle = self._lookup(path)
+        handle = self._registry.handle(path)
         if not isinstance(handle, ActorRef):
             raise ActorNotFound(f"{path} (a supervisor, not an actor)")
         return handle
 
     def supervisor(self, path: str) -> SupervisorRef:
         """The supervisor at ``path``; :class:`ActorNotFound` if none, or an actor."""
-        handle = self._lookup(path)
+        handle = self._registry.handle(path)
         if not isinstance(handle, SupervisorRef):
             raise ActorNotFound(f"{path} (an actor, not a supervisor)")
         return handle
 
-    def snapshot(self, path: str) -> Any:
+    def snapshot(self, path: str) -> Snapshot:
         """The snapshot of the child at ``path`` and everything under it, as it is now.
 
         For actors that report on the tree (the admin listener). Never blocks;
         raises :class:`ActorNotFound` for an unknown path.
         """
-        return self._snapshot(path)
+        return self._registry.get(path).snapshot(trio.current_time())
 
     def stop(self) -> None:
         """End this incarnation normally once the current message is handled.

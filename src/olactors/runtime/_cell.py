@@ -41,9 +41,7 @@ class ActorCell(Child):
         self.actor_spec = spec
         self.mailbox = Mailbox(path, spec.mailbox_capacity, services.timer)
         self.ref: ActorRef[Any] = ActorRef(path, self.mailbox)
-        self._lookup = services.registry.handle
-        registry = services.registry
-        self._snapshot_of = lambda path: registry.get(path).snapshot(trio.current_time())
+        self._registry = services.registry
         self._halt = services.halt
         self.actor: Actor[Any] | None = None
         self.actor_type = "actor"
@@ -74,9 +72,7 @@ class ActorCell(Child):
             self._meter = RateMeter(trio.current_time())
         # A context per incarnation, so that an instance that has ended cannot
         # steer (stop, defer, spawn into) the one that replaced it.
-        context = ActorContext(
-            self.path, self.ref, self._lookup, self, self._snapshot_of, self._halt
-        )
+        context = ActorContext(self.path, self.ref, self._registry, self, self._halt)
         actor = self.actor_spec.factory()
         if not isinstance(actor, Actor):
             raise TypeError(f"factory of {self.path} returned {actor!r}, not an Actor")

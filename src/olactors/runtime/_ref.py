@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 import trio
@@ -93,3 +93,14 @@ class ActorRef(Generic[M]):
     @property
     def mailbox_depth(self) -> int:
         return self._mailbox.depth()
+
+
+class Refs(Protocol):
+    """Whatever finds actors by path: the :class:`ActorSystem`, or an actor's context.
+
+    The seam every package's ``at(refs, path)`` takes, so a handle on the
+    store or a provider's guard is built the same way inside and outside
+    the tree.
+    """
+
+    def actor_ref(self, path: str) -> ActorRef[Any]: ...

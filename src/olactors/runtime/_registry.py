@@ -8,6 +8,8 @@ from ._errors import ActorNotFound, DuplicateChild
 
 if TYPE_CHECKING:
     from ._child import Child
+    from ._control import SupervisorRef
+    from ._ref import ActorRef
 
 
 class Registry:
@@ -35,9 +37,10 @@ class Registry:
         except KeyError:
             raise ActorNotFound(path) from None
 
-    def handle(self, path: str) -> Any:
+    def handle(self, path: str) -> ActorRef[Any] | SupervisorRef:
         """The public handle of the child at ``path`` (an ActorRef or SupervisorRef)."""
-        return self.get(path).handle()
+        handle: ActorRef[Any] | SupervisorRef = self.get(path).handle()
+        return handle
 
     def paths(self) -> list[str]:
         return sorted(self._children)

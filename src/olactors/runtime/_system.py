@@ -54,8 +54,8 @@ class ActorSystem:
     def root(self) -> SupervisorRef:
         return self._root.handle()
 
-    def ref(self, path: str) -> ActorRef[Any]:
-        """The ref of the actor at ``path``; :class:`ActorNotFound` if none."""
+    def actor_ref(self, path: str) -> ActorRef[Any]:
+        """The ref of the actor at ``path``; :class:`ActorNotFound` if none, or a supervisor."""
         handle = self.registry.handle(path)
         if not isinstance(handle, ActorRef):
             raise ActorNotFound(f"{path} (a supervisor, not an actor)")

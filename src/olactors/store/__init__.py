@@ -7,7 +7,7 @@ redis-py.
 """
 
 from ._actor import StoreActor
-from ._backend import Backend
+from ._backend import Backend, BackendFactory, Role
 from ._commands import Settlement
 from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
@@ -51,6 +51,7 @@ __all__ = [
     "UNROUTED",
     "Attempt",
     "Backend",
+    "BackendFactory",
     "Claimed",
     "DeadLetterItem",
     "DeadLetterPage",
@@ -69,6 +70,7 @@ __all__ = [
     "QueueItem",
     "QueueWakes",
     "RedisBackend",
+    "Role",
     "Settlement",
     "SqliteBackend",
     "Store",

@@ -8,12 +8,16 @@ time and never touched from the event loop.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Literal, Protocol
 
 from ._commands import Command
 
 #: What a batch yields per command: the result, or the StoreError to raise.
 Outcome = Any
+
+#: The store's two actors: the writer commits, the reader answers reads beside it.
+Role = Literal["writer", "reader"]
 
 
 class Backend(Protocol):
@@ -40,3 +44,7 @@ class Backend(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """Non-secret facts for ``inspect()``: path, URL without password, mode."""
+
+
+#: Builds a fresh backend for a role at each (re)start of that role's actor.
+BackendFactory = Callable[[Role], Backend]

@@ -13,6 +13,7 @@ import msgspec
 
 from ..state import PRIVATE_DIR, private_file
 from . import _sqlite_eventlog as eventlog
+from ._backend import Role
 from ._commands import (
     Ack,
     Bury,
@@ -140,7 +141,7 @@ class SqliteBackend:
         self,
         path: Path,
         *,
-        role: Literal["writer", "reader"] = "writer",
+        role: Role = "writer",
         synchronous: Synchronous = "FULL",
         busy_timeout_s: float = 2.0,
         clock: Callable[[], float] = time.time,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from ..runtime import (
@@ -11,12 +10,13 @@ from ..runtime import (
     ActorRef,
     ActorSpec,
     Backoff,
+    Refs,
     Restart,
     Strategy,
     SupervisorSpec,
 )
 from ._actor import StoreActor
-from ._backend import Backend
+from ._backend import BackendFactory, Role
 from ._commands import (
     WRITES,
     Ack,
@@ -85,9 +85,10 @@ class Store:
         self._timeout_s = timeout_s
 
     @classmethod
-    def at(cls, lookup: Callable[[str], Any], path: str, *, timeout_s: float = 5.0) -> Store:
+    def at(cls, refs: Refs, path: str, *, timeout_s: float = 5.0) -> Store:
         """The store whose supervisor is at ``path`` (see :func:`store_spec`)."""
-        return cls(lookup(f"{path}/writer"), lookup(f"{path}/reader"), timeout_s=timeout_s)
+        writer, reader = refs.actor_ref(f"{path}/writer"), refs.actor_ref(f"{path}/reader")
+        return cls(writer, reader, timeout_s=timeout_s)
 
     async def _call(self, command: Command) -> Any:
         ref = self._writer if isinstance(command, WRITES) else self._reader
@@ -329,7 +330,7 @@ STORE_PATH = "/root/store"
 
 
 def store_spec(
-    make_backend: Callable[[str], Backend],
+    make_backend: BackendFactory,
     *,
     name: str = "store",
     mailbox_capacity: int = 10_000,
@@ -346,7 +347,7 @@ def store_spec(
     finds the schema in place; they restart independently.
     """
 
-    def actor(role: str) -> ActorSpec:
+    def actor(role: Role) -> ActorSpec:
         return ActorSpec(
             role,
             lambda: StoreActor(make_backend(role), max_batch=max_batch),

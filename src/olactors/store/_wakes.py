@@ -17,13 +17,13 @@ from typing import Any
 import redis
 import trio
 
-from ..runtime import Actor
+from ..runtime import Actor, Refs
 from ._redis import redacted
 
 log = logging.getLogger("olactors.store")
 
-#: Called in the event loop with the actor's lookup and a queue's name.
-OnWake = Callable[[Callable[[str], Any], str], None]
+#: Called in the event loop with the actor's context (to find refs) and a queue's name.
+OnWake = Callable[[Refs, str], None]
 
 
 class QueueWakes(Actor[Any]):
@@ -107,7 +107,7 @@ class QueueWakes(Actor[Any]):
         if self._stop.is_set():
             return
         self.received += 1
-        self._on_wake(self.context.lookup, queue)
+        self._on_wake(self.context, queue)
 
     def inspect(self) -> dict[str, Any]:
         return {"channel": self.channel, "connected": self.connected, "received": self.received}

@@ -17,7 +17,7 @@ from ._events import IncomingEvent, events_of
 from ._ingress import PREFIX, WebhookIngress, WebhookSource
 from ._routes import Route, Router, namespace_of
 from ._senders import networks
-from ._tree import webhook_deliveries, webhook_routers, webhook_sources
+from ._tree import webhook_deliveries, webhook_routers, webhook_sources, webhooks_mount
 
 __all__ = [
     "PREFIX",
@@ -42,4 +42,5 @@ __all__ = [
     "webhook_deliveries",
     "webhook_routers",
     "webhook_sources",
+    "webhooks_mount",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from ..config import ConfigError, RouteConfig, WebhooksConfig, read_secret
+import trio
+
+from ..config import Config, ConfigError, RouteConfig, WebhooksConfig, read_secret
 from ..delivery import (
     DeliveryGroup,
     Destination,
@@ -13,13 +15,53 @@ from ..delivery import (
     HandlerDestination,
     HttpDestination,
     RetryPolicy,
+    wake_courier,
 )
-from ._ingress import WebhookSource
+from ..http import Mount
+from ..runtime import ActorContext
+from ..store import STORE_PATH, Delivery, Store
+from ._budget import BodyBudget
+from ._ingress import PREFIX, WebhookIngress, WebhookSource
 from ._routes import Route, Router, namespace_of
 from ._schemes import SCHEMES
 from ._senders import networks
 
 log = logging.getLogger("olactors.webhooks")
+
+
+def webhooks_mount(config: Config, env: Mapping[str, str]) -> Mount:
+    """The ingress, served at ``/webhooks/`` on the public listener.
+
+    Every source's secrets are read here, so a source that cannot verify
+    fails the start, not the first event.
+    """
+    sources = webhook_sources(config.webhooks, env)
+    routers = webhook_routers(config.webhooks)
+    server, webhooks, store = config.server, config.webhooks, config.store
+    # One budget for every incarnation: a restarted listener starts from zero
+    # anyway (its requests ended with it), and the figure stays one place.
+    budget = BodyBudget(server.max_bodies_in_flight_bytes)
+    proxies = networks(server.trusted_proxies)
+
+    def app(context: ActorContext, closing: trio.Event) -> WebhookIngress:
+        def wake(namespace: str, deliveries: list[Delivery]) -> None:
+            for delivery in deliveries:
+                wake_courier(context, delivery.queue)
+
+        return WebhookIngress(
+            sources,
+            Store.at(context, STORE_PATH, timeout_s=store.timeout_s),
+            routers=routers,
+            wake=wake,
+            max_body_bytes=server.max_body_bytes,
+            body_timeout_s=server.body_timeout_s,
+            budget=budget,
+            dedup_ttl_s=webhooks.dedup_ttl_s,
+            retention_s=webhooks.retention_s,
+            trusted_proxies=proxies,
+        )
+
+    return Mount(PREFIX, app)
 
 
 def webhook_sources(config: WebhooksConfig, env: Mapping[str, str]) -> dict[str, WebhookSource]:
