@@ -2,7 +2,7 @@
 
 from ._addresses import bind_host, is_loopback
 from ._dispatch import App, Mount, PrefixDispatcher, answer_lifespan, mounted
-from ._errors import HttpError
+from ._errors import HttpError, retry_after
 from ._listener import AppFactory, HttpListener, hypercorn_config, listener_spec
 from ._server import MAX_REFUSING, EdgeLimits, serve
 
@@ -21,5 +21,6 @@ __all__ = [
     "is_loopback",
     "listener_spec",
     "mounted",
+    "retry_after",
     "serve",
 ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 
 class ResilienceError(Exception):
-    """Base class of the resilience layer's errors."""
+    """Base class of the resilience layer's errors; ``retry_after_s``: when to try again."""
+
+    retry_after_s: float | None = None
 
 
 class RateLimited(ResilienceError):

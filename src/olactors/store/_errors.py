@@ -13,7 +13,13 @@ from __future__ import annotations
 
 
 class StoreError(Exception):
-    """Base class of every error the store raises on purpose."""
+    """Base class of every error the store raises on purpose.
+
+    ``retry_after_s`` is set on those worth retrying as they are: what an
+    edge sends as ``Retry-After``.
+    """
+
+    retry_after_s: float | None = None
 
 
 class StoreUnavailable(StoreError):
@@ -26,6 +32,10 @@ class StoreUnavailable(StoreError):
     atomic step, and not with ``claim_key`` followed by ``enqueue``: a retry
     after a late commit then finds the event stored, not just its key taken.
     """
+
+    # The store reconnects within a second or two of an outage ending; a
+    # sender asked to wait a few seconds more finds it back.
+    retry_after_s = 5.0
 
 
 class LeaseLost(StoreError):

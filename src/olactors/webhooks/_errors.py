@@ -56,3 +56,5 @@ class BodyTooLarge(WebhookError):
 
 class EdgeBusy(WebhookError):
     status = 503
+    # Bodies in flight finish in well under this (each has body_timeout_s at most).
+    retry_after_s = 5.0

@@ -21,7 +21,7 @@ import trio
 
 from .. import metrics
 from ..config import SourceKind as Kind
-from ..http import answer_lifespan
+from ..http import answer_lifespan, retry_after
 from ..store import DEFAULT_KEEP_S, Delivery, EnqueueResult, Store, StoreUnavailable
 from ._budget import BodyBudget, Hold
 from ._errors import (
@@ -92,7 +92,6 @@ class WebhookIngress:
         budget: BodyBudget | None = None,
         dedup_ttl_s: float = DEFAULT_KEEP_S,
         retention_s: float = DEFAULT_KEEP_S,
-        retry_after_s: int = 5,
         trusted_proxies: tuple[Network, ...] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -106,7 +105,6 @@ class WebhookIngress:
         self.budget = budget if budget is not None else BodyBudget(64 * max_body_bytes)
         self.dedup_ttl_s = dedup_ttl_s
         self.retention_s = retention_s
-        self.retry_after_s = retry_after_s
         self.trusted_proxies = trusted_proxies
         self._clock = clock
         self._encode = msgspec.json.Encoder().encode
@@ -129,10 +127,12 @@ class WebhookIngress:
             status, extra = exc.status, [(b"connection", b"close")]
             if isinstance(exc, EdgeBusy):
                 metrics.HTTP_REFUSED.labels("public", "bodies").inc()
-                extra.append((b"retry-after", str(self.retry_after_s).encode()))
+            if exc.retry_after_s is not None:
+                extra.append(retry_after(exc.retry_after_s))
             answer = _Answer("refused", error=type(exc).__name__, message=str(exc))
         except WebhookError as exc:
-            status, extra = exc.status, []
+            status = exc.status
+            extra = [] if exc.retry_after_s is None else [retry_after(exc.retry_after_s)]
             answer = _Answer("refused", error=type(exc).__name__, message=str(exc))
         name = scope["path"][len(PREFIX) :] if scope["path"].startswith(PREFIX) else ""
         source = name if name in self.sources else "unknown"
@@ -179,16 +179,16 @@ class WebhookIngress:
                 exc,
                 extra={"source": source.name, "event_id": events[0].id},
             )
-            return self._unavailable()
+            return self._unavailable(exc.retry_after_s or StoreUnavailable.retry_after_s)
         except Exception:
             # Not stored, or not known to be: the provider must send it again.
             log.exception("%s webhook not stored (unexpected error), answering 503", source.name)
-            return self._unavailable()
+            return self._unavailable(StoreUnavailable.retry_after_s)
         return 200, _summary(source.kind, events, results), []
 
-    def _unavailable(self) -> tuple[int, _Answer, list[tuple[bytes, bytes]]]:
+    def _unavailable(self, wait_s: float) -> tuple[int, _Answer, list[tuple[bytes, bytes]]]:
         answer = _Answer("unavailable", message="the event could not be stored; retry")
-        return 503, answer, [(b"retry-after", str(self.retry_after_s).encode())]
+        return 503, answer, [retry_after(wait_s)]
 
     async def _read(self, receive: Receive) -> bytes:
         """The body, within ``body_timeout_s`` and the shared byte budget.
