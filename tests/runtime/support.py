@@ -19,7 +19,7 @@ from olactors.runtime import (
     ActorSpec,
     ActorSystem,
     Backoff,
-    DeadLetterSink,
+    DroppedMessages,
     Restart,
     SupervisorSpec,
 )
@@ -128,10 +128,10 @@ _NO_BACKOFF = Backoff(initial_s=0.0, max_s=0.0, max_tries=None)
 
 @asynccontextmanager
 async def running(
-    spec: SupervisorSpec, dead_letters: DeadLetterSink | None = None
+    spec: SupervisorSpec, dropped: DroppedMessages | None = None
 ) -> AsyncIterator[ActorSystem]:
     """Run a system for the body of the block, then shut it down in order."""
-    system = ActorSystem(spec, dead_letters=dead_letters)
+    system = ActorSystem(spec, dropped=dropped)
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         try:

@@ -1,4 +1,4 @@
-"""Beyond OTP: mailboxes survive restarts, poison messages are dead-lettered."""
+"""Beyond OTP: mailboxes survive restarts, poison messages are dropped."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import trio.testing
 from olactors.runtime import (
     Actor,
     ActorSpec,
-    DeadLetterSink,
-    MessageDeadLettered,
+    DroppedMessages,
+    MessageDropped,
     Restart,
     SupervisorSpec,
 )
@@ -34,12 +34,12 @@ async def test_messages_queued_during_a_crash_are_delivered_after_the_restart(
     assert [e[2] for e in journal.of("handled")] == list(range(20))
 
 
-async def test_a_poison_message_is_dead_lettered_after_n_crashes_and_the_next_is_handled(
+async def test_a_poison_message_is_dropped_after_n_crashes_and_the_next_is_handled(
     journal: Journal,
 ) -> None:
-    letters = DeadLetterSink()
+    letters = DroppedMessages()
     spec = tree(recorder("a", journal, max_message_crashes=3))
-    async with running(spec, dead_letters=letters) as system:
+    async with running(spec, dropped=letters) as system:
         ref = system.actor_ref("/root/a")
         ref.tell_nowait(Boom("poison"))
         ref.tell_nowait(Work(1))
@@ -57,9 +57,9 @@ async def test_a_poison_message_under_otp_default_intensity_does_not_escalate(
 ) -> None:
     # OTP's default intensity (1 restart in 5 s) and the default of 3 crashes in
     # a row: the redeliveries of one message are one failure, not three.
-    letters = DeadLetterSink()
+    letters = DroppedMessages()
     spec = tree(recorder("a", journal), max_restarts=1, within_s=5.0)
-    async with running(spec, dead_letters=letters) as system:
+    async with running(spec, dropped=letters) as system:
         ref = system.actor_ref("/root/a")
         ref.tell_nowait(Boom("poison"))
         ref.tell_nowait(Work(1))
@@ -91,18 +91,18 @@ async def test_two_different_poison_messages_are_two_failures_toward_intensity(
     assert [tag for _, _, tag in journal.of("crash")][:4] == ["first"] * 3 + ["second"]
 
 
-async def test_asking_with_a_poison_message_raises_message_dead_lettered(
+async def test_asking_with_a_poison_message_raises_message_dropped(
     journal: Journal,
 ) -> None:
     spec = tree(recorder("a", journal, max_message_crashes=2))
     async with running(spec) as system:
-        with pytest.raises(MessageDeadLettered) as caught:
+        with pytest.raises(MessageDropped) as caught:
             await system.actor_ref("/root/a").ask(Boom("bad"))
     assert caught.value.crashes == 2
     assert isinstance(caught.value.error, ValueError)
 
 
-async def test_a_message_that_succeeds_on_redelivery_is_not_dead_lettered(
+async def test_a_message_that_succeeds_on_redelivery_is_not_dropped(
     journal: Journal,
 ) -> None:
     crashed_once: set[int] = set()
@@ -114,16 +114,16 @@ async def test_a_message_that_succeeds_on_redelivery_is_not_dead_lettered(
                 raise RuntimeError("transient")
             return await super().receive(message)
 
-    letters = DeadLetterSink()
+    letters = DroppedMessages()
     spec = tree(ActorSpec("f", lambda: Flaky("f", journal), max_message_crashes=2))
-    async with running(spec, dead_letters=letters) as system:
+    async with running(spec, dropped=letters) as system:
         assert await system.actor_ref("/root/f").ask(Work(5)) == 5
     assert letters.total == 0
 
 
 async def test_crashes_count_only_in_a_row_for_the_same_message(journal: Journal) -> None:
     # Two different messages each crashing once must not add up to one poison.
-    letters = DeadLetterSink()
+    letters = DroppedMessages()
     crashed: set[int] = set()
 
     class OnceEach(Recorder):
@@ -134,7 +134,7 @@ async def test_crashes_count_only_in_a_row_for_the_same_message(journal: Journal
             return await super().receive(message)
 
     spec = tree(ActorSpec("o", lambda: OnceEach("o", journal), max_message_crashes=2))
-    async with running(spec, dead_letters=letters) as system:
+    async with running(spec, dropped=letters) as system:
         ref = system.actor_ref("/root/o")
         ref.tell_nowait(Work(1))
         ref.tell_nowait(Work(2))
@@ -142,16 +142,16 @@ async def test_crashes_count_only_in_a_row_for_the_same_message(journal: Journal
     assert letters.total == 0
 
 
-async def test_messages_left_when_an_actor_stops_for_good_are_dead_lettered(
+async def test_messages_left_when_an_actor_stops_for_good_are_dropped(
     journal: Journal,
 ) -> None:
     class Stuck(Actor[Any]):
         async def receive(self, message: Any) -> None:
             await trio.sleep_forever()
 
-    letters = DeadLetterSink()
+    letters = DroppedMessages()
     spec = tree(ActorSpec("s", Stuck, restart=Restart.TEMPORARY, shutdown_timeout_s=0))
-    async with running(spec, dead_letters=letters) as system:
+    async with running(spec, dropped=letters) as system:
         ref = system.actor_ref("/root/s")
         for n in range(3):
             ref.tell_nowait(Work(n))

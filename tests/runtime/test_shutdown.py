@@ -11,7 +11,7 @@ from olactors.runtime import (
     Actor,
     ActorSpec,
     ActorSystem,
-    DeadLetterSink,
+    DroppedMessages,
     Status,
     SupervisorSpec,
 )
@@ -69,11 +69,11 @@ async def test_no_task_of_an_actor_outlives_the_system(journal: Journal) -> None
     assert journal.count("background-ended") == 1
 
 
-async def test_force_stop_cancels_at_once_and_dead_letters_what_was_queued(
+async def test_force_stop_cancels_at_once_and_drops_what_was_queued(
     journal: Journal, autojump_clock: trio.testing.MockClock
 ) -> None:
-    letters = DeadLetterSink()
-    system = ActorSystem(tree(recorder("a", journal)), dead_letters=letters)
+    letters = DroppedMessages()
+    system = ActorSystem(tree(recorder("a", journal)), dropped=letters)
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         ref = system.actor_ref("/root/a")

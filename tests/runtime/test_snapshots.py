@@ -11,6 +11,7 @@ import trio.testing
 
 from olactors.runtime import (
     ActorNotFound,
+    ActorSystem,
     ActorSnapshot,
     ActorSpec,
     Snapshot,
@@ -146,3 +147,16 @@ async def test_an_actor_snapshot_is_asked_for_by_path_and_refused_for_a_supervis
         assert system.actor_snapshot("/root/a").state == {"name": "a"}
         with pytest.raises(ActorNotFound, match="a supervisor, not an actor"):
             system.actor_snapshot("/root")
+
+
+async def test_times_of_day_come_from_the_clock_the_system_was_given(journal: Journal) -> None:
+    system = ActorSystem(tree(recorder("a", journal, max_message_crashes=1)), clock=lambda: 1234.5)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        await system.actor_ref("/root/a").tell(Boom("x"))
+        await journal.wait_for(lambda: journal.count("start", "a") == 2)
+        error = system.snapshot("/root/a").last_error
+        system.shutdown()
+    assert error is not None
+    assert error.at == 1234.5
+    assert [dropped.at for dropped in system.dropped.recent] == [1234.5]

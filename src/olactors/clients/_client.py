@@ -19,6 +19,7 @@ import trio
 
 from .. import metrics
 from ..resilience import ProviderGuard, retry_after_s
+from ..runtime import Clock
 from ._cache import CachedResponse, ResponseCache
 from ._errors import NetworkError, ProviderError, ProviderTimeout, error_for_status
 
@@ -95,8 +96,10 @@ class ProviderClient:
         auth: httpx.Auth | None = None,
         cache: ResponseCache | None = None,
         classify: Classify = error_for_status_and_body,
+        clock: Clock = time.time,
     ) -> None:
         self.provider = provider
+        self._clock = clock
         self.settings = settings
         self._guard = guard
         self._cache = cache
@@ -240,7 +243,7 @@ class ProviderClient:
                     f"{endpoint}: HTTP {reply.status_code}",
                     status=reply.status_code,
                     body=reply.content,
-                    retry_after_s=retry_after_s(reply.headers.get("retry-after"), time.time()),
+                    retry_after_s=retry_after_s(reply.headers.get("retry-after"), self._clock()),
                 )
             return Response(reply.status_code, dict(reply.headers), reply.content)
         finally:

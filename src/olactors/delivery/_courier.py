@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import msgspec
@@ -100,14 +99,12 @@ class Courier(Actor[CourierMessage]):
         *,
         drain_s: float = 10.0,
         refresh_s: float = STATE_REFRESH_S,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.spec = spec
         self.refresh_s = refresh_s
         self.store_path = store_path
         self.shared = shared
         self.drain_s = drain_s
-        self._clock = clock
         self.own = SlotPool(spec.max_in_flight)
         self.state = RouteState()
         self.breaker = Breaker(spec.breaker, self._breaker_moved)
@@ -143,11 +140,11 @@ class Courier(Actor[CourierMessage]):
             self._poke()
             return None
         if isinstance(message, ResetBreaker):
-            self.breaker.reset(self._clock())
+            self.breaker.reset(self.context.clock())
             self._poke()
             return self.state
         if isinstance(message, Pause):
-            state = RouteState(paused=True, since=self._clock(), reason=message.reason)
+            state = RouteState(paused=True, since=self.context.clock(), reason=message.reason)
         else:
             state = RouteState()
         await self._set_state(state)
@@ -201,7 +198,7 @@ class Courier(Actor[CourierMessage]):
         while not self._closing:
             changed = self._changed
             await self._refresh_state()
-            wait_s = self._wait_before_claiming(self._clock())
+            wait_s = self._wait_before_claiming(self.context.clock())
             if wait_s > 0:
                 with trio.move_on_after(wait_s):
                     await changed.wait()
@@ -210,7 +207,7 @@ class Courier(Actor[CourierMessage]):
             mine = await self.own.take(limit)
             ours = await self.shared.take(mine)
             self.own.give(mine - ours)
-            if self._closing or self._wait_before_claiming(self._clock()) > 0:
+            if self._closing or self._wait_before_claiming(self.context.clock()) > 0:
                 # Paused, tripped or told to stop while waiting for slots.
                 self.own.give(ours)
                 self.shared.give(ours)
@@ -237,7 +234,7 @@ class Courier(Actor[CourierMessage]):
             # next item is due, or until a wake-up or a settle says otherwise.
             idle_s = self.refresh_s
             if claimed.next_due is not None:
-                idle_s = min(idle_s, max(0.0, claimed.next_due - self._clock()))
+                idle_s = min(idle_s, max(0.0, claimed.next_due - self.context.clock()))
             with trio.move_on_after(idle_s):
                 await changed.wait()
 
@@ -249,7 +246,7 @@ class Courier(Actor[CourierMessage]):
         return 0.0
 
     async def _refresh_state(self) -> None:
-        now = self._clock()
+        now = self.context.clock()
         if now - self._state_read_at < self.refresh_s:
             return
         assert self._store is not None
@@ -272,7 +269,7 @@ class Courier(Actor[CourierMessage]):
         self._state_version += 1
         self.state = state  # at once, so the claimer never claims in between
         await self._store.put(key, msgspec.json.encode(state))
-        self._state_read_at = self._clock()
+        self._state_read_at = self.context.clock()
         self._poke()
 
     # -- one attempt -------------------------------------------------------------
@@ -302,7 +299,7 @@ class Courier(Actor[CourierMessage]):
                 "died with it in hand each time"
             )
             return self._bury(lease, error, None)
-        now = self._clock()
+        now = self.context.clock()
         permit = self.breaker.permit(now)
         if not isinstance(permit, Permit):
             attempt = Attempt(now, spec.name, "breaker_open", 0.0, error="circuit open")
@@ -315,7 +312,7 @@ class Courier(Actor[CourierMessage]):
                 return self._release(lease, now + delay, attempt)
             await trio.sleep(delay)
         assert self._destination is not None
-        started = self._clock()
+        started = self.context.clock()
         failure: AttemptFailed | None = None
         delivered: Delivered | None = None
         try:
@@ -328,12 +325,12 @@ class Courier(Actor[CourierMessage]):
         except BaseException as exc:
             if _is_cancellation(exc):
                 self.breaker.record(
-                    permit, self._clock(), failed=False, duration_s=0, abandoned=True
+                    permit, self.context.clock(), failed=False, duration_s=0, abandoned=True
                 )
                 raise
             # A destination's bug, or a handler calling sys.exit: a failed attempt.
             failure = AttemptFailed(f"{type(exc).__name__}: {exc}")
-        ended = self._clock()
+        ended = self.context.clock()
         metrics.PROCESSING_SECONDS.labels(spec.namespace).observe(ended - started)
         latency_ms = round((ended - started) * 1000, 3)
         if delivered is not None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import httpx
 
 from ..resilience import retry_after_s
+from ..runtime import Clock
 from ..signing import secret_key, sign_headers
 from ..store import RESPONSE_EXCERPT_BYTES, QueueItem
 from ._destination import Delivered
@@ -35,7 +35,7 @@ class HttpDestination:
         timeout_s: float = 10.0,
         max_connections: int = 100,
         response_cap: int = DEFAULT_RESPONSE_CAP,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url

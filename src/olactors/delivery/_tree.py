@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..runtime import ActorError, ActorSpec, Backoff, Refs, SupervisorSpec
@@ -46,7 +46,6 @@ def delivery_spec(
     max_restarts: int = 5,
     within_s: float = 10.0,
     backoff: Backoff | None = None,
-    clock: Callable[[], float] | None = None,
 ) -> SupervisorSpec:
     """One supervisor per namespace, one courier per destination.
 
@@ -58,11 +57,7 @@ def delivery_spec(
 
     def courier(spec: DestinationSpec, shared: SlotPool) -> ActorSpec:
         def make() -> Courier:
-            if clock is None:
-                return Courier(spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s)
-            return Courier(
-                spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s, clock=clock
-            )
+            return Courier(spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s)
 
         return ActorSpec(spec.name, make, shutdown_timeout_s=drain_s + 5.0)
 

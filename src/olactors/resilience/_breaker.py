@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -56,7 +55,9 @@ class CircuitBreakerActor(Actor[BreakerMessage]):
             permit = self.breaker.permit(now)
             if isinstance(permit, Permit):
                 return permit
-            raise CircuitOpen(self.provider, until=time.time() + permit, retry_after_s=permit)
+            raise CircuitOpen(
+                self.provider, until=self.context.clock() + permit, retry_after_s=permit
+            )
         if isinstance(message, RecordCall):
             self.breaker.record(
                 message.permit,

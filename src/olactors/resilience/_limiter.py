@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -143,7 +142,7 @@ class RateLimiterActor(Actor[Reserve | Observe]):
         hint = hint_from(
             message.status,
             message.headers,
-            now=time.time(),
+            now=self.context.clock(),
             rate_per_s=self.limit.rate_per_s,
             usage_threshold_pct=self.limit.usage_throttle_pct,
             malformed=self._malformed,

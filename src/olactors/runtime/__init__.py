@@ -5,8 +5,9 @@ on it. The whole public surface is re-exported here.
 """
 
 from ._actor import Actor, ActorContext
+from ._clock import Clock
 from ._control import SupervisorRef
-from ._deadletters import DeadLetter, DeadLetterSink
+from ._dropped import DroppedMessage, DroppedMessages
 from ._errors import (
     ActorError,
     ActorNotFound,
@@ -15,7 +16,7 @@ from ._errors import (
     ChildStartFailed,
     DuplicateChild,
     MailboxFull,
-    MessageDeadLettered,
+    MessageDropped,
     ReplyAbandoned,
     RestartIntensityExceeded,
     RestartsExhausted,
@@ -43,12 +44,13 @@ __all__ = [
     "Backoff",
     "ChildSpec",
     "ChildStartFailed",
-    "DeadLetter",
-    "DeadLetterSink",
+    "Clock",
+    "DroppedMessage",
+    "DroppedMessages",
     "DuplicateChild",
     "ErrorInfo",
     "MailboxFull",
-    "MessageDeadLettered",
+    "MessageDropped",
     "Refs",
     "Reply",
     "ReplyAbandoned",

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import msgspec
 import trio
 
+from ._clock import Clock
 from ._control import SupervisorRef
 from ._errors import ActorNotFound
 from ._ref import ActorRef
@@ -36,7 +37,7 @@ class ActorContext:
     ``nursery``, ``stop`` and ``defer`` raise ``RuntimeError``.
     """
 
-    __slots__ = ("_cell", "_ended", "_halt", "_registry", "path", "ref")
+    __slots__ = ("_cell", "_ended", "_halt", "_registry", "clock", "path", "ref")
 
     def __init__(
         self,
@@ -45,9 +46,13 @@ class ActorContext:
         registry: Registry,
         cell: _CellControl,
         halt: Callable[[str, int], None],
+        clock: Clock,
     ) -> None:
         self.path = path
         self.ref = ref
+        #: The system's wall clock (unix seconds): read the time of day here,
+        #: not from ``time.time()``, so a test can move it.
+        self.clock = clock
         self._registry = registry
         self._cell = cell
         self._halt = halt

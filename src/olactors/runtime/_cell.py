@@ -12,7 +12,7 @@ import trio
 from ._actor import Actor, ActorContext
 from ._child import Child
 from ._crash import is_crash
-from ._errors import ActorStopped, MessageDeadLettered, ReplyAbandoned
+from ._errors import ActorStopped, MessageDropped, ReplyAbandoned
 from ._mailbox import WAKE, Envelope, Mailbox
 from ._ref import ActorRef
 from ._reply import Reply
@@ -37,7 +37,7 @@ class ActorCell(Child):
     kind = "actor"
 
     def __init__(self, spec: ActorSpec, path: str, services: SystemServices) -> None:
-        super().__init__(spec, path)
+        super().__init__(spec, path, services.clock)
         self.actor_spec = spec
         self.mailbox = Mailbox(path, spec.mailbox_capacity, services.timer)
         self.ref: ActorRef[Any] = ActorRef(path, self.mailbox)
@@ -47,7 +47,7 @@ class ActorCell(Child):
         self.actor_type = "actor"
         self.nursery: trio.Nursery | None = None
         self.handled = 0
-        self._dead_letters = services.dead_letters
+        self._dropped = services.dropped
         self._meter: RateMeter | None = None
         self._stop_now = False
         self._drain = False
@@ -72,7 +72,7 @@ class ActorCell(Child):
             self._meter = RateMeter(trio.current_time())
         # A context per incarnation, so that an instance that has ended cannot
         # steer (stop, defer, spawn into) the one that replaced it.
-        context = ActorContext(self.path, self.ref, self._registry, self, self._halt)
+        context = ActorContext(self.path, self.ref, self._registry, self, self._halt, self.clock)
         actor = self.actor_spec.factory()
         if not isinstance(actor, Actor):
             raise TypeError(f"factory of {self.path} returned {actor!r}, not an Actor")
@@ -248,10 +248,10 @@ class ActorCell(Child):
         self, envelope: Envelope, reason: str, crashes: int, error: BaseException | None
     ) -> None:
         message, reply = envelope
-        self._dead_letters.publish(self.path, message, reason=reason, crashes=crashes, error=error)
+        self._dropped.publish(self.path, message, reason=reason, crashes=crashes, error=error)
         if reply is not None:
             if error is not None:
-                reply.reject(MessageDeadLettered(self.path, crashes, error))
+                reply.reject(MessageDropped(self.path, crashes, error))
             else:
                 reply.reject(ActorStopped(self.path))
 

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 import trio
 
+from ._clock import Clock
 from ._crash import is_crash
 from ._errors import ChildStartFailed
 from ._snapshot import ErrorInfo, Snapshot, Status, unwrap_group
@@ -58,8 +59,9 @@ class Child(ABC):
 
     kind: str
 
-    def __init__(self, spec: ChildSpec, path: str) -> None:
+    def __init__(self, spec: ChildSpec, path: str, clock: Clock) -> None:
         self.spec: ChildSpec = spec
+        self.clock = clock
         self.name = spec.name
         self.path = path
         self.status = Status.STOPPED
@@ -171,7 +173,7 @@ class Child(ABC):
                 raise error  # a descendant's: it already names who failed and why
             raise ChildStartFailed(self.path, unwrap_group(error)) from error
         if error is not None:
-            self.last_error = ErrorInfo.from_exception(error)
+            self.last_error = ErrorInfo.from_exception(error, at=self.clock())
             log.error(
                 "%s %s crashed%s: %s: %s",
                 self.kind,

@@ -7,7 +7,7 @@ A caller catches exactly what it can handle::
     ├── ActorStopped             the actor is gone for good; its mailbox is closed
     ├── ActorNotFound            no actor or supervisor at that path
     ├── AskTimeout               no reply within the ask's timeout (also a TimeoutError)
-    ├── MessageDeadLettered      the asked message crashed its actor too often
+    ├── MessageDropped      the asked message crashed its actor too often
     ├── ReplyAbandoned           the actor deferred its reply, then ended without it
     ├── ChildStartFailed         a child's factory or ``started()`` hook raised
     ├── DuplicateChild           a supervisor already has a child of that name
@@ -58,7 +58,7 @@ class AskTimeout(ActorError, TimeoutError):
         self.timeout = timeout
 
 
-class MessageDeadLettered(ActorError):
+class MessageDropped(ActorError):
     """The asked message crashed its actor too many times and was dead-lettered."""
 
     def __init__(self, path: str, crashes: int, error: BaseException) -> None:

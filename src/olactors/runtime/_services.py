@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ._deadletters import DeadLetterSink
+from ._clock import Clock
+from ._dropped import DroppedMessages
 from ._registry import Registry
 from ._timer import AskTimer
 
 
 @dataclass(frozen=True, slots=True)
 class SystemServices:
-    """The registry of paths, the dead-letter sink, the ask timer and the halt switch."""
+    """The registry of paths, the dropped messages, the ask timer, the halt switch, the clock."""
 
     registry: Registry
-    dead_letters: DeadLetterSink
+    dropped: DroppedMessages
     timer: AskTimer
     #: ``ActorSystem.halt``: stop the whole system on purpose (reason, exit code).
     halt: Callable[[str, int], None]
+    clock: Clock

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import traceback
 from collections import deque
 from collections.abc import Iterator
@@ -29,13 +28,13 @@ class ErrorInfo(msgspec.Struct, frozen=True):
     traceback: str
 
     @classmethod
-    def from_exception(cls, error: BaseException, *, limit: int = 8) -> ErrorInfo:
+    def from_exception(cls, error: BaseException, *, at: float, limit: int = 8) -> ErrorInfo:
         error = unwrap_group(error)
         lines = traceback.format_exception(error, limit=limit)
         return cls(
             type=type(error).__name__,
             message=str(error),
-            at=time.time(),
+            at=at,
             traceback="".join(lines)[-4000:],
         )
 

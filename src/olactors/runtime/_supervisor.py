@@ -64,7 +64,7 @@ class Supervisor(Child):
         path: str,
         services: SystemServices,
     ) -> None:
-        super().__init__(spec, path)
+        super().__init__(spec, path, services.clock)
         self.sup_spec = spec
         self._services = services
         self._registry = services.registry

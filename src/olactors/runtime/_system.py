@@ -1,9 +1,10 @@
-"""The actor system: a supervision tree, its registry and its dead letters."""
+"""The actor system: a supervision tree, its registry, its clock and its dropped messages."""
 
 from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,8 +12,9 @@ from typing import Any
 import trio
 
 from ._child import ExitKind
+from ._clock import Clock
 from ._control import SupervisorRef
-from ._deadletters import DeadLetterSink
+from ._dropped import DroppedMessages
 from ._errors import ActorNotFound, ChildStartFailed, SystemHalted, TopLevelFailure
 from ._ref import ActorRef
 from ._registry import Registry
@@ -33,12 +35,19 @@ class ActorSystem:
     and nothing outlives it. Paths start with the root's name: ``/root/...``.
     """
 
-    def __init__(self, root: SupervisorSpec, *, dead_letters: DeadLetterSink | None = None) -> None:
+    def __init__(
+        self,
+        root: SupervisorSpec,
+        *,
+        dropped: DroppedMessages | None = None,
+        clock: Clock = time.time,
+    ) -> None:
         self.registry = Registry()
-        self.dead_letters = dead_letters if dead_letters is not None else DeadLetterSink()
+        self.clock = clock
+        self.dropped = dropped if dropped is not None else DroppedMessages(clock=clock)
         self._timer = AskTimer()
         self._halted: SystemHalted | None = None
-        services = SystemServices(self.registry, self.dead_letters, self._timer, self.halt)
+        services = SystemServices(self.registry, self.dropped, self._timer, self.halt, clock)
         with _collector_paused():  # the tree is long-lived: see _StartWithoutCollecting
             self._root = Supervisor(root, "/" + root.name, services)
         self.registry.register(self._root)

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from ..runtime import Clock
 from ..state import PRIVATE_DIR, private_file
 from . import _sqlite_eventlog as eventlog
 from ._backend import Role
@@ -144,7 +145,7 @@ class SqliteBackend:
         role: Role = "writer",
         synchronous: Synchronous = "FULL",
         busy_timeout_s: float = 2.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         reserve_bytes: int = DEFAULT_RESERVE_BYTES,
     ) -> None:
         self.name = "sqlite"

@@ -22,6 +22,7 @@ import trio
 from .. import metrics
 from ..config import SourceKind as Kind
 from ..http import answer_lifespan, retry_after
+from ..runtime import Clock
 from ..store import DEFAULT_KEEP_S, Delivery, EnqueueResult, Store, StoreUnavailable
 from ._budget import BodyBudget, Hold
 from ._errors import (
@@ -93,7 +94,7 @@ class WebhookIngress:
         dedup_ttl_s: float = DEFAULT_KEEP_S,
         retention_s: float = DEFAULT_KEEP_S,
         trusted_proxies: tuple[Network, ...] = (),
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
     ) -> None:
         self.sources = dict(sources)
         self.store = store

@@ -59,6 +59,7 @@ def webhooks_mount(config: Config, env: Mapping[str, str]) -> Mount:
             dedup_ttl_s=webhooks.dedup_ttl_s,
             retention_s=webhooks.retention_s,
             trusted_proxies=proxies,
+            clock=context.clock,
         )
 
     return Mount(PREFIX, app)
