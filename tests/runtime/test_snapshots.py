@@ -11,9 +11,9 @@ import trio.testing
 
 from olactors.runtime import (
     ActorNotFound,
-    ActorSystem,
     ActorSnapshot,
     ActorSpec,
+    ActorSystem,
     Snapshot,
     Status,
     SupervisorSnapshot,
