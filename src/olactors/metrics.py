@@ -1,12 +1,21 @@
-"""Every Prometheus metric the daemon exports, in one registry.
+"""Every Prometheus metric the daemon exports.
 
-The admin listener serves ``REGISTRY`` at ``/metrics``. Metrics are defined
-here, not where they are counted, so the whole exported surface is one file.
+Metrics are defined here, not where they are counted, so the whole exported
+surface is one file. Counters and histograms live in ``REGISTRY``. State
+that lives elsewhere (the actor tree, the queues) is not mirrored into
+gauges that would keep a series for an actor long gone: it is read at each
+scrape into the :class:`ScrapeGauge` families, and :func:`exposition` serves
+both.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -95,18 +104,6 @@ UNROUTED = Counter(
     ["source"],
     registry=REGISTRY,
 )
-QUEUE_DEPTH = Gauge(
-    "olactors_queue_items",
-    "Items per queue and state (ready, leased, delayed, dead, held), read at scrape time.",
-    ["queue", "state"],
-    registry=REGISTRY,
-)
-MAILBOX_DEPTH = Gauge(
-    "olactors_mailbox_depth",
-    "Messages waiting in each actor's mailbox, read at scrape time.",
-    ["path"],
-    registry=REGISTRY,
-)
 HTTP_CONNECTIONS = Gauge(
     "olactors_http_connections",
     "Connections open on each listener (public, admin).",
@@ -120,16 +117,56 @@ HTTP_REFUSED = Counter(
     ["listener", "reason"],
     registry=REGISTRY,
 )
-RESTARTS_SINCE_STABLE = Gauge(
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeGauge:
+    """A gauge whose series are read fresh at each scrape: what is gone is not reported."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+
+    def family(self, samples: Iterable[tuple[Sequence[str], float]]) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, value in samples:
+            family.add_metric(labels, value)
+        return family
+
+
+QUEUE_DEPTH = ScrapeGauge(
+    "olactors_queue_items",
+    "Items per queue and state (ready, leased, delayed, dead), read at scrape time.",
+    ("queue", "state"),
+)
+MAILBOX_DEPTH = ScrapeGauge(
+    "olactors_mailbox_depth",
+    "Messages waiting in each actor's mailbox, read at scrape time.",
+    ("path",),
+)
+RESTARTS_SINCE_STABLE = ScrapeGauge(
     "olactors_actor_restarts_since_stable",
     "Restarts of each actor and supervisor since it last stayed up its backoff's "
     "reset_after_s (3 or more: crash-looping), read at scrape time.",
-    ["path"],
-    registry=REGISTRY,
+    ("path",),
 )
-ACTOR_RESTARTS = Gauge(
+ACTOR_RESTARTS = ScrapeGauge(
     "olactors_actor_restarts",
     "Restarts of each actor and supervisor since the daemon started, read at scrape time.",
-    ["path"],
-    registry=REGISTRY,
+    ("path",),
 )
+
+
+class _ReadNow(Collector):
+    def __init__(self, families: Sequence[GaugeMetricFamily]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        return iter(self._families)
+
+
+def exposition(families: Sequence[GaugeMetricFamily]) -> bytes:
+    """The text a scrape gets: ``REGISTRY``'s series, then ``families`` as read just now."""
+    now = CollectorRegistry(auto_describe=False)
+    now.register(_ReadNow(families))
+    return generate_latest(REGISTRY) + generate_latest(now)

@@ -87,6 +87,23 @@ async def test_metrics_parse_as_prometheus_text_and_carry_every_series(daemon: D
     assert "/root/store/writer" in mailboxes
 
 
+async def test_an_actor_removed_from_the_tree_leaves_no_series_behind(daemon: Daemon) -> None:
+    def scraped_paths(text: str) -> set[str]:
+        families = text_string_to_metric_families(text)
+        return {
+            s.labels["path"]
+            for f in families
+            if f.name == "olactors_mailbox_depth"
+            for s in f.samples
+        }
+
+    http = daemon.system.supervisor("/root/http")
+    await http.start_child(recorder("passing", Journal()))
+    assert "/root/http/passing" in scraped_paths((await call(daemon, "GET", "/metrics")).text)
+    await http.remove_child("passing")
+    assert "/root/http/passing" not in scraped_paths((await call(daemon, "GET", "/metrics")).text)
+
+
 async def test_open_probes_answer_without_the_token(tmp_path: Path) -> None:
     system = ActorSystem(build_tree(config(tmp_path, open_probes=True), {"ADMIN_TOKEN": TOKEN}))
     async with trio.open_nursery() as nursery:

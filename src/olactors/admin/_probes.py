@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.core import GaugeMetricFamily
 from quart import Response
 from quart_trio import QuartTrio
 
@@ -39,24 +40,32 @@ def register_probes(app: QuartTrio, context: ActorContext, store: Store) -> None
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        # Gauges of state that lives elsewhere are read now, at scrape time.
-        _tree_gauges(context.snapshot(context.root))
+        # State that lives elsewhere is read now: an actor or a queue that is
+        # gone has no series left behind.
+        families = _tree_families(context.snapshot(context.root))
+        queues: list[tuple[list[str], float]] = []
         try:
             for name in await store.queues():
                 counts = await store.counts(name)
-                for state in ("ready", "leased", "delayed", "dead"):
-                    metrics.QUEUE_DEPTH.labels(name, state).set(getattr(counts, state))
+                queues += [([name, state], getattr(counts, state)) for state in QUEUE_STATES]
         except StoreError:
             pass  # the other series still tell the story; /readyz says the store is down
-        return Response(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST)
+        families.append(metrics.QUEUE_DEPTH.family(queues))
+        return Response(metrics.exposition(families), content_type=CONTENT_TYPE_LATEST)
 
 
-def _tree_gauges(tree: Snapshot) -> None:
-    for node in walk(tree):
-        metrics.ACTOR_RESTARTS.labels(node.path).set(node.restarts_total)
-        metrics.RESTARTS_SINCE_STABLE.labels(node.path).set(node.restarts_since_stable)
-        if isinstance(node, ActorSnapshot):
-            metrics.MAILBOX_DEPTH.labels(node.path).set(node.mailbox_depth)
+QUEUE_STATES = ("ready", "leased", "delayed", "dead")
+
+
+def _tree_families(tree: Snapshot) -> list[GaugeMetricFamily]:
+    nodes = list(walk(tree))
+    return [
+        metrics.ACTOR_RESTARTS.family(([n.path], n.restarts_total) for n in nodes),
+        metrics.RESTARTS_SINCE_STABLE.family(([n.path], n.restarts_since_stable) for n in nodes),
+        metrics.MAILBOX_DEPTH.family(
+            ([n.path], n.mailbox_depth) for n in nodes if isinstance(n, ActorSnapshot)
+        ),
+    ]
 
 
 def _problem(child: Snapshot) -> str:
