@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from olactors.config import Config, ConfigError, named_secrets, read_secret
+from olactors.http import reach
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -168,3 +169,33 @@ def test_every_secret_the_config_names_is_listed_with_where_it_is_named() -> Non
 def test_reading_an_unset_secret_names_the_variable_and_where_it_is_named() -> None:
     with pytest.raises(ConfigError, match=r"^store\.redis_password_env names REDIS_PW, which"):
         read_secret({"REDIS_PW": ""}, "REDIS_PW", "store.redis_password_env")
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ({"server": {"public_bind": "localhost"}}, "is not host:port"),
+        ({"admin": {"bind": ":8081"}}, "is not host:port"),
+        ({"admin": {"bind": "::1:8081"}}, "an IPv6 host goes in brackets"),
+        ({"server": {"public_bind": "127.0.0.1:http"}}, "the port must be a number"),
+        ({"server": {"public_bind": "127.0.0.1:70000"}}, "the port must be a number"),
+    ],
+)
+def test_a_bind_that_would_not_bind_as_written_is_refused(
+    section: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        Config.model_validate(section)
+
+
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("127.0.0.1:8081", "http://127.0.0.1:8081"),
+        ("0.0.0.0:8081", "http://127.0.0.1:8081"),
+        ("[::]:8081", "http://[::1]:8081"),
+        ("[::1]:8081", "http://[::1]:8081"),
+    ],
+)
+def test_a_listener_bound_to_every_address_is_reached_on_loopback(bind: str, url: str) -> None:
+    assert reach(bind) == url

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 
 from ..config import Config, ConfigError
+from ..http import reach
 from ..webhooks import namespace_of
 from ._token import stored_token
 
 #: Addresses a listener binds to mean "every interface"; a client calls loopback.
-_ANY_HOST = {"0.0.0.0", "::", "[::]", ""}  # noqa: S104 -- recognised, never bound
 
 
 class AdminError(Exception):
@@ -115,15 +115,10 @@ def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def _client(args: argparse.Namespace, env: Mapping[str, str]) -> httpx.Client:
     config, _ = Config.discover(args.config)
-    url = args.admin or _loopback_url(config.admin.bind)
+    url = args.admin or reach(config.admin.bind)
     token = env.get(config.admin.token_env) or stored_token(config.daemon.state_dir) or ""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=url, headers=headers, timeout=10.0)
-
-
-def _loopback_url(bind: str) -> str:
-    host, _, port = bind.rpartition(":")
-    return f"http://{'127.0.0.1' if host in _ANY_HOST else host}:{port}"
 
 
 def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:

@@ -6,6 +6,8 @@ import ipaddress
 
 from pydantic import BaseModel, ConfigDict
 
+from ..http import split_bind
+
 
 class ConfigError(Exception):
     """The configuration file is missing, not TOML, or not valid."""
@@ -22,3 +24,9 @@ def check_cidrs(cidrs: list[str]) -> list[str]:
     for cidr in cidrs:
         ipaddress.ip_network(cidr, strict=False)
     return cidrs
+
+
+def check_bind(bind: str) -> str:
+    """A listener's ``host:port``, refused at load when it would not bind as written."""
+    split_bind(bind)
+    return bind

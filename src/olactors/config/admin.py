@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from ._base import Section
+from ._base import Section, check_bind
 
 
 class AdminConfig(Section):
@@ -24,3 +24,5 @@ class AdminConfig(Section):
     allowed_hosts: list[str] = Field(default_factory=list)
     #: A dashboard login lasts this long; logging out ends it sooner.
     session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
+
+    _bind = field_validator("bind")(check_bind)

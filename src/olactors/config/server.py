@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from ._base import Section, check_cidrs
+from ._base import Section, check_bind, check_cidrs
 
 
 class ServerConfig(Section):
@@ -32,6 +32,7 @@ class ServerConfig(Section):
     trusted_proxies: list[str] = Field(default_factory=list)
 
     _networks = field_validator("trusted_proxies")(check_cidrs)
+    _bind = field_validator("public_bind")(check_bind)
 
     @model_validator(mode="after")
     def _a_body_fits_the_budget(self) -> ServerConfig:

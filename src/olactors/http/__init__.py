@@ -1,6 +1,6 @@
 """HTTP listeners as supervised actors: hypercorn behind a capped accept loop."""
 
-from ._addresses import bind_host, is_loopback
+from ._addresses import bind_host, is_loopback, reach, split_bind
 from ._dispatch import App, Mount, PrefixDispatcher, answer_lifespan, mounted
 from ._errors import HttpError, retry_after
 from ._listener import AppFactory, HttpListener, hypercorn_config, listener_spec
@@ -21,6 +21,8 @@ __all__ = [
     "is_loopback",
     "listener_spec",
     "mounted",
+    "reach",
     "retry_after",
     "serve",
+    "split_bind",
 ]
