@@ -51,6 +51,7 @@ from ._eventlog import (
     Publish,
 )
 from ._reserve import DEFAULT_RESERVE_BYTES, DiskReserve
+from ._sqlite_schema import HELD_AT, migrate
 from ._types import (
     Claimed,
     DeadLetterItem,
@@ -65,44 +66,6 @@ from ._types import (
 Synchronous = Literal["FULL", "NORMAL"]
 _LEVELS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dedup (
-    key TEXT PRIMARY KEY,
-    expires_at REAL NOT NULL
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS items (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL,
-    queue TEXT NOT NULL,
-    dead INTEGER NOT NULL DEFAULT 0,
-    -- when the item may next be claimed: not-before, retry time or lease expiry
-    available_at REAL NOT NULL,
-    lease_token TEXT,
-    attempt INTEGER NOT NULL DEFAULT 0,
-    source TEXT NOT NULL,
-    meta BLOB NOT NULL,
-    payload BLOB NOT NULL,
-    enqueued_at REAL NOT NULL,
-    last_error TEXT,
-    dead_at REAL,
-    -- items sharing a non-empty order key go one at a time: the later ones are
-    -- held (available_at = HELD_AT) until the one before them is acked or buried
-    order_key TEXT NOT NULL DEFAULT '',
-    held INTEGER NOT NULL DEFAULT 0,
-    -- ids are unique per queue: one event may be fanned out to several queues
-    UNIQUE (queue, id)
-);
-CREATE INDEX IF NOT EXISTS items_claimable ON items (queue, dead, available_at);
-CREATE INDEX IF NOT EXISTS items_order ON items (queue, order_key, seq) WHERE order_key != '';
-
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL,
-    expires_at REAL
-) WITHOUT ROWID;
-"""
-
 _ITEM_COLUMNS = "id, queue, payload, source, meta, attempt, enqueued_at, last_error"
 _DEAD_COLUMNS = f"{_ITEM_COLUMNS}, dead_at, seq"
 
@@ -111,21 +74,6 @@ _DEAD_COLUMNS = f"{_ITEM_COLUMNS}, dead_at, seq"
 #: comes back full (so purging keeps up with any rate of expiry).
 _PURGE_EVERY_S = 10.0
 _PURGE_LIMIT = 2000
-
-#: The schema this code writes; a file with a newer one is refused.
-SCHEMA_VERSION = 2
-
-#: What each older schema needs to become the current one.
-_MIGRATIONS = {
-    1: (
-        "ALTER TABLE items ADD COLUMN order_key TEXT NOT NULL DEFAULT ''",
-        "ALTER TABLE items ADD COLUMN held INTEGER NOT NULL DEFAULT 0",
-    ),
-}
-
-#: ``available_at`` of a held item: later than any claim looks, so the
-#: claim index passes it over without a column of its own.
-HELD_AT = 1e18
 
 
 class SqliteBackend:
@@ -213,7 +161,7 @@ class SqliteBackend:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             (level,) = conn.execute("PRAGMA synchronous").fetchone()
             if self.role == "writer":
-                self._migrate(conn)
+                migrate(conn)
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
                 conn.close()
@@ -225,26 +173,6 @@ class SqliteBackend:
             raise StoreUnavailable(f"sqlite {self.path}: WAL unavailable (journal mode {mode})")
         self._settings = {"journal_mode": mode, "synchronous": _LEVELS.get(level, str(level))}
         self._conn = conn
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"schema version {version} is newer than this olactors ({SCHEMA_VERSION})"
-            )
-        # One transaction: a crash half-way leaves the old version, whole.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for step in _MIGRATIONS.get(version, ()):
-                conn.execute(step)
-            for statement in (_SCHEMA + eventlog.SCHEMA).split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def execute(self, batch: list[Command]) -> list[Any]:
         conn = self._conn
