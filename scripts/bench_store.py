@@ -33,16 +33,20 @@ import trio
 
 from benchreport import report
 from olactors.runtime import ActorSystem, SupervisorSpec
-from olactors.store import Backend, NewItem, RedisBackend, SqliteBackend, Store, store_spec
+from olactors.store import BackendFactory, NewItem, RedisBackend, SqliteBackend, Store, store_spec
 from olactors.store import _redis_scripts as lua
-from olactors.store._sqlite import _SCHEMA
+from olactors.store._sqlite_schema import SCHEMA
 from olactors.testing import RedisServer
 
 PRODUCERS = 64
 PAYLOAD = b'{"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","type":"payment_intent.succeeded"}' * 8
 
 
-async def ours(make_backend: Callable[[str], Backend], items: int, producers: int) -> float:
+#: Runs ``items`` enqueues with ``producers`` (or ``batch``) at once; returns the seconds.
+Bench = Callable[[int, int], float]
+
+
+async def ours(make_backend: BackendFactory, items: int, producers: int) -> float:
     system = ActorSystem(SupervisorSpec("root", children=[store_spec(make_backend)]))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
@@ -66,7 +70,7 @@ def bare_sqlite(path: Path, items: int, batch: int) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript(_SCHEMA)
+    conn.executescript(SCHEMA)
     meta = msgspec.json.encode({})
     start = time.perf_counter()
     for first in range(0, items, batch):
@@ -98,7 +102,7 @@ def bare_redis(url: str, prefix: str, items: int, batch: int) -> float:
         pipe = client.pipeline(transaction=False)
         for _ in range(min(batch, items - first)):
             item_id = NewItem(payload=PAYLOAD).id
-            args = [
+            args: list[str | bytes | int] = [
                 queue,
                 item_id,
                 PAYLOAD,
@@ -136,7 +140,7 @@ def main() -> None:
 
         def sqlite_ours(items: int, producers: int) -> float:
             path = root / f"ours-{fresh()}.db"
-            return trio.run(ours, lambda role: SqliteBackend(path, role=role), items, producers)  # type: ignore[arg-type]
+            return trio.run(ours, lambda role: SqliteBackend(path, role=role), items, producers)
 
         def redis_ours(items: int, producers: int) -> float:
             prefix = f"ours{fresh()}"
@@ -144,7 +148,7 @@ def main() -> None:
                 ours, lambda role: RedisBackend(server.url, prefix=prefix), items, producers
             )
 
-        cases = [
+        cases: list[tuple[str, Bench, Bench]] = [
             ("sqlite", lambda n, b: bare_sqlite(root / f"bare-{fresh()}.db", n, b), sqlite_ours),
             ("redis", lambda n, b: bare_redis(server.url, f"bare{fresh()}", n, b), redis_ours),
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,3 +31,11 @@ def check_bind(bind: str) -> str:
     """A listener's ``host:port``, refused at load when it would not bind as written."""
     split_bind(bind)
     return bind
+
+
+def read_secret(env: Mapping[str, str], variable: str, where: str) -> str:
+    """The value of ``variable``; ConfigError naming it and ``where`` if unset or empty."""
+    value = env.get(variable)
+    if not value:
+        raise ConfigError(f"{where} names {variable}, which is not set")
+    return value

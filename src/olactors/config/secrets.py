@@ -11,14 +11,12 @@ reports missing is what the other refuses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from ._base import ConfigError
+from ._base import read_secret
+from ._root import Config
 
-if TYPE_CHECKING:
-    from ._root import Config
+__all__ = ["NamedSecret", "named_secrets", "read_secret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +27,6 @@ class NamedSecret:
     what: str  #: "webhook source stripe", "redis password"...
     where: str  #: the key that names it: "webhooks.sources.stripe.secrets_env"
     required: bool  #: False when the daemon starts without it (and does without)
-
-
-def read_secret(env: Mapping[str, str], variable: str, where: str) -> str:
-    """The value of ``variable``; ConfigError naming it and ``where`` if unset or empty."""
-    value = env.get(variable)
-    if not value:
-        raise ConfigError(f"{where} names {variable}, which is not set")
-    return value
 
 
 def named_secrets(config: Config) -> list[NamedSecret]:

@@ -10,8 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import Field, field_validator
 
 from ..store import BackendFactory, RedisBackend, SqliteBackend
-from ._base import Section
-from .secrets import read_secret
+from ._base import Section, read_secret
 
 #: A backend's own time limit (sqlite busy timeout, Redis socket timeout) as a
 #: share of the store's ask timeout: a batch that cannot finish fails, with
