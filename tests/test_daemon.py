@@ -47,6 +47,19 @@ def config(grace_s: float = 30.0) -> Config:
     return Config(daemon=DaemonConfig(shutdown_timeout_s=grace_s))
 
 
+def local(tmp_path: Path, **sections: dict[str, object]) -> Config:
+    """A config whose state stays in ``tmp_path`` and whose listeners take free ports."""
+    base: dict[str, dict[str, object]] = {
+        "store": {"sqlite_path": str(tmp_path / "o.db")},
+        "daemon": {"state_dir": str(tmp_path / "state")},
+        "server": {"public_bind": "127.0.0.1:0"},
+        "admin": {"bind": "127.0.0.1:0"},
+    }
+    for name, values in sections.items():
+        base[name] = base.get(name, {}) | values
+    return Config.model_validate(base)
+
+
 async def test_sigterm_stops_the_daemon_in_order_with_exit_code_0() -> None:
     journal = Journal()
     system = ActorSystem(tree(recorder("a", journal), recorder("b", journal)))
@@ -193,14 +206,7 @@ def test_a_redis_password_comes_from_the_variable_the_config_names() -> None:
 
 
 async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> None:
-    config = Config.model_validate(
-        {
-            "store": {"sqlite_path": str(tmp_path / "o.db")},
-            "daemon": {"state_dir": str(tmp_path / "state")},
-            "server": {"public_bind": "127.0.0.1:0"},
-            "admin": {"bind": "127.0.0.1:0"},
-        }
-    )
+    config = local(tmp_path)
     system = ActorSystem(build_tree(config, env={}))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
@@ -234,14 +240,8 @@ async def test_a_provider_client_sends_the_key_from_its_variable(tmp_path: Path)
             Canned(200, json={"id": "evt_1", "type": "x", "created": 1, "data": {}})
         )
         await nursery.start(stand_in.serve)
-        config = Config.model_validate(
-            {
-                "store": {"sqlite_path": str(tmp_path / "o.db")},
-                "daemon": {"state_dir": str(tmp_path / "state")},
-                "server": {"public_bind": "127.0.0.1:0"},
-                "admin": {"bind": "127.0.0.1:0"},
-                "providers": {"stripe": {"base_url": stand_in.url, "secret_env": "STRIPE_KEY"}},
-            }
+        config = local(
+            tmp_path, providers={"stripe": {"base_url": stand_in.url, "secret_env": "STRIPE_KEY"}}
         )
         system = ActorSystem(build_tree(config, env={}))
         await nursery.start(system.run)
@@ -262,14 +262,8 @@ async def test_the_instagram_client_reads_a_throttle_from_the_body_of_a_400(
     async with trio.open_nursery() as nursery:
         stand_in = FakeProvider(Canned(400, json=throttled))
         await nursery.start(stand_in.serve)
-        config = Config.model_validate(
-            {
-                "store": {"sqlite_path": str(tmp_path / "o.db")},
-                "daemon": {"state_dir": str(tmp_path / "state")},
-                "server": {"public_bind": "127.0.0.1:0"},
-                "admin": {"bind": "127.0.0.1:0"},
-                "providers": {"instagram": {"base_url": stand_in.url, "max_attempts": 1}},
-            }
+        config = local(
+            tmp_path, providers={"instagram": {"base_url": stand_in.url, "max_attempts": 1}}
         )
         system = ActorSystem(build_tree(config, env={}))
         await nursery.start(system.run)
