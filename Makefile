@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean lock
+.PHONY: run test lint bench clean lock system-deps
 
 # Installs are reproducible: the exact versions in requirements/*.lock, then
 # olactors itself without resolving anything again. `make lock` refreshes them.
@@ -39,8 +39,12 @@ lint: $(VENV)/.test
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 
+# redis-server and chromium, installed with apt when missing.
+system-deps:
+	scripts/system-deps.sh
+
 # pytest exits 5 when it collects nothing; that is not a failure of the code.
-test: lint
+test: system-deps lint
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$status
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -46,7 +47,10 @@ def config_on_a_free_port(tmp_path: Path) -> Path:
     text = (REPO / "config" / "olactors.toml").read_text()
     path = tmp_path / "olactors.toml"
     text = text.replace('public_bind = "127.0.0.1:8080"', 'public_bind = "127.0.0.1:0"')
-    path.write_text(text.replace('bind = "127.0.0.1:8081"', 'bind = "127.0.0.1:0"'))
+    text = text.replace('bind = "127.0.0.1:8081"', 'bind = "127.0.0.1:0"')
+    # The shipped file keeps state in the repository's var/ ("../var" from
+    # config/); this copy keeps it beside itself.
+    path.write_text(text.replace('"../var', '"var'))
     return path
 
 
@@ -64,18 +68,49 @@ def test_run_stops_cleanly_on_a_stop_signal(tmp_path: Path, signum: signal.Signa
     assert "olactors stopped cleanly" in err
 
 
-def test_run_without_config_uses_the_embedded_defaults_and_an_sqlite_store(
+def test_without_config_the_embedded_defaults_keep_state_under_the_working_directory(
     tmp_path: Path,
 ) -> None:
-    process = olactors("run", cwd=tmp_path)
-    try:
-        seen = wait_until_running(process)
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert any("configuration: embedded defaults" in line for line in seen)
-    assert (tmp_path / "var" / "olactors.db").is_file()
+    process = olactors("check-config", cwd=tmp_path)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "configuration: embedded defaults" in out
+    assert f"store: sqlite ({tmp_path / 'var' / 'olactors.db'})" in out
+    assert f"state directory: {tmp_path / 'var'}" in out
+
+
+def test_run_names_every_missing_variable_at_once_and_exits_2(tmp_path: Path) -> None:
+    path = config_on_a_free_port(tmp_path)
+    with path.open("a") as file:
+        file.write(
+            '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["WHSEC_A", "WHSEC_B"]\n'
+        )
+    process = olactors("run", "--config", str(path), cwd=tmp_path)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert "2 variable(s) not set" in err
+    assert "WHSEC_A: webhook source stripe" in err
+    assert "WHSEC_B: webhook source stripe" in err
+
+
+def test_a_port_in_use_is_named_with_its_config_key(tmp_path: Path) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        path = config_on_a_free_port(tmp_path)
+        path.write_text(
+            path.read_text().replace(
+                'public_bind = "127.0.0.1:0"', f'public_bind = "127.0.0.1:{port}"'
+            )
+        )
+        process = olactors("run", "--config", str(path), cwd=tmp_path)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert (
+        f"the public listener cannot listen on 127.0.0.1:{port} (server.public_bind): "
+        "address already in use" in err
+    )
 
 
 def test_run_with_a_missing_config_exits_2_and_says_why(tmp_path: Path) -> None:
@@ -108,7 +143,9 @@ def test_check_config_names_a_missing_webhook_secret_and_exits_1(
     assert check_config(path, {"WHSEC": ""}) == 1
     captured = capsys.readouterr()
     assert "missing: WHSEC (webhook source stripe)" in captured.out
-    assert "WHSEC, which is not set" in captured.err
+    assert "WHSEC: webhook source stripe (named by webhooks.sources.stripe.secrets_env)" in (
+        captured.err
+    )
 
 
 def test_check_config_reports_an_invalid_file_and_exits_1(

@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_the_shipped_config_file_spells_out_the_embedded_defaults() -> None:
-    assert Config.load(REPO / "config" / "olactors.toml") == Config()
+    # Its relative paths are read against config/, and "../var" is the
+    # repository's var/: where the built-in "var" is from the repository root.
+    assert Config.load(REPO / "config" / "olactors.toml") == Config().anchored(REPO)
 
 
 def test_an_unknown_key_is_refused_with_its_place(tmp_path: Path) -> None:
@@ -47,7 +49,8 @@ def test_without_a_path_the_embedded_defaults_are_used_outside_the_repo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert Config.discover(None) == (Config(), "embedded defaults")
+    monkeypatch.setattr("olactors.config._root.SYSTEM_CONFIG_PATH", tmp_path / "etc.toml")
+    assert Config.discover(None, env={}) == (Config().anchored(tmp_path), "embedded defaults")
 
 
 def test_without_a_path_the_working_directory_config_is_used(
@@ -56,9 +59,46 @@ def test_without_a_path_the_working_directory_config_is_used(
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "olactors.toml").write_text("[log]\nlevel = 'DEBUG'\n")
     monkeypatch.chdir(tmp_path)
-    config, source = Config.discover(None)
+    config, source = Config.discover(None, env={})
     assert config.log.level == "DEBUG"
-    assert source == "config/olactors.toml"
+    assert source == str(tmp_path / "config" / "olactors.toml")
+
+
+def test_without_a_path_the_file_olactors_config_names_is_used(tmp_path: Path) -> None:
+    named = tmp_path / "elsewhere.toml"
+    named.write_text("[log]\nlevel = 'DEBUG'\n")
+    config, source = Config.discover(None, env={"OLACTORS_CONFIG": str(named)})
+    assert (config.log.level, source) == ("DEBUG", str(named))
+
+
+def test_a_file_olactors_config_names_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        Config.discover(None, env={"OLACTORS_CONFIG": str(tmp_path / "absent.toml")})
+
+
+def test_without_a_path_or_a_local_file_the_system_config_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system = tmp_path / "etc" / "olactors.toml"
+    system.parent.mkdir()
+    system.write_text("[log]\nlevel = 'WARNING'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("olactors.config._root.SYSTEM_CONFIG_PATH", system)
+    config, source = Config.discover(None, env={})
+    assert (config.log.level, source) == ("WARNING", str(system))
+
+
+def test_relative_state_paths_are_read_against_the_config_files_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "o.toml"
+    path.write_text('[daemon]\nstate_dir = "state"\n[store]\nsqlite_path = "../data/o.db"\n')
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # not where the file is
+    config = Config.load(Path("../etc/o.toml"))
+    assert config.daemon.state_dir == tmp_path / "etc" / "state"
+    assert config.store.sqlite_path == tmp_path / "data" / "o.db"
 
 
 @pytest.mark.parametrize(

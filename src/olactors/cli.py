@@ -14,7 +14,16 @@ import trio
 
 from . import logs
 from .admin.commands import add_commands, run_command
-from .config import DEFAULT_CONFIG_PATH, Config, ConfigError, named_secrets
+from .config import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    SYSTEM_CONFIG_PATH,
+    Config,
+    ConfigError,
+    describe_missing,
+    missing_secrets,
+    named_secrets,
+)
 from .daemon import run_daemon
 from .store import redacted
 from .tree import build_tree
@@ -39,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         metavar="PATH",
-        help=f"TOML configuration (default: {DEFAULT_CONFIG_PATH} if present, else built-in)",
+        help=(
+            f"TOML configuration (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG_PATH}, "
+            f"else {SYSTEM_CONFIG_PATH}, else built-in)"
+        ),
     )
     check = commands.add_parser(
         "check-config",
@@ -69,11 +81,8 @@ def check_config(path: Path | None, env: Mapping[str, str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"configuration: {source}")
-    print(f"public listener: {config.server.public_bind}")
-    print(f"admin listener: {config.admin.bind}")
-    store = config.store
-    where = store.sqlite_path if store.backend == "sqlite" else redacted(store.redis_url)
-    print(f"store: {store.backend} ({where})")
+    for line in _where(config):
+        print(line)
     for name, src in config.webhooks.sources.items():
         print(f"webhook source: POST /webhooks/{name} ({src.kind}, concurrency {src.concurrency})")
     for route in config.webhooks.routes:
@@ -83,6 +92,10 @@ def check_config(path: Path | None, env: Mapping[str, str]) -> int:
         if not env.get(secret.variable):
             state = "missing" if secret.required else "not set"
             print(f"{state}: {secret.variable} ({secret.what})")
+    missing = missing_secrets(config, env)
+    if missing:
+        print(f"error: {describe_missing(missing)}", file=sys.stderr)
+        return 1
     try:
         build_tree(config, env)
     except (ConfigError, ValueError) as exc:
@@ -100,8 +113,26 @@ def _run(path: Path | None) -> int:
         return EXIT_USAGE
     logs.configure(config.log.level, config.log.format)
     log.info("configuration: %s", source)
+    for line in _where(config):
+        log.info("%s", line)
+    missing = missing_secrets(config, os.environ)
+    if missing:
+        print(f"olactors: configuration error: {describe_missing(missing)}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return trio.run(run_daemon, config)
     except ConfigError as exc:
         print(f"olactors: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _where(config: Config) -> list[str]:
+    """Where the daemon listens and keeps its state, paths made absolute."""
+    store = config.store
+    where = store.sqlite_path if store.backend == "sqlite" else redacted(store.redis_url)
+    return [
+        f"public listener: {config.server.public_bind}",
+        f"admin listener: {config.admin.bind}",
+        f"state directory: {config.daemon.state_dir}",
+        f"store: {store.backend} ({where})",
+    ]

@@ -81,4 +81,5 @@ def public_listener(config: Config, mounts: Sequence[Mount]) -> ActorSpec:
         settle_s=config.store.timeout_s,
         header_timeout_s=server.header_timeout_s,
         limits=EdgeLimits(server.max_connections, http2_cleartext=server.http2_cleartext),
+        setting="server.public_bind",
     )

@@ -68,4 +68,5 @@ def admin_spec(config: Config, env: Mapping[str, str], store_path: str) -> Actor
         settle_s=store.timeout_s,
         header_timeout_s=config.server.header_timeout_s,
         limits=EdgeLimits(max_connections=admin.max_connections),
+        setting="admin.bind",
     )

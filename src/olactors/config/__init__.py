@@ -10,13 +10,13 @@ re-exports what the rest of olactors uses.
 """
 
 from ._base import ConfigError, Section
-from ._root import DEFAULT_CONFIG_PATH, Config
+from ._root import CONFIG_ENV, DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH, Config
 from .admin import AdminConfig
 from .daemon import DaemonConfig, SupervisionConfig
 from .delivery import DeliveryConfig
 from .log import LogConfig
 from .providers import BreakerConfig, ProviderConfig
-from .secrets import NamedSecret, named_secrets, read_secret
+from .secrets import NamedSecret, describe_missing, missing_secrets, named_secrets, read_secret
 from .server import ServerConfig
 from .store import StoreConfig
 from .webhooks import (
@@ -29,7 +29,9 @@ from .webhooks import (
 )
 
 __all__ = [
+    "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "SYSTEM_CONFIG_PATH",
     "AdminConfig",
     "BreakerConfig",
     "Config",
@@ -49,6 +51,8 @@ __all__ = [
     "StoreConfig",
     "SupervisionConfig",
     "WebhooksConfig",
+    "describe_missing",
+    "missing_secrets",
     "named_secrets",
     "read_secret",
 ]

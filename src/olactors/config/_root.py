@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import Field, ValidationError, model_validator
@@ -17,8 +19,12 @@ from .server import ServerConfig
 from .store import StoreConfig
 from .webhooks import WebhooksConfig
 
-#: Where ``olactors run`` looks when no ``--config`` is given.
+#: Where ``olactors run`` looks first when no ``--config`` is given: the repository's file.
 DEFAULT_CONFIG_PATH = Path("config/olactors.toml")
+#: The variable naming the configuration file when no ``--config`` is given.
+CONFIG_ENV = "OLACTORS_CONFIG"
+#: Where a packaged install keeps its configuration; looked at after the working directory.
+SYSTEM_CONFIG_PATH = Path("/etc/olactors/olactors.toml")
 
 
 class Config(Section):
@@ -57,24 +63,44 @@ class Config(Section):
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         try:
-            return cls.model_validate(raw)
+            config = cls.model_validate(raw)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
                 for error in exc.errors()
             )
             raise ConfigError(f"{path}: {problems}") from None
+        return config.anchored(path.resolve().parent)
 
     @classmethod
-    def discover(cls, path: Path | None) -> tuple[Config, str]:
+    def discover(
+        cls, path: Path | None, env: Mapping[str, str] | None = None
+    ) -> tuple[Config, str]:
         """The configuration to run with, and where it came from.
 
-        An explicit ``path`` must exist. Without one, ``config/olactors.toml``
-        under the working directory is used when present, else the embedded
-        defaults.
+        In order: ``path`` (``--config``), the file ``$OLACTORS_CONFIG``
+        names (either must exist), ``config/olactors.toml`` under the working
+        directory, ``/etc/olactors/olactors.toml``, else the embedded
+        defaults. Relative paths in a file are read against the file's
+        directory (so the daemon finds the same store from wherever it is
+        started); the embedded defaults' against the working directory.
         """
+        named = (os.environ if env is None else env).get(CONFIG_ENV)
+        if path is None and named:
+            path = Path(named)
         if path is not None:
-            return cls.load(path), str(path)
-        if DEFAULT_CONFIG_PATH.is_file():
-            return cls.load(DEFAULT_CONFIG_PATH), str(DEFAULT_CONFIG_PATH)
-        return cls(), "embedded defaults"
+            return cls.load(path), str(path.resolve())
+        for candidate in (DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH):
+            if candidate.is_file():
+                return cls.load(candidate), str(candidate.resolve())
+        return cls().anchored(Path.cwd()), "embedded defaults"
+
+    def anchored(self, base: Path) -> Config:
+        """This configuration with its relative paths (state_dir, sqlite_path) under ``base``."""
+
+        def under(path: Path) -> Path:
+            return path if path.is_absolute() else Path(os.path.normpath(base / path))
+
+        daemon = self.daemon.model_copy(update={"state_dir": under(self.daemon.state_dir)})
+        store = self.store.model_copy(update={"sqlite_path": under(self.store.sqlite_path)})
+        return self.model_copy(update={"daemon": daemon, "store": store})

@@ -11,12 +11,13 @@ reports missing is what the other refuses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ._base import read_secret
 from ._root import Config
 
-__all__ = ["NamedSecret", "named_secrets", "read_secret"]
+__all__ = ["NamedSecret", "describe_missing", "missing_secrets", "named_secrets", "read_secret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +53,14 @@ def named_secrets(config: Config) -> list[NamedSecret]:
             where = f"route {label}: signing_secret_env"
             named.append(NamedSecret(route.signing_secret_env, f"route {label}", where, True))
     return named
+
+
+def missing_secrets(config: Config, env: Mapping[str, str]) -> list[NamedSecret]:
+    """The secrets the daemon cannot start without that ``env`` does not set, all at once."""
+    return [s for s in named_secrets(config) if s.required and not env.get(s.variable)]
+
+
+def describe_missing(missing: list[NamedSecret]) -> str:
+    """One message naming every missing variable, what it is for and where it is named."""
+    lines = [f"  {s.variable}: {s.what} (named by {s.where})" for s in missing]
+    return f"{len(missing)} variable(s) not set:\n" + "\n".join(lines)

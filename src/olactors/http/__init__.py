@@ -3,13 +3,14 @@
 from ._addresses import bind_host, is_loopback, reach, split_bind
 from ._dispatch import App, Mount, PrefixDispatcher, answer_lifespan, mounted
 from ._errors import HttpError, retry_after
-from ._listener import AppFactory, HttpListener, hypercorn_config, listener_spec
+from ._listener import AppFactory, BindFailed, HttpListener, hypercorn_config, listener_spec
 from ._server import MAX_REFUSING, EdgeLimits, serve
 
 __all__ = [
     "MAX_REFUSING",
     "App",
     "AppFactory",
+    "BindFailed",
     "EdgeLimits",
     "HttpError",
     "HttpListener",

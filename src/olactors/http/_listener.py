@@ -23,6 +23,10 @@ log = logging.getLogger("olactors.http")
 AppFactory = Callable[[ActorContext, trio.Event], Any]
 
 
+class BindFailed(OSError):
+    """A listener could not listen on its address (in use, not this host's, no permission)."""
+
+
 class HttpListener(Actor[Any]):
     """Binds in ``started()`` (a port in use fails the start, with the reason),
     serves until stopped, and stops gracefully: no new connections, in-flight
@@ -41,9 +45,12 @@ class HttpListener(Actor[Any]):
         graceful_timeout_s: float = 10.0,
         header_timeout_s: float = 5.0,
         limits: EdgeLimits | None = None,
+        setting: str = "",
     ) -> None:
         self.name = name
         self.bind = bind
+        #: The config key ``bind`` came from, named when it cannot be bound.
+        self.setting = setting
         self.app = app
         self.graceful_timeout_s = graceful_timeout_s
         self.header_timeout_s = header_timeout_s
@@ -55,7 +62,21 @@ class HttpListener(Actor[Any]):
     async def started(self) -> None:
         config = hypercorn_config(self.bind, self.graceful_timeout_s, self.header_timeout_s)
         app = self.app(self.context, self._stop)
-        self.addresses = await self.context.nursery.start(self._serve, app, config)
+        try:
+            self.addresses = await self.context.nursery.start(self._serve, app, config)
+        except BaseException as exc:
+            # Binding fails inside the serving task: its OSError comes out of
+            # start() in a one-error group.
+            cause = exc
+            while isinstance(cause, BaseExceptionGroup) and len(cause.exceptions) == 1:
+                cause = cause.exceptions[0]
+            if not isinstance(cause, OSError):
+                raise
+            where = f" ({self.setting})" if self.setting else ""
+            reason = (cause.strerror or str(cause)).lower()
+            raise BindFailed(
+                f"the {self.name} listener cannot listen on {self.bind}{where}: {reason}"
+            ) from cause
         log.info("%s listener on %s", self.name, ", ".join(self.addresses))
 
     async def _serve(
@@ -113,6 +134,7 @@ def listener_spec(
     settle_s: float,
     header_timeout_s: float = 5.0,
     limits: EdgeLimits | None = None,
+    setting: str = "",
 ) -> ActorSpec:
     """A listener's child spec, its shutdown timeout derived from its graceful timeout.
 
@@ -134,6 +156,7 @@ def listener_spec(
             graceful_timeout_s=graceful_timeout_s,
             header_timeout_s=header_timeout_s,
             limits=limits,
+            setting=setting,
         ),
         shutdown_timeout_s=graceful_timeout_s + settle_s,
     )
