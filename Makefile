@@ -31,8 +31,9 @@ lock:
 		--extra test --output-file requirements/test.lock pyproject.toml
 	rm -rf .lock-venv
 
+# CONFIG=path picks a configuration (else $$OLACTORS_CONFIG, config/olactors.toml...).
 run: $(VENV)/.run
-	$(BIN)/olactors run
+	$(BIN)/olactors run $(if $(CONFIG),--config $(CONFIG))
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check src tests scripts

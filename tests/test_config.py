@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -239,3 +240,42 @@ def test_a_bind_that_would_not_bind_as_written_is_refused(
 )
 def test_a_listener_bound_to_every_address_is_reached_on_loopback(bind: str, url: str) -> None:
     assert reach(bind) == url
+
+
+EXAMPLES = REPO / "config" / "examples"
+QUICKSTART_ENV = {
+    "STRIPE_WEBHOOK_SECRET": "whsec_" + "a1" * 16,
+    "APP_WEBHOOK_SECRET": "whsec_" + "c2VjcmV0IGJ5dGVzIGZvciB0aGUgYXBw",
+}
+
+
+def test_the_quickstart_names_exactly_the_variables_its_header_documents() -> None:
+    text = (EXAMPLES / "quickstart.toml").read_text()
+    documented = set(re.findall(r"^#   ([A-Z][A-Z0-9_]+) ", text, re.MULTILINE))
+    config = Config.load(EXAMPLES / "quickstart.toml")
+    assert documented == {s.variable for s in named_secrets(config) if s.required}
+
+
+def test_the_quickstart_starts_with_only_its_documented_variables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.cli import check_config
+
+    assert check_config(EXAMPLES / "quickstart.toml", QUICKSTART_ENV) == 0, capsys.readouterr()
+
+
+def test_the_webhooks_example_appended_to_the_shipped_file_is_a_valid_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.cli import check_config
+
+    merged = tmp_path / "olactors.toml"
+    shipped = (REPO / "config" / "olactors.toml").read_text()
+    merged.write_text(shipped + "\n" + (EXAMPLES / "webhooks.toml").read_text())
+    env = {
+        "STRIPE_WEBHOOK_SECRET": QUICKSTART_ENV["STRIPE_WEBHOOK_SECRET"],
+        "APP_EVENTS_WEBHOOK_SECRET": QUICKSTART_ENV["APP_WEBHOOK_SECRET"],
+        "ABACATEPAY_WEBHOOK_SECRET": "abacate-secret-0123456789abcdef",
+        "APP_WEBHOOK_SECRET": QUICKSTART_ENV["APP_WEBHOOK_SECRET"],
+    }
+    assert check_config(merged, env) == 0, capsys.readouterr()

@@ -25,6 +25,7 @@ from .config import (
     named_secrets,
 )
 from .daemon import run_daemon
+from .devloop import add_dev_commands, run_listen, run_trigger
 from .store import redacted
 from .tree import build_tree
 
@@ -59,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", nargs="?", type=Path, metavar="PATH")
     add_commands(commands)
+    add_dev_commands(commands)
     return parser
 
 
@@ -68,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args.config)
     if args.command == "check-config":
         return check_config(args.path, os.environ)
+    if args.command == "trigger":
+        return run_trigger(args, os.environ)
+    if args.command == "listen":
+        return run_listen(args, os.environ)
     if args.command in ("status", "breakers", "dead-letters", "events", "routes"):
         return run_command(args, os.environ)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other

@@ -24,8 +24,6 @@ from ..http import reach
 from ..webhooks import namespace_of
 from ._token import stored_token
 
-#: Addresses a listener binds to mean "every interface"; a client calls loopback.
-
 
 class AdminError(Exception):
     """A call the admin listener could not answer, or answered with an error."""
@@ -105,7 +103,7 @@ def add_commands(commands: Any) -> None:
 def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Run one admin command; 0 on success, 1 with a line on stderr otherwise."""
     try:
-        client = _client(args, env)
+        client = admin_client(args, env)
         with client:
             return _dispatch(client, args)
     except (AdminError, ConfigError) as exc:
@@ -113,7 +111,7 @@ def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return 1
 
 
-def _client(args: argparse.Namespace, env: Mapping[str, str]) -> httpx.Client:
+def admin_client(args: argparse.Namespace, env: Mapping[str, str]) -> httpx.Client:
     config, _ = Config.discover(args.config)
     url = args.admin or reach(config.admin.bind)
     token = env.get(config.admin.token_env) or stored_token(config.daemon.state_dir) or ""
@@ -126,9 +124,9 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
         return _status(client, args.json)
     if args.command == "breakers":
         if args.reset:
-            _show(_call(client, "POST", f"/breakers/{args.reset}/reset"), args.json)
+            _show(call(client, "POST", f"/breakers/{args.reset}/reset"), args.json)
             return 0
-        return _breakers(_call(client, "GET", "/breakers"), args.json)
+        return _breakers(call(client, "GET", "/breakers"), args.json)
     if args.command == "events":
         return _events(client, args)
     if args.command == "routes":
@@ -138,14 +136,14 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
         params: dict[str, Any] = {**queue, "limit": args.limit}
         if args.cursor is not None:
             params["cursor"] = args.cursor
-        return _letters(_call(client, "GET", "/dead-letters", params), args.json)
+        return _letters(call(client, "GET", "/dead-letters", params), args.json)
     if args.action == "replay" and args.all:
-        _show(_call(client, "POST", "/dead-letters/replay", queue), args.json)
+        _show(call(client, "POST", "/dead-letters/replay", queue), args.json)
         return 0
     method, suffix = {"show": ("GET", ""), "replay": ("POST", "/replay"), "delete": ("DELETE", "")}[
         args.action
     ]
-    answer = _call(client, method, f"/dead-letters/{args.id}{suffix}", queue)
+    answer = call(client, method, f"/dead-letters/{args.id}{suffix}", queue)
     if args.action == "show" and not args.json:
         _letter(answer)
     else:
@@ -159,7 +157,7 @@ def _events(client: httpx.Client, args: argparse.Namespace) -> int:
         for key in ("status", "type", "route", "cursor"):
             if getattr(args, key) is not None:
                 params[key] = getattr(args, key)
-        page = _call(client, "GET", "/events", params)
+        page = call(client, "GET", "/events", params)
         if args.json:
             print(json.dumps(page, indent=2))
             return 0
@@ -171,9 +169,9 @@ def _events(client: httpx.Client, args: argparse.Namespace) -> int:
         return 0
     path = f"/events/{args.source}/{args.id}"
     if args.action == "retry":
-        _show(_call(client, "POST", f"{path}/retry"), args.json)
+        _show(call(client, "POST", f"{path}/retry"), args.json)
         return 0
-    record = _call(client, "GET", path)
+    record = call(client, "GET", path)
     if args.json:
         print(json.dumps(record, indent=2))
         return 0
@@ -193,7 +191,7 @@ def _events(client: httpx.Client, args: argparse.Namespace) -> int:
 
 def _routes(client: httpx.Client, args: argparse.Namespace) -> int:
     if args.action == "list":
-        listed = _call(client, "GET", "/routes")
+        listed = call(client, "GET", "/routes")
         if args.json:
             print(json.dumps(listed, indent=2))
             return 0
@@ -208,11 +206,11 @@ def _routes(client: httpx.Client, args: argparse.Namespace) -> int:
         return 0
     path = f"/routes/{namespace_of(args.source)}/{args.route}/{args.action}"
     body = {"reason": args.reason} if getattr(args, "reason", None) else None
-    _show(_call(client, "POST", path, json_body=body), args.json)
+    _show(call(client, "POST", path, json_body=body), args.json)
     return 0
 
 
-def _call(
+def call(
     client: httpx.Client,
     method: str,
     path: str,
@@ -252,9 +250,9 @@ def _show(body: Any, as_json: bool) -> None:
 
 
 def _status(client: httpx.Client, as_json: bool) -> int:
-    ready = _call(client, "GET", "/readyz", ok=frozenset({200, 503}))
-    tree = _call(client, "GET", "/actors")
-    queues = _call(client, "GET", "/queues", ok=frozenset({200, 503}))
+    ready = call(client, "GET", "/readyz", ok=frozenset({200, 503}))
+    tree = call(client, "GET", "/actors")
+    queues = call(client, "GET", "/queues", ok=frozenset({200, 503}))
     if as_json:
         print(json.dumps({"readiness": ready, "actors": tree, "queues": queues}, indent=2))
         return 0 if ready["status"] == "ready" else 1

@@ -16,6 +16,7 @@ from ._errors import (
 from ._events import IncomingEvent, events_of
 from ._ingress import PREFIX, WebhookIngress, WebhookSource
 from ._routes import Route, Router, namespace_of
+from ._samples import SignedEvent, examples, signed_event
 from ._senders import networks
 from ._tree import webhook_deliveries, webhook_routers, webhook_sources, webhooks_mount
 
@@ -31,14 +32,17 @@ __all__ = [
     "MalformedWebhook",
     "Route",
     "Router",
+    "SignedEvent",
     "StaleTimestamp",
     "UnknownSource",
     "WebhookError",
     "WebhookIngress",
     "WebhookSource",
     "events_of",
+    "examples",
     "namespace_of",
     "networks",
+    "signed_event",
     "webhook_deliveries",
     "webhook_routers",
     "webhook_sources",

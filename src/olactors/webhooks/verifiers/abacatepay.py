@@ -103,3 +103,9 @@ def _last_updated(body: bytes) -> float | None:
                 stamp = stamp.replace(tzinfo=UTC)
             times.append(stamp.timestamp())
     return max(times, default=None)
+
+
+def sign(secret: str, public_key: str, body: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers and query AbacatePay would send ``body`` with."""
+    mac = hmac.new(public_key.encode(), body, hashlib.sha256).digest()
+    return {"X-Webhook-Signature": base64.b64encode(mac).decode()}, {"webhookSecret": secret}
