@@ -58,7 +58,8 @@ async def test_restarting_an_actor_is_seen_in_the_tree(daemon: Daemon) -> None:
 
 async def test_health_and_readiness(daemon: Daemon) -> None:
     assert (await call(daemon, "GET", "/healthz")).json() == {"status": "alive"}
-    assert (await call(daemon, "GET", "/readyz")).json() == {"status": "ready"}
+    ready = (await call(daemon, "GET", "/readyz")).json()
+    assert ready == {"status": "ready", "problems": [], "warnings": []}
 
 
 async def test_metrics_parse_as_prometheus_text_and_carry_every_series(daemon: Daemon) -> None:

@@ -150,11 +150,14 @@ async def test_events_are_listed_and_shown_from_the_shell(
     await post(daemon, "evt_1", "flaky.one")
     await settled(daemon, "evt_1", "delivered")
     assert await olactors(daemon, cli_config, "events", "list", "--source", "stripe") == 0
-    assert capsys.readouterr().out.splitlines() == ["evt_1  flaky.one  delivered  flaky=delivered"]
+    [header, row] = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert header == ["RECEIVED", "ID", "TYPE", "STATUS", "ROUTES"]
+    assert row[1:] == ["evt_1", "flaky.one", "delivered", "flaky=delivered"]
+    assert row[0].endswith("Z")  # an ISO time, not a unix number
     assert await olactors(daemon, cli_config, "events", "show", "stripe", "evt_1") == 0
-    out = capsys.readouterr().out
-    assert "attempt: flaky error" in out
-    assert "attempt: flaky delivered" in out
+    attempts = [line.split()[1:3] for line in capsys.readouterr().out.splitlines()]
+    assert ["flaky", "error"] in attempts
+    assert ["flaky", "delivered"] in attempts
 
 
 async def test_an_event_is_retried_from_the_shell(
@@ -176,11 +179,24 @@ async def test_a_route_is_paused_and_resumed_from_the_shell(
     capsys.readouterr()
     assert await olactors(daemon, cli_config, "routes", "list") == 0
     listed = capsys.readouterr().out
-    assert "webhooks.stripe/flaky: paused (deploying)" in listed
+    assert "webhooks.stripe/flaky  paused (deploying)" in listed
     assert await olactors(daemon, cli_config, "routes", "resume", "stripe", "flaky") == 0
     capsys.readouterr()
     assert await olactors(daemon, cli_config, "routes", "list") == 0
-    assert "webhooks.stripe/flaky: running" in capsys.readouterr().out
+    assert "webhooks.stripe/flaky  running" in capsys.readouterr().out
+
+
+async def test_a_paused_route_makes_the_daemon_degraded_but_still_ready(
+    daemon: Daemon, cli_config: Path
+) -> None:
+    pause = ("routes", "pause", "stripe", "flaky", "--reason", "deploying")
+    assert await olactors(daemon, cli_config, *pause) == 0
+    answer = await call(daemon, "GET", "/readyz")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "degraded"
+    [warning] = answer.json()["warnings"]
+    assert warning.startswith("route webhooks.stripe/flaky: paused since 20")
+    assert warning.endswith("Z (deploying)")
 
 
 late: list[str] = []

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import trio
 from quart import Response, request
 from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
 
 from ..runtime import (
     ActorContext,
@@ -80,6 +81,17 @@ def admin_app(
         for name, value in hardening.items():
             answer.headers.setdefault(name, value)
         answer.headers.setdefault("Cache-Control", "no-store")
+        return answer
+
+    @app.errorhandler(HTTPException)
+    async def as_json(error: HTTPException) -> Response:
+        # Quart's own answers (no such path, a method the path does not take,
+        # a body it cannot parse) are JSON like every other: a client never
+        # has to parse an HTML page.
+        answer = _error(error.code or 500, error.description or error.name)
+        for name, value in error.get_headers():
+            if name.lower() == "allow":
+                answer.headers[name] = value
         return answer
 
     register_dashboard(

@@ -8,35 +8,29 @@ from quart import Response
 from quart_trio import QuartTrio
 
 from .. import metrics
-from ..runtime import ActorContext, ActorSnapshot, Snapshot, Status, walk
+from ..runtime import ActorContext, ActorSnapshot, Snapshot, walk
 from ..store import Store, StoreError
 from ._answers import json_answer as _json
+from ._health import BacklogTrend, assess
 
 #: Paths a load balancer or Prometheus may call without the token, when allowed.
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def register_probes(app: QuartTrio, context: ActorContext, store: Store) -> None:
-    """``GET /healthz``, ``/readyz`` (tree running, no crash loop, store up), ``/metrics``."""
+    """``GET /healthz``, ``/readyz`` (see ``_health``: problems 503, warnings 200), ``/metrics``."""
 
     @app.get("/healthz")
     async def healthz() -> Response:
         return _json({"status": "alive"})
 
+    trend = BacklogTrend(context.clock)
+
     @app.get("/readyz")
     async def readyz() -> Response:
-        problems = []
-        tree = context.snapshot(context.root)
-        if tree.status is not Status.RUNNING:
-            problems.append(f"root supervisor is {tree.status.value}")
-        problems += [_problem(c) for c in _not_running(tree)]
-        try:
-            await store.queues()
-        except StoreError as exc:
-            problems.append(f"store unreachable: {exc}")
-        if problems:
-            return _json({"status": "not ready", "problems": problems}, 503)
-        return _json({"status": "ready"})
+        health = await assess(context, store, trend)
+        answer = {"status": health.status, "problems": health.problems, "warnings": health.warnings}
+        return _json(answer, 503 if health.problems else 200)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -65,21 +59,4 @@ def _tree_families(tree: Snapshot) -> list[GaugeMetricFamily]:
         metrics.MAILBOX_DEPTH.family(
             ([n.path], n.mailbox_depth) for n in nodes if isinstance(n, ActorSnapshot)
         ),
-    ]
-
-
-def _problem(child: Snapshot) -> str:
-    if child.crash_looping:
-        return f"{child.path} is crash-looping ({child.restarts_since_stable} restarts in a row)"
-    return f"{child.path} is {child.status.value}"
-
-
-def _not_running(tree: Snapshot) -> list[Snapshot]:
-    """Children not running, ignoring those stopped on purpose (a transient that ended),
-    and children running between the crashes of a crash loop."""
-    return [
-        node
-        for node in walk(tree)
-        if node is not tree
-        and (node.status in (Status.RESTARTING, Status.STARTING) or node.crash_looping)
     ]

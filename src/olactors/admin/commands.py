@@ -22,6 +22,7 @@ import httpx
 from ..config import Config, ConfigError
 from ..http import reach
 from ..webhooks import namespace_of
+from ._printing import iso, table
 from ._token import stored_token
 
 
@@ -136,7 +137,8 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
         params: dict[str, Any] = {**queue, "limit": args.limit}
         if args.cursor is not None:
             params["cursor"] = args.cursor
-        return _letters(call(client, "GET", "/dead-letters", params), args.json)
+        page = call(client, "GET", "/dead-letters", params)
+        return _letters(page, args.queue, args.json)
     if args.action == "replay" and args.all:
         _show(call(client, "POST", "/dead-letters/replay", queue), args.json)
         return 0
@@ -161,9 +163,18 @@ def _events(client: httpx.Client, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(page, indent=2))
             return 0
-        for item in page["items"]:
-            routes = " ".join(f"{k}={v}" for k, v in item["destinations"].items())
-            print(f"{item['id']}  {item['type']}  {item['status']}  {routes}".rstrip())
+        rows = [
+            (
+                iso(item["received_at"]),
+                item["id"],
+                item["type"],
+                item["status"],
+                " ".join(f"{k}={v}" for k, v in item["destinations"].items()),
+            )
+            for item in page["items"]
+        ]
+        columns = ("RECEIVED", "ID", "TYPE", "STATUS", "ROUTES")
+        print(table(columns, rows, empty=f"no events from {args.source}"))
         if page.get("next_cursor") is not None:
             print(f"more: --cursor {page['next_cursor']}")
         return 0
@@ -175,15 +186,25 @@ def _events(client: httpx.Client, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(record, indent=2))
         return 0
-    for key in ("id", "type", "status", "received_at", "destinations"):
-        print(f"{key}: {record[key]}")
-    for attempt in record["attempts"]:
-        status = f" {attempt['status']}" if attempt.get("status") is not None else ""
-        error = f"  {attempt['error']}" if attempt.get("error") else ""
-        print(
-            f"attempt: {attempt['destination']} {attempt['outcome']}{status} "
-            f"{attempt['latency_ms']} ms{error}"
+    print(f"id: {record['id']}")
+    print(f"type: {record['type']}")
+    print(f"status: {record['status']}")
+    print(f"received: {iso(record['received_at'])}")
+    routes = [(name, state) for name, state in record["destinations"].items()]
+    print(table(("ROUTE", "STATE"), routes, empty="routes: none took it"))
+    attempts = [
+        (
+            iso(a["at"]),
+            a["destination"],
+            a["outcome"],
+            a.get("status"),
+            f"{a['latency_ms']:.0f} ms",
+            a.get("error") or a.get("response") or "",
         )
+        for a in record["attempts"]
+    ]
+    headers = ("AT", "ROUTE", "OUTCOME", "STATUS", "LATENCY", "ERROR OR ANSWER")
+    print(table(headers, attempts, empty="attempts: none yet"))
     print("payload:")
     print(record["payload"])
     return 0
@@ -195,14 +216,7 @@ def _routes(client: httpx.Client, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(listed, indent=2))
             return 0
-        for route in listed:
-            state = route["state"]
-            paused = f"paused ({state.get('reason', '')})" if state.get("paused") else "running"
-            print(
-                f"{route['namespace']}/{route['destination']}: {paused} "
-                f"breaker={route['breaker']} in_flight={route['in_flight']} "
-                f"delivered={route['delivered']} dead={route['dead_lettered']}"
-            )
+        print(table(_ROUTE_HEADERS, [_route_row(r) for r in listed], empty="no routes"))
         return 0
     path = f"/routes/{namespace_of(args.source)}/{args.route}/{args.action}"
     body = {"reason": args.reason} if getattr(args, "reason", None) else None
@@ -249,29 +263,73 @@ def _show(body: Any, as_json: bool) -> None:
         print(" ".join(f"{key}={value}" for key, value in body.items()))
 
 
+#: ``status``'s exit code when the daemon is ready but has something to look at.
+EXIT_DEGRADED = 3
+
+
 def _status(client: httpx.Client, as_json: bool) -> int:
     ready = call(client, "GET", "/readyz", ok=frozenset({200, 503}))
+    code = {"ready": 0, "degraded": EXIT_DEGRADED}.get(ready["status"], 1)
     tree = call(client, "GET", "/actors")
+    routes = call(client, "GET", "/routes")
     queues = call(client, "GET", "/queues", ok=frozenset({200, 503}))
     if as_json:
-        print(json.dumps({"readiness": ready, "actors": tree, "queues": queues}, indent=2))
-        return 0 if ready["status"] == "ready" else 1
+        answer = {"readiness": ready, "routes": routes, "queues": queues, "actors": tree}
+        print(json.dumps(answer, indent=2))
+        return code
     print(ready["status"])
-    for problem in ready.get("problems", []):
-        print(f"  {problem}")
-    rows = [_HEADER, *_tree_rows(tree)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        padded = (cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-        print("  ".join(padded), row[-1])
-    if "error" not in queues:
-        for name, counts in sorted(queues.items()):
-            depths = " ".join(f"{state}={n}" for state, n in counts.items())
-            print(f"queue {name}: {depths}")
-    return 0 if ready["status"] == "ready" else 1
+    for problem in ready["problems"]:
+        print(f"  problem: {problem}")
+    for warning in ready["warnings"]:
+        print(f"  warning: {warning}")
+    print()
+    print(table(_ROUTE_HEADERS, [_route_row(r) for r in routes], empty="no routes"))
+    print()
+    if "error" in queues:
+        print(f"queues: {queues['error']}")
+    else:
+        rows = [
+            (name, c["ready"], c["leased"], c["delayed"], c.get("held", 0), c["dead"])
+            for name, c in sorted(queues.items())
+        ]
+        headers = ("QUEUE", "READY", "LEASED", "DELAYED", "HELD", "DEAD")
+        print(table(headers, rows, empty="no queues hold items"))
+    print()
+    print(table(_ACTOR_HEADERS, _tree_rows(tree), empty="no actors"))
+    return code
 
 
-_HEADER = ("ACTOR", "STATUS", "RESTARTS", "MAILBOX", "MSG/S", "LAST ERROR")
+_ROUTE_HEADERS = (
+    "ROUTE",
+    "STATE",
+    "SINCE",
+    "BREAKER",
+    "IN FLIGHT",
+    "DELIVERED",
+    "DEAD",
+    "LAST ERROR",
+)
+_ACTOR_HEADERS = ("ACTOR", "STATUS", "RESTARTS", "MAILBOX", "MSG/S", "LAST ERROR")
+
+
+def _route_row(route: dict[str, Any]) -> tuple[object, ...]:
+    state = route["state"]
+    if state.get("gone"):
+        shown = "disabled (410)"
+    elif state.get("paused"):
+        shown = f"paused ({state['reason']})" if state.get("reason") else "paused"
+    else:
+        shown = "running"
+    return (
+        f"{route['namespace']}/{route['destination']}",
+        shown,
+        iso(state.get("since")) if state.get("since") else "-",
+        route["breaker"],
+        route["in_flight"],
+        route["delivered"],
+        route["dead_lettered"],
+        route.get("last_error") or "",
+    )
 
 
 def _tree_rows(node: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -297,18 +355,31 @@ def _breakers(states: dict[str, Any], as_json: bool) -> int:
     if as_json:
         print(json.dumps(states, indent=2))
         return 0
-    for provider, state in sorted(states.items()):
-        details = " ".join(f"{k}={v}" for k, v in state.items() if k != "state")
-        print(f"{provider}: {state.get('state')} {details}".rstrip())
+    rows = [
+        (
+            provider,
+            state["state"],
+            f"{state['open_for_s']:g} s" if state.get("open_for_s") else "-",
+            state["trips"],
+            f"{state['window_failures']}/{state['window_calls']}",
+        )
+        for provider, state in sorted(states.items())
+    ]
+    headers = ("PROVIDER", "STATE", "OPEN FOR", "TRIPS", "FAILED/CALLS")
+    print(table(headers, rows, empty="no providers"))
     return 0
 
 
-def _letters(page: dict[str, Any], as_json: bool) -> int:
+def _letters(page: dict[str, Any], queue: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps(page, indent=2))
         return 0
-    for item in page["items"]:
-        print(f"{item['id']}  attempts={item.get('attempts')}  error={item.get('last_error')}")
+    rows = [
+        (iso(item.get("dead_at")), item["id"], item.get("attempts"), item.get("last_error") or "")
+        for item in page["items"]
+    ]
+    headers = ("DEAD SINCE", "ID", "ATTEMPTS", "LAST ERROR")
+    print(table(headers, rows, empty=f"no dead letters in {queue}"))
     if page.get("next_cursor") is not None:
         print(f"more: --cursor {page['next_cursor']}")
     return 0
@@ -316,7 +387,9 @@ def _letters(page: dict[str, Any], as_json: bool) -> int:
 
 def _letter(item: dict[str, Any]) -> None:
     for key, value in item.items():
-        if key != "payload":
+        if key in ("enqueued_at", "dead_at"):
+            print(f"{key.removesuffix('_at')}: {iso(value)}")
+        elif key != "payload":
             print(f"{key}: {value}")
     print("payload:")
     print(item["payload"])

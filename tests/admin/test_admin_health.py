@@ -1,0 +1,110 @@
+"""What /readyz says: problems take the replica out of rotation, warnings only tell a person."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import trio
+
+from olactors.admin._health import BacklogTrend
+from olactors.resilience import RESILIENCE_PATH, ProviderGuard
+from olactors.store import QueueCounts
+
+from .daemon import TOKEN, Daemon
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def call(daemon: Daemon, method: str, path: str) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=daemon.url) as client:
+        return await client.request(method, path, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+async def test_an_open_provider_breaker_is_a_warning_not_a_reason_to_leave_rotation(
+    daemon: Daemon,
+) -> None:
+    guard = ProviderGuard.at(daemon.system, RESILIENCE_PATH, "stripe")
+    for _ in range(10):  # the default minimum_calls, every one failed
+        permit = await guard.breaker.permit()
+        guard.breaker.record(permit, failed=True, duration_s=0.01)
+    with trio.fail_after(10):
+        while (
+            daemon.system.actor_snapshot(f"{RESILIENCE_PATH}/stripe/breaker").state["state"]
+            != "open"
+        ):
+            await trio.sleep(0.01)
+    answer = await call(daemon, "GET", "/readyz")
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "degraded"
+    [warning] = answer.json()["warnings"]
+    assert warning.startswith("provider stripe: breaker open, retried in ")
+
+
+def reading(backlog: int) -> dict[str, QueueCounts]:
+    return {"q": QueueCounts(ready=backlog, leased=0, delayed=0, dead=0)}
+
+
+def test_a_backlog_that_rose_at_every_reading_over_the_window_is_growing() -> None:
+    now = [0.0]
+    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
+    said = []
+    for t, backlog in ((0, 10), (30, 40), (60, 90)):
+        now[0] = t
+        said = trend.record(reading(backlog))
+    assert said == ["queue q: backlog grew from 10 to 90 in 60 s (arriving faster than delivered)"]
+
+
+def test_a_backlog_that_fell_once_in_the_window_is_not_growing() -> None:
+    now = [0.0]
+    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
+    said = []
+    for t, backlog in ((0, 10), (30, 5), (60, 90)):
+        now[0] = t
+        said = trend.record(reading(backlog))
+    assert said == []
+
+
+def test_readings_over_less_than_the_window_say_nothing() -> None:
+    now = [0.0]
+    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
+    said = []
+    for t, backlog in ((0, 10), (10, 40), (20, 90)):
+        now[0] = t
+        said = trend.record(reading(backlog))
+    assert said == []
+
+
+async def test_a_path_the_admin_does_not_serve_is_a_json_404(daemon: Daemon) -> None:
+    answer = await call(daemon, "GET", "/no/such/thing")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/json"
+    assert "error" in answer.json()
+
+
+async def test_a_method_a_path_does_not_take_is_a_json_405_with_allow(daemon: Daemon) -> None:
+    answer = await call(daemon, "DELETE", "/healthz")
+    assert answer.status_code == 405
+    assert answer.json()["error"]
+    assert "GET" in answer.headers["allow"]
+
+
+def test_output_cut_short_by_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head` that has stopped reading: every write fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "olactors", "check-config", str(REPO / "config/olactors.toml")],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 0
