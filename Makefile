@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean lock system-deps
+.PHONY: run test lint bench clean lock system-deps image
 
 # Installs are reproducible: the exact versions in requirements/*.lock, then
 # olactors itself without resolving anything again. `make lock` refreshes them.
@@ -55,6 +55,15 @@ bench: $(VENV)/.test
 	$(BIN)/python scripts/bench_clients.py
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_e2e.py
+
+# The container image (Dockerfile), when a Docker engine answers here.
+IMAGE ?= olactors:latest
+image:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		docker build -t $(IMAGE) .; \
+	else \
+		echo "image: no Docker engine answers here; nothing built" >&2; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

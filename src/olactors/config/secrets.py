@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..http import bind_host, is_loopback
 from ._base import read_secret
 from ._root import Config
 
@@ -32,7 +33,9 @@ class NamedSecret:
 
 def named_secrets(config: Config) -> list[NamedSecret]:
     """Every secret ``config`` names, in the order a reader meets them in the file."""
-    named = [NamedSecret(config.admin.token_env, "admin token", "admin.token_env", required=False)]
+    # On loopback a daemon without a token generates one; beyond, it refuses to start.
+    exposed = not is_loopback(bind_host(config.admin.bind))
+    named = [NamedSecret(config.admin.token_env, "admin token", "admin.token_env", exposed)]
     for name, provider in config.providers.items():
         if provider.secret_env:
             where = f"providers.{name}.secret_env"
