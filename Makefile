@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean lock system-deps image
+.PHONY: run test lint bench clean lock system-deps image screenshots
 
 # Installs are reproducible: the exact versions in requirements/*.lock, then
 # olactors itself without resolving anything again. `make lock` refreshes them.
@@ -55,6 +55,10 @@ bench: $(VENV)/.test
 	$(BIN)/python scripts/bench_clients.py
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_e2e.py
+
+# The dashboard's main views, as the browser tests see them, for the docs.
+screenshots: $(VENV)/.test system-deps
+	OLACTORS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/admin/test_dashboard_endpoints.py
 
 # The container image (Dockerfile), when a Docker engine answers here.
 IMAGE ?= olactors:latest

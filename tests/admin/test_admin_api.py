@@ -303,3 +303,15 @@ async def test_restarting_under_something_that_is_not_a_supervisor_is_a_404(
 ) -> None:
     answer = await call(daemon, "POST", path)
     assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/actors/root/http/admin/restart", "/actors/root/http/restart", "/actors/root/restart"]
+)
+async def test_the_admin_will_not_restart_what_holds_the_listener_answering(
+    daemon: Daemon, path: str
+) -> None:
+    answer = await call(daemon, "POST", path)
+    assert answer.status_code == 409
+    assert "holds the admin listener itself" in answer.json()["error"]
+    assert daemon.system.snapshot("/root/http/admin").restarts_total == 0

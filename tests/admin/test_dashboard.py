@@ -89,7 +89,9 @@ async def first_event(url: str) -> tuple[bytes, bytes]:
     raise AssertionError(f"the stream ended before an event: {received!r}")
 
 
-async def test_the_event_stream_sends_actors_breakers_and_queues(daemon: Daemon) -> None:
+async def test_the_event_stream_sends_health_endpoints_providers_and_actors(
+    daemon: Daemon,
+) -> None:
     head, body = await first_event(daemon.url)
     assert b"content-type: text/event-stream" in head.lower()
     # Chunked transfer: the event is the chunk's payload.
@@ -100,7 +102,11 @@ async def test_the_event_stream_sends_actors_breakers_and_queues(daemon: Daemon)
     paths = {actor["path"]: actor for actor in state["actors"]}
     assert paths["/root/store"]["status"] == "running"
     assert "/root/http/admin" in paths
-    assert state["breakers"] == dict.fromkeys(Config().providers, "closed")
+    assert {p["name"]: p["state"] for p in state["providers"]} == dict.fromkeys(
+        Config().providers, "closed"
+    )
+    assert state["health"] == {"status": "ready", "problems": [], "warnings": []}
+    assert state["routes"] == []  # this daemon has no webhook routes
     assert state["store_error"] is None
 
 

@@ -26,7 +26,12 @@ def register_actors(app: QuartTrio, context: ActorContext) -> None:
 
     @app.post("/actors/<path:path>/restart")
     async def restart(path: str) -> Response:
-        parent, _, name = ("/" + path).rstrip("/").rpartition("/")
+        target = ("/" + path).rstrip("/")
+        if context.path == target or context.path.startswith(target + "/"):
+            # It would stop this listener mid-answer: the caller would see the
+            # connection drop and never learn whether the restart happened.
+            return _error(409, f"{target} holds the admin listener itself; restart the daemon")
+        parent, _, name = target.rpartition("/")
         try:
             await context.supervisor(parent).restart_child(name)
         except ActorNotFound:

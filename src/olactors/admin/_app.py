@@ -21,6 +21,7 @@ from ._dashboard import PAGE, SESSION_COOKIE, register_dashboard
 from ._dead_letters import register_dead_letters
 from ._events import register_events
 from ._guard import Sessions, from_own_origin, host_name, security_headers
+from ._health import BacklogTrend
 from ._probes import PROBES, register_probes
 from ._providers import register_providers
 from ._routes import register_routes
@@ -94,16 +95,20 @@ def admin_app(
                 answer.headers[name] = value
         return answer
 
+    # One trend for every reader of the health (probes and dashboards alike).
+    trend = BacklogTrend(context.clock)
     register_dashboard(
         app,
         context,
         store,
+        trend,
+        sources=sorted(routers or {}),
         token=token,
         sessions=sessions,
         secure_cookie=secure_cookie,
         closing=closing if closing is not None else trio.Event(),
     )
-    register_probes(app, context, store)
+    register_probes(app, context, store, trend)
     register_actors(app, context)
     register_providers(app, context)
     register_dead_letters(app, context, store)

@@ -18,11 +18,20 @@ import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 
-from ..runtime import ActorContext, Snapshot, SupervisorSnapshot, walk
-from ..store import DeadLetterItem, Store, StoreError
+from ..delivery import DELIVERY_PATH
+from ..runtime import (
+    ActorContext,
+    ActorNotFound,
+    ActorSnapshot,
+    Snapshot,
+    SupervisorSnapshot,
+    walk,
+)
+from ..store import DeadLetterItem, QueueCounts, Store, StoreError
 from ._answers import error_answer as _error
 from ._answers import json_answer as _json
 from ._guard import Sessions
+from ._health import BacklogTrend, assess
 from ._providers import provider_states
 
 SESSION_COOKIE = "olactors_admin"
@@ -32,38 +41,90 @@ DEAD_LETTERS_SHOWN = 20
 PAGE = files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
 
 
-async def dashboard_state(context: ActorContext, store: Store) -> dict[str, Any]:
-    """What the page shows: every actor, the breakers and the queue depths."""
-    actors = [_row(node) for node in walk(context.snapshot(context.root))]
-    breakers = {p: s.get("state") for p, s in provider_states(context, "breaker").items()}
-    queues: dict[str, Any] = {}
+async def dashboard_state(
+    context: ActorContext, store: Store, trend: BacklogTrend, sources: list[str]
+) -> dict[str, Any]:
+    """What the page shows, endpoints first: the health, each route and provider, the
+    queues and their dead letters, and (for the advanced view) every actor."""
+    health = await assess(context, store, trend)
     dead: list[dict[str, Any]] = []
     store_error = None
     try:
-        for name in await store.queues():
-            counts = await store.counts(name)
-            queues[name] = msgspec.to_builtins(counts)
+        for name, counts in health.queues.items():
             if counts.dead:
                 page = await store.dead_letters(name, limit=DEAD_LETTERS_SHOWN)
                 dead += [_dead_letter(item) for item in page.items]
     except StoreError as exc:
         store_error = str(exc)
+    # The admin's own path and its supervisors: restarting them would end the
+    # very request that asked (and every page's stream).
+    unsafe = {context.path.rsplit("/", n)[0] for n in range(context.path.count("/"))}
     return {
-        "actors": actors,
-        "breakers": breakers,
-        "queues": queues,
+        "at": context.clock(),
+        "sources": sources,
+        "health": {
+            "status": health.status,
+            "problems": health.problems,
+            "warnings": health.warnings,
+        },
+        "routes": [_route(state, health.queues) for state in _couriers(context)],
+        "providers": [
+            {"name": name, **state}
+            for name, state in sorted(provider_states(context, "breaker").items())
+        ],
+        "queues": {name: msgspec.to_builtins(c) for name, c in health.queues.items()},
         "dead_letters": dead,
+        "actors": [_row(node, unsafe) for node in walk(context.snapshot(context.root))],
         "store_error": store_error,
     }
 
 
-def _row(node: Snapshot) -> dict[str, Any]:
+def _couriers(context: ActorContext) -> list[dict[str, Any]]:
+    try:
+        tree = context.snapshot(DELIVERY_PATH)
+    except ActorNotFound:
+        return []
+    return [
+        node.state
+        for node in walk(tree)
+        if isinstance(node, ActorSnapshot) and "destination" in node.state
+    ]
+
+
+def _route(state: dict[str, Any], queues: dict[str, QueueCounts]) -> dict[str, Any]:
+    counts = queues.get(state["queue"])
+    route = state["state"]
+    if route.get("gone"):
+        shown = "disabled"
+    elif route.get("paused"):
+        shown = "paused"
+    else:
+        shown = "running"
+    return {
+        "namespace": state["namespace"],
+        "destination": state["destination"],
+        "queue": state["queue"],
+        "state": shown,
+        "reason": route.get("reason", ""),
+        "since": route.get("since"),
+        "breaker": state["breaker"],
+        "breaker_open_until": state["breaker_open_until"],
+        "last_answer": state["last_answer"],
+        "failing_since": state["failing_since"],
+        "backlog": counts.ready + counts.leased + counts.delayed + counts.held if counts else 0,
+        "dead": counts.dead if counts else 0,
+        "delivered": state["delivered"],
+    }
+
+
+def _row(node: Snapshot, unsafe: set[str]) -> dict[str, Any]:
     error = node.last_error
     entry: dict[str, Any] = {
         "path": node.path,
         "status": node.status.value,
         "restarts": node.restarts_total,
         "last_error": f"{error.type}: {error.message}" if error else None,
+        "restartable": node.path not in unsafe,
     }
     if isinstance(node, SupervisorSnapshot):
         return {**entry, "mailbox": None, "rate_per_s": None}
@@ -72,16 +133,27 @@ def _row(node: Snapshot) -> dict[str, Any]:
 
 
 def _dead_letter(item: DeadLetterItem) -> dict[str, Any]:
-    return {"queue": item.queue, "id": item.id, "attempts": item.attempts, "error": item.last_error}
+    return {
+        "queue": item.queue,
+        "id": item.id,
+        "attempts": item.attempts,
+        "error": item.last_error,
+        "dead_at": item.dead_at,
+    }
 
 
 async def event_stream(
-    context: ActorContext, store: Store, interval_s: float, closing: trio.Event
+    context: ActorContext,
+    store: Store,
+    trend: BacklogTrend,
+    sources: list[str],
+    interval_s: float,
+    closing: trio.Event,
 ) -> AsyncIterator[bytes]:
     """``data: <state JSON>`` every ``interval_s`` until the client goes away or
     ``closing`` is set (the listener shuts down; the page reconnects to the next one)."""
     while not closing.is_set():
-        state = await dashboard_state(context, store)
+        state = await dashboard_state(context, store, trend, sources)
         yield b"event: state\ndata: " + msgspec.json.encode(state) + b"\n\n"
         with trio.move_on_after(interval_s):
             await closing.wait()
@@ -91,7 +163,9 @@ def register_dashboard(
     app: QuartTrio,
     context: ActorContext,
     store: Store,
+    trend: BacklogTrend,
     *,
+    sources: list[str],
     token: str,
     sessions: Sessions,
     secure_cookie: bool,
@@ -143,6 +217,8 @@ def register_dashboard(
             event_stream(
                 context,
                 store,
+                trend,
+                sources,
                 interval_s=1.0,
                 closing=closing,
             ),

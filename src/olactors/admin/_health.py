@@ -8,8 +8,9 @@ a read-only replica answers reads).
 
 A *warning* leaves it ready (200, status ``degraded``): ingress works, but
 something behind it needs a person. An open breaker (a provider's or a
-route's), a route paused or disabled by a 410, dead letters waiting, a
-backlog that grew across the last readings.
+route's), a route whose last attempt failed (since when, and its answer), a
+route paused or disabled by a 410, dead letters waiting, a backlog that grew
+across the last readings.
 """
 
 from __future__ import annotations
@@ -146,6 +147,12 @@ def _routes(context: ActorContext) -> list[str]:
         elif route.get("paused"):
             why = f" ({route['reason']})" if route.get("reason") else ""
             warnings.append(f"{name}: paused since {iso(route.get('since'))}{why}")
+        answer = state.get("last_answer")
+        if state.get("failing_since") is not None and answer is not None:
+            said = answer["status"] if answer["status"] is not None else answer["outcome"]
+            warnings.append(
+                f"{name}: failing since {iso(state['failing_since'])} (last answer: {said})"
+            )
         if state["breaker"] != "closed":
             until = state.get("breaker_open_until")
             when = f" until {iso(until)}" if until else ""

@@ -17,14 +17,14 @@ from ._health import BacklogTrend, assess
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def register_probes(app: QuartTrio, context: ActorContext, store: Store) -> None:
+def register_probes(
+    app: QuartTrio, context: ActorContext, store: Store, trend: BacklogTrend
+) -> None:
     """``GET /healthz``, ``/readyz`` (see ``_health``: problems 503, warnings 200), ``/metrics``."""
 
     @app.get("/healthz")
     async def healthz() -> Response:
         return _json({"status": "alive"})
-
-    trend = BacklogTrend(context.clock)
 
     @app.get("/readyz")
     async def readyz() -> Response:

@@ -112,6 +112,11 @@ class Courier(Actor[CourierMessage]):
         self.delivered = self.retried = self.dead = self.released = 0
         self.claims = 0
         self.last_error: str | None = None
+        #: The destination's last answer as this courier saw it (what an
+        #: operator asks first: what did it say, and when).
+        self.last_answer: Attempt | None = None
+        #: When the current run of failed attempts began; None while it answers.
+        self.failing_since: float | None = None
         self._store: Store | None = None
         self._destination: Destination | None = None
         self._changed = trio.Event()
@@ -338,6 +343,7 @@ class Courier(Actor[CourierMessage]):
             attempt = Attempt(
                 started, spec.name, "delivered", latency_ms, delivered.status, delivered.response
             )
+            self.last_answer, self.failing_since = attempt, None
             return self._ack(lease, attempt)
         assert failure is not None
         self.breaker.record(
@@ -353,6 +359,9 @@ class Courier(Actor[CourierMessage]):
             str(failure),
         )
         self.last_error = str(failure)
+        self.last_answer = attempt
+        if self.failing_since is None:
+            self.failing_since = started
         if failure.status == 429 and self.gcra is not None:
             self.gcra.pause(ended + (failure.retry_after_s or 1.0))
         if isinstance(failure, DestinationGone):
@@ -485,4 +494,21 @@ class Courier(Actor[CourierMessage]):
             "dead_lettered": self.dead,
             "given_back": self.released,
             "last_error": self.last_error,
+            "last_answer": _answer_shown(self.last_answer),
+            "failing_since": self.failing_since,
         }
+
+
+def _answer_shown(attempt: Attempt | None) -> dict[str, Any] | None:
+    """An attempt as ``inspect()`` shows it: its outcome, status, time and an excerpt."""
+    if attempt is None:
+        return None
+    # What the destination said, when it said something; else what went wrong.
+    excerpt = attempt.response[:200].decode("utf-8", "replace") or attempt.error
+    return {
+        "at": attempt.at,
+        "outcome": attempt.outcome,
+        "status": attempt.status,
+        "latency_ms": attempt.latency_ms,
+        "excerpt": excerpt,
+    }
