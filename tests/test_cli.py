@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -181,3 +182,24 @@ def test_check_config_never_prints_a_secret(
     )
     captured = capsys.readouterr()
     assert "TOPSECRET" not in captured.out + captured.err
+
+
+def test_check_config_reports_as_json_with_every_secret_and_the_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from olactors.cli import check_config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["WHSEC"]\n')
+    assert check_config(path, {}, as_json=True) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["sources"] == {"stripe": {"kind": "stripe", "path": "/webhooks/stripe"}}
+    [whsec] = [s for s in report["secrets"] if s["variable"] == "WHSEC"]
+    assert whsec == {
+        "variable": "WHSEC",
+        "for": "webhook source stripe",
+        "named_by": "webhooks.sources.stripe.secrets_env",
+        "required": True,
+        "set": False,
+    }
+    assert report["error"].startswith("1 variable(s) not set")

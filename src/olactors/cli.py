@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="validate a configuration; say what it binds and which secrets are missing",
     )
     check.add_argument("path", nargs="?", type=Path, metavar="PATH")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
     add_commands(commands)
     add_dev_commands(commands)
     return parser
@@ -79,7 +82,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "run":
         return _run(args.config)
     if args.command == "check-config":
-        return check_config(args.path, os.environ)
+        return check_config(args.path, os.environ, as_json=args.json)
     if args.command == "trigger":
         return run_trigger(args, os.environ)
     if args.command == "listen":
@@ -89,36 +92,85 @@ def _main(argv: Sequence[str] | None) -> int:
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
 
 
-def check_config(path: Path | None, env: Mapping[str, str]) -> int:
+def check_config(path: Path | None, env: Mapping[str, str], *, as_json: bool = False) -> int:
     """Print what the configuration binds and needs; 1 if the daemon could not start with it."""
+    report = _check(path, env)
+    if as_json:
+        print(json.dumps({k: v for k, v in report.items() if k != "lines"}, indent=2))
+    else:
+        for line in report["lines"]:
+            print(line)
+        if report["error"]:
+            print(f"error: {report['error']}", file=sys.stderr)
+        else:
+            print("ok: the daemon can start with this configuration")
+    return 0 if report["error"] is None else 1
+
+
+def _check(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """What check-config reports: readable lines, the same facts as fields, and the error."""
     try:
         config, source = Config.discover(path)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"configuration: {source}")
-    for line in _where(config):
-        print(line)
+        return {"configuration": None, "lines": [], "error": str(exc)}
+    store = config.store
+    secrets = [
+        {
+            "variable": s.variable,
+            "for": s.what,
+            "named_by": s.where,
+            "required": s.required,
+            "set": bool(env.get(s.variable)),
+        }
+        for s in named_secrets(config)
+    ]
+    report: dict[str, Any] = {
+        "configuration": source,
+        "public_listener": config.server.public_bind,
+        "admin_listener": config.admin.bind,
+        "state_dir": str(config.daemon.state_dir),
+        "store": {
+            "backend": store.backend,
+            "at": str(store.sqlite_path)
+            if store.backend == "sqlite"
+            else redacted(store.redis_url),
+        },
+        "sources": {
+            name: {"kind": src.kind, "path": f"/webhooks/{name}"}
+            for name, src in config.webhooks.sources.items()
+        },
+        "routes": [
+            {
+                "source": route.source,
+                "events": route.events,
+                "to": route.forward_to or route.handler,
+            }
+            for route in config.webhooks.routes
+        ],
+        "secrets": secrets,
+        "error": None,
+    }
+    lines = [f"configuration: {source}", *_where(config)]
     for name, src in config.webhooks.sources.items():
-        print(f"webhook source: POST /webhooks/{name} ({src.kind}, concurrency {src.concurrency})")
-    for route in config.webhooks.routes:
-        target = route.forward_to or route.handler
-        print(f"route: {route.source} {', '.join(route.events)} -> {target}")
-    for secret in named_secrets(config):
-        if not env.get(secret.variable):
-            state = "missing" if secret.required else "not set"
-            print(f"{state}: {secret.variable} ({secret.what})")
+        lines.append(
+            f"webhook source: POST /webhooks/{name} ({src.kind}, concurrency {src.concurrency})"
+        )
+    for route in report["routes"]:
+        lines.append(f"route: {route['source']} {', '.join(route['events'])} -> {route['to']}")
+    for secret in secrets:
+        if not secret["set"]:
+            state = "missing" if secret["required"] else "not set"
+            lines.append(f"{state}: {secret['variable']} ({secret['for']})")
+    report["lines"] = lines
     missing = missing_secrets(config, env)
     if missing:
-        print(f"error: {describe_missing(missing)}", file=sys.stderr)
-        return 1
+        report["error"] = describe_missing(missing)
+        return report
     try:
         build_tree(config, env)
     except (ConfigError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print("ok: the daemon can start with this configuration")
-    return 0
+        report["error"] = str(exc)
+    return report
 
 
 def _run(path: Path | None) -> int:

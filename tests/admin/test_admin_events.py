@@ -167,7 +167,7 @@ async def test_an_event_is_retried_from_the_shell(
     await settled(daemon, "evt_1", "dead")
     app_is_down[0] = False
     assert await olactors(daemon, cli_config, "events", "retry", "stripe", "evt_1") == 0
-    assert "status=retrying" in capsys.readouterr().out
+    assert capsys.readouterr().out.strip() == 'status=retrying destinations={"down": "replayed"}'
     await settled(daemon, "evt_1", "delivered")
 
 

@@ -260,7 +260,12 @@ def _show(body: Any, as_json: bool) -> None:
     if as_json or not isinstance(body, dict):
         print(json.dumps(body, indent=2))
     else:
-        print(" ".join(f"{key}={value}" for key, value in body.items()))
+        print(" ".join(f"{key}={_plain(value)}" for key, value in body.items()))
+
+
+def _plain(value: Any) -> str:
+    """A value as a person reads it: nested ones as JSON, never a Python repr."""
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
 #: ``status``'s exit code when the daemon is ready but has something to look at.
@@ -390,6 +395,6 @@ def _letter(item: dict[str, Any]) -> None:
         if key in ("enqueued_at", "dead_at"):
             print(f"{key.removesuffix('_at')}: {iso(value)}")
         elif key != "payload":
-            print(f"{key}: {value}")
+            print(f"{key}: {_plain(value)}")
     print("payload:")
     print(item["payload"])
