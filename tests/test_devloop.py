@@ -87,6 +87,14 @@ secrets_env = ["ABACATE_SECRET"]
         system.shutdown()
 
 
+def with_sendgrid_key(args: argparse.Namespace, tmp_path: Path) -> argparse.Namespace:
+    """``args`` with the private key the test's SendGrid source trusts, as a PEM file."""
+    pem = tmp_path / "sendgrid.pem"
+    pem.write_bytes(SENDGRID_KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    args.sendgrid_key = pem
+    return args
+
+
 def trigger_args(
     daemon: Daemon, source: str, event_type: str, **extra: object
 ) -> argparse.Namespace:
@@ -127,10 +135,7 @@ async def test_a_triggered_event_is_verified_and_stored_like_the_providers_own(
 async def test_a_sendgrid_event_is_triggered_with_the_key_pair_the_source_trusts(
     daemon: Daemon, tmp_path: Path
 ) -> None:
-    pem = tmp_path / "sendgrid.pem"
-    pem.write_bytes(SENDGRID_KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    args = trigger_args(daemon, "sendgrid", "bounce")
-    args.sendgrid_key = pem
+    args = with_sendgrid_key(trigger_args(daemon, "sendgrid", "bounce"), tmp_path)
     assert await trio.to_thread.run_sync(run_trigger, args, SECRETS) == 0
     assert await stored_types(daemon, "sendgrid") == ["bounce"]
 
@@ -145,10 +150,7 @@ async def test_each_trigger_is_a_new_event_not_a_duplicate(daemon: Daemon) -> No
 async def test_a_type_sendgrid_never_sends_is_refused_with_the_types_it_does(
     daemon: Daemon, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pem = tmp_path / "sendgrid.pem"
-    pem.write_bytes(SENDGRID_KEY.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    args = trigger_args(daemon, "sendgrid", "payment_intent.succeeded")
-    args.sendgrid_key = pem
+    args = with_sendgrid_key(trigger_args(daemon, "sendgrid", "payment_intent.succeeded"), tmp_path)
     assert await trio.to_thread.run_sync(run_trigger, args, SECRETS) == 1
     assert "sendgrid sends no 'payment_intent.succeeded' events; it sends" in (
         capsys.readouterr().err

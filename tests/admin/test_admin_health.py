@@ -44,38 +44,29 @@ async def test_an_open_provider_breaker_is_a_warning_not_a_reason_to_leave_rotat
     assert warning.startswith("provider stripe: breaker open, retried in ")
 
 
-def reading(backlog: int) -> dict[str, QueueCounts]:
-    return {"q": QueueCounts(ready=backlog, leased=0, delayed=0, dead=0)}
+def trend_after(readings: list[tuple[float, int]]) -> list[str]:
+    """What a trend over 60 s (3 readings at least) says after ``(time, backlog)`` readings."""
+    now = [0.0]
+    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
+    said: list[str] = []
+    for at, backlog in readings:
+        now[0] = at
+        said = trend.record({"q": QueueCounts(ready=backlog, leased=0, delayed=0, dead=0)})
+    return said
 
 
 def test_a_backlog_that_rose_at_every_reading_over_the_window_is_growing() -> None:
-    now = [0.0]
-    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
-    said = []
-    for t, backlog in ((0, 10), (30, 40), (60, 90)):
-        now[0] = t
-        said = trend.record(reading(backlog))
-    assert said == ["queue q: backlog grew from 10 to 90 in 60 s (arriving faster than delivered)"]
+    assert trend_after([(0, 10), (30, 40), (60, 90)]) == [
+        "queue q: backlog grew from 10 to 90 in 60 s (arriving faster than delivered)"
+    ]
 
 
 def test_a_backlog_that_fell_once_in_the_window_is_not_growing() -> None:
-    now = [0.0]
-    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
-    said = []
-    for t, backlog in ((0, 10), (30, 5), (60, 90)):
-        now[0] = t
-        said = trend.record(reading(backlog))
-    assert said == []
+    assert trend_after([(0, 10), (30, 5), (60, 90)]) == []
 
 
 def test_readings_over_less_than_the_window_say_nothing() -> None:
-    now = [0.0]
-    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
-    said = []
-    for t, backlog in ((0, 10), (10, 40), (20, 90)):
-        now[0] = t
-        said = trend.record(reading(backlog))
-    assert said == []
+    assert trend_after([(0, 10), (10, 40), (20, 90)]) == []
 
 
 async def test_a_path_the_admin_does_not_serve_is_a_json_404(daemon: Daemon) -> None:
