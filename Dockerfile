@@ -3,6 +3,7 @@
 #
 #   make image                      # or: docker build -t olactors .
 #   docker run -e OLACTORS_ADMIN_TOKEN=$(openssl rand -hex 24) \
+#     -e OLACTORS_API_KEYS=$(openssl rand -hex 24) \
 #     -p 8080:8080 -p 127.0.0.1:8081:8081 olactors
 #
 # The configuration is /etc/olactors/olactors.toml (config/container.toml);
@@ -33,8 +34,9 @@ USER olactors:olactors
 WORKDIR /var/lib/olactors
 VOLUME ["/var/lib/olactors"]
 # 8080: webhooks (the public listener); 8081: the admin listener (publish it
-# on the host's loopback only, e.g. -p 127.0.0.1:8081:8081).
-EXPOSE 8080 8081
+# on the host's loopback only, e.g. -p 127.0.0.1:8081:8081); 8082: the app API
+# (for the app's backend, never the internet).
+EXPOSE 8080 8081 8082
 # SIGTERM starts an orderly shutdown; give `docker stop -t` more than the
 # configured daemon.shutdown_timeout_s (30 s) so it is never cut short.
 STOPSIGNAL SIGTERM

@@ -49,6 +49,7 @@ def config_on_a_free_port(tmp_path: Path) -> Path:
     path = tmp_path / "olactors.toml"
     text = text.replace('public_bind = "127.0.0.1:8080"', 'public_bind = "127.0.0.1:0"')
     text = text.replace('bind = "127.0.0.1:8081"', 'bind = "127.0.0.1:0"')
+    text = text.replace('bind = "127.0.0.1:8082"', 'bind = "127.0.0.1:0"')
     # The shipped file keeps state in the repository's var/ ("../var" from
     # config/); this copy keeps it beside itself.
     path.write_text(text.replace('"../var', '"var'))

@@ -54,6 +54,7 @@ def local(tmp_path: Path, **sections: dict[str, object]) -> Config:
         "daemon": {"state_dir": str(tmp_path / "state")},
         "server": {"public_bind": "127.0.0.1:0"},
         "admin": {"bind": "127.0.0.1:0"},
+        "api": {"bind": "127.0.0.1:0"},
     }
     for name, values in sections.items():
         base[name] = base.get(name, {}) | values
@@ -201,8 +202,10 @@ def test_a_redis_password_comes_from_the_variable_the_config_names() -> None:
         {"store": {"backend": "redis", "redis_password_env": "OLACTORS_REDIS_PASSWORD"}}
     )
     with pytest.raises(ConfigError, match="OLACTORS_REDIS_PASSWORD, which is not set"):
-        build_tree(config, env={})
-    build_tree(config, env={"OLACTORS_REDIS_PASSWORD": "s3cret"})
+        build_tree(config, env={"OLACTORS_SUBSCRIBER_KEY": "k" * 32})
+    build_tree(
+        config, env={"OLACTORS_REDIS_PASSWORD": "s3cret", "OLACTORS_SUBSCRIBER_KEY": "k" * 32}
+    )
 
 
 async def test_the_daemon_serves_the_store_from_the_config(tmp_path: Path) -> None:
@@ -293,6 +296,7 @@ async def test_the_daemon_takes_a_signed_webhook_on_its_public_listener(tmp_path
             "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0"},
             "admin": {"bind": "127.0.0.1:0"},
+            "api": {"bind": "127.0.0.1:0"},
             "webhooks": {
                 "sources": {"stripe": {"kind": "stripe", "secrets_env": ["STRIPE_WHSEC"]}}
             },
@@ -355,6 +359,7 @@ async def test_shutdown_lets_an_in_flight_webhook_finish_and_store_before_stoppi
             "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0", "graceful_timeout_s": 5},
             "admin": {"bind": "127.0.0.1:0"},
+            "api": {"bind": "127.0.0.1:0"},
             "webhooks": {
                 "sources": {"stripe": {"kind": "stripe", "secrets_env": ["STRIPE_WHSEC"]}}
             },
@@ -414,6 +419,7 @@ async def test_the_daemon_forwards_a_stored_event_along_its_configured_route(
                 "daemon": {"state_dir": str(tmp_path / "state")},
                 "server": {"public_bind": "127.0.0.1:0"},
                 "admin": {"bind": "127.0.0.1:0"},
+                "api": {"bind": "127.0.0.1:0"},
                 "webhooks": {
                     "sources": {"stripe": {"kind": "stripe", "secrets_env": ["WHSEC"]}},
                     "routes": [route],

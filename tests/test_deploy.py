@@ -15,7 +15,7 @@ from olactors.config import Config, named_secrets
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
-TOKEN = {"OLACTORS_ADMIN_TOKEN": "t" * 32}
+TOKEN = {"OLACTORS_ADMIN_TOKEN": "t" * 32, "OLACTORS_API_KEYS": "k" * 32}
 
 
 def compose() -> dict[str, Any]:
@@ -41,7 +41,7 @@ def test_everything_the_image_copies_is_in_the_repository() -> None:
             assert (REPO / source).exists(), source
 
 
-def test_the_image_configuration_starts_with_only_the_admin_token(
+def test_the_image_configuration_starts_with_only_the_admin_token_and_api_keys(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert check_config(REPO / "config" / "container.toml", TOKEN) == 0, capsys.readouterr()
@@ -63,7 +63,10 @@ def test_the_compose_replicas_share_one_redis_that_fsyncs_every_write(
     assert services["olactors"]["deploy"]["replicas"] == 2
     config = Config.load(DEPLOY / "compose.toml")
     assert (config.store.backend, config.store.redis_url) == ("redis", "redis://redis:6379/0")
-    env = TOKEN | {"STRIPE_WEBHOOK_SECRET": "whsec_" + "a1" * 16}
+    env = TOKEN | {
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + "a1" * 16,
+        "OLACTORS_SUBSCRIBER_KEY": "s" * 32,
+    }
     assert check_config(DEPLOY / "compose.toml", env) == 0, capsys.readouterr()
 
 

@@ -59,6 +59,8 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
 state_dir = "state"
 [server]
 public_bind = "127.0.0.1:0"
+[api]
+bind = "127.0.0.1:0"
 [admin]
 bind = "127.0.0.1:0"
 token_env = "ADMIN_TOKEN"

@@ -36,8 +36,10 @@ def config(tmp_path: Path) -> Config:
     return Config.model_validate(
         {
             "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0"},
             "admin": {"bind": "127.0.0.1:0", "token_env": "ADMIN_TOKEN"},
+            "api": {"bind": "127.0.0.1:0"},
             "providers": {
                 "stripe": {"base_url": "https://api.stripe.com", "secret_env": "STRIPE_KEY"}
             },

@@ -1,6 +1,7 @@
 """The daemon's state directory: private to its user, as is every file in it.
 
-It holds the generated admin token (and, by default, the sqlite database),
+It holds the generated secrets (the admin token, the app API key, the
+subscriber token key) and, by default, the sqlite database,
 so it is created ``0700`` and its files ``0600``. A file found readable by
 others is tightened, with a warning; a directory that already exists is the
 operator's (it may be ``/var``): it gets a warning, never a chmod.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -44,3 +46,34 @@ def _tighten(path: Path, mode: int) -> None:
     if current & 0o077:
         log.warning("%s was mode %o; tightened to %o", path, current, mode)
         path.chmod(mode)
+
+
+def generated_secret(state_dir: Path, name: str, *, min_chars: int = 24) -> tuple[str, bool]:
+    """The secret in ``<state_dir>/<name>``, and whether it was written just now.
+
+    Written once, random (256 bits), ``0600`` and fsynced, by whichever
+    start gets there first (``O_EXCL``); read back at every later start.
+    ValueError when the file holds nothing usable (delete it for a new one).
+    """
+    path = private_dir(state_dir) / name
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        secret = private_file(path).read_text(encoding="ascii").strip()
+        if len(secret) < min_chars:
+            raise ValueError(f"{path} holds no usable secret; delete it to get a new one") from None
+        return secret, False
+    secret = secrets.token_urlsafe(32)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(secret + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return secret, True
+
+
+def stored_secret(state_dir: Path, name: str) -> str | None:
+    """The secret a daemon generated into ``<state_dir>/<name>``, if any (for the CLI)."""
+    try:
+        return (state_dir / name).read_text(encoding="ascii").strip() or None
+    except OSError:
+        return None

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .admin import admin_spec
+from .api import api_spec
+from .broadcast import broadcast_api
 from .config import Config
 from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
@@ -60,6 +62,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 "http",
                 children=[
                     public_listener(config, [webhooks_mount(config, env)]),
+                    api_spec(config, env, [broadcast_api(config, env)]),
                     admin_spec(config, env, STORE_PATH),
                 ],
                 **supervised,

@@ -22,8 +22,10 @@ def config(tmp_path: Path, **admin: object) -> Config:
     return Config.model_validate(
         {
             "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0"},
             "admin": {"bind": "127.0.0.1:0", "token_env": "ADMIN_TOKEN", **admin},
+            "api": {"bind": "127.0.0.1:0"},
         }
     )
 

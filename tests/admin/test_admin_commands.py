@@ -66,7 +66,8 @@ async def test_status_exits_1_and_says_why_when_the_store_is_down(
         settings = config(tmp_path).model_copy(
             update={"store": StoreConfig(backend="redis", redis_url=redis.url)}
         )
-        system = ActorSystem(build_tree(settings, {"ADMIN_TOKEN": TOKEN}))
+        keys = {"ADMIN_TOKEN": TOKEN, "OLACTORS_SUBSCRIBER_KEY": "k" * 32}
+        system = ActorSystem(build_tree(settings, keys))
         async with trio.open_nursery() as nursery:
             await nursery.start(system.run)
             url = system.actor_snapshot("/root/http/admin").state["addresses"][0]

@@ -41,6 +41,8 @@ timeout_s = 1.0
         f"""
 [server]
 public_bind = "127.0.0.1:0"
+[api]
+bind = "127.0.0.1:0"
 [admin]
 bind = "127.0.0.1:0"
 [daemon]

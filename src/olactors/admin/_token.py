@@ -8,13 +8,11 @@ user only) and logs where it is, never what it is; the CLI reads it there.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 from ..config import ConfigError
-from ..state import PRIVATE_FILE, private_dir, private_file
+from ..state import generated_secret, stored_secret
 
 log = logging.getLogger("olactors.admin")
 
@@ -38,30 +36,17 @@ def configured_token(variable: str, env: Mapping[str, str]) -> str | None:
 
 def generated_token(state_dir: Path) -> str:
     """The token in ``<state_dir>/admin.token``, written first if there is none."""
-    path = private_dir(state_dir) / TOKEN_FILE
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    except FileExistsError:
-        return _read(private_file(path))
-    token = secrets.token_urlsafe(32)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(token + "\n")
-        file.flush()
-        os.fsync(file.fileno())
-    log.warning("no admin token configured: generated one into %s (mode 0600)", path)
-    return token
-
-
-def _read(path: Path) -> str:
-    token = path.read_text(encoding="ascii").strip()
-    if len(token) < MIN_TOKEN_CHARS:
-        raise ConfigError(f"{path} holds no usable admin token; delete it to get a new one")
+        token, new = generated_secret(state_dir, TOKEN_FILE, min_chars=MIN_TOKEN_CHARS)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if new:
+        log.warning(
+            "no admin token configured: generated one into %s (mode 0600)", state_dir / TOKEN_FILE
+        )
     return token
 
 
 def stored_token(state_dir: Path) -> str | None:
     """The generated token, if a daemon wrote one there (for the CLI); None otherwise."""
-    try:
-        return (state_dir / TOKEN_FILE).read_text(encoding="ascii").strip() or None
-    except OSError:
-        return None
+    return stored_secret(state_dir, TOKEN_FILE)

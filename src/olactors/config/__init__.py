@@ -12,6 +12,8 @@ re-exports what the rest of olactors uses.
 from ._base import ConfigError, Section
 from ._root import CONFIG_ENV, DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH, Config
 from .admin import AdminConfig
+from .api import ApiConfig
+from .broadcast import BroadcastConfig
 from .daemon import DaemonConfig, SupervisionConfig
 from .delivery import DeliveryConfig
 from .log import LogConfig
@@ -33,7 +35,9 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "SYSTEM_CONFIG_PATH",
     "AdminConfig",
+    "ApiConfig",
     "BreakerConfig",
+    "BroadcastConfig",
     "Config",
     "ConfigError",
     "DaemonConfig",

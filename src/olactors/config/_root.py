@@ -11,6 +11,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from ._base import ConfigError, Section
 from .admin import AdminConfig
+from .api import ApiConfig
+from .broadcast import BroadcastConfig
 from .daemon import DaemonConfig, SupervisionConfig
 from .delivery import DeliveryConfig
 from .log import LogConfig
@@ -31,6 +33,8 @@ class Config(Section):
     daemon: DaemonConfig = DaemonConfig()
     server: ServerConfig = ServerConfig()
     admin: AdminConfig = AdminConfig()
+    api: ApiConfig = ApiConfig()
+    broadcast: BroadcastConfig = BroadcastConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     store: StoreConfig = StoreConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=default_providers)

@@ -36,6 +36,16 @@ def named_secrets(config: Config) -> list[NamedSecret]:
     # On loopback a daemon without a token generates one; beyond, it refuses to start.
     exposed = not is_loopback(bind_host(config.admin.bind))
     named = [NamedSecret(config.admin.token_env, "admin token", "admin.token_env", exposed)]
+    api_exposed = not is_loopback(bind_host(config.api.bind))
+    named.append(NamedSecret(config.api.keys_env, "app API keys", "api.keys_env", api_exposed))
+    named.append(
+        NamedSecret(
+            config.broadcast.token_key_env,
+            "subscriber token key",
+            "broadcast.token_key_env",
+            config.store.shared,  # replicas must verify each other's tokens
+        )
+    )
     for name, provider in config.providers.items():
         if provider.secret_env:
             where = f"providers.{name}.secret_env"

@@ -1,0 +1,112 @@
+"""The ``/v1`` app: keys, request ids, idempotency and one error shape around every operation."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+
+import msgspec
+from quart import Response, g, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from ..http import retry_after
+from ..runtime import ActorContext
+from ..store import Store, StoreError
+from ._errors import ApiError, ErrorBody, ErrorInfo, Unauthorized, Unavailable, error_status
+from ._idempotency import Idempotency
+from ._keys import ApiKeys
+from ._operations import Operations, json_response, openapi
+
+log = logging.getLogger("olactors.api")
+
+#: What a capability adds to the app API: its operations, given the listener's
+#: context (to find its actors) and the store.
+ApiPart = Callable[[Operations, ActorContext, Store], None]
+
+#: Paths answered without a key: the description of the API itself.
+OPEN = frozenset({"/v1/openapi.json"})
+
+
+def api_app(
+    context: ActorContext,
+    store: Store,
+    keys: ApiKeys,
+    parts: Sequence[ApiPart],
+    *,
+    idempotency_ttl_s: float,
+    max_body_bytes: int,
+    body_timeout_s: float = 10.0,
+) -> QuartTrio:
+    """The app API. Every operation needs ``Authorization: Bearer <key>`` (any of
+    ``keys``); every answer is JSON; every error is ``{"error": {"type", "message",
+    "details"}}``; every POST honours ``Idempotency-Key``."""
+    app = QuartTrio("olactors-api")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.config["BODY_TIMEOUT"] = body_timeout_s
+    operations = Operations()
+    for part in parts:
+        part(operations, context, store)
+    operations.route(app, Idempotency(store, ttl_s=idempotency_ttl_s))
+    document = openapi(operations, title="olactors app API", version=version("olactors"))
+
+    @app.get("/v1/openapi.json")
+    async def description() -> Response:
+        return json_response(document)
+
+    @app.before_request
+    async def identify() -> None:
+        # The caller's id if it sent one we can log as is, else ours.
+        given = request.headers.get("x-request-id", "")
+        valid = 0 < len(given) <= 128 and given.isascii() and given.isprintable()
+        g.request_id = given if valid else "req_" + secrets.token_hex(12)
+        if request.path in OPEN:
+            return
+        holder = keys.holder(request.headers.get("authorization", ""))
+        if holder is None:
+            raise Unauthorized("send Authorization: Bearer <an app API key>")
+        g.holder = holder
+
+    @app.after_request
+    async def stamp(answer: Response) -> Response:
+        answer.headers["X-Request-Id"] = g.get("request_id", "")
+        answer.headers.setdefault("Cache-Control", "no-store")
+        log.info(
+            "%s %s %d",
+            request.method,
+            request.path,
+            answer.status_code,
+            extra={"request_id": g.get("request_id"), "api_key": g.get("holder")},
+        )
+        return answer
+
+    @app.errorhandler(ApiError)
+    async def refused(error: ApiError) -> Response:
+        answer = json_response(error.body(), error.status)
+        if error.retry_after_s is not None:
+            name, value = retry_after(error.retry_after_s)
+            answer.headers[name.decode()] = value.decode()
+        return answer
+
+    @app.errorhandler(StoreError)
+    async def store_down(error: StoreError) -> Response:
+        return await refused(Unavailable(f"the store did not answer: {error}"))
+
+    @app.errorhandler(HTTPException)
+    async def framework(error: HTTPException) -> Response:
+        answer = await refused(error_status(error.code or 400, error.description or error.name))
+        for name, value in error.get_headers():
+            if name.lower() == "allow":
+                answer.headers[name] = value
+        return answer
+
+    @app.errorhandler(Exception)
+    async def bug(error: Exception) -> Response:
+        # Bad input never lands here (it is an ApiError); this is a bug of ours.
+        log.exception("app API bug", extra={"request_id": g.get("request_id")})
+        body = ErrorBody(ErrorInfo("internal", "an internal error; it has been logged"))
+        return Response(msgspec.json.encode(body), status=500, content_type="application/json")
+
+    return app

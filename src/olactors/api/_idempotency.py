@@ -1,0 +1,95 @@
+"""``Idempotency-Key`` on every POST: the same key and request get the first answer again.
+
+As Stripe does it: the key is the caller's (one per intended operation, a
+UUID say), scoped to the API key that sent it. The first request's
+successful answer is kept ``ttl_s`` (24 h) in the store, so any replica
+answers a retry with it (``Idempotent-Replayed: true``), and nothing is done
+twice. The same key with a different request (method, path or body) is a
+409. While the first request is still running, a second with its key is a
+409 too (``retry_after_s``): the store's key claim is the lock, across
+replicas. Errors are not kept: a retry after a 4xx or 5xx runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from quart import Response
+
+from ..store import Store, StoreError
+from ._errors import Conflict, IdempotencyConflict, InvalidRequest, Unavailable
+
+log = logging.getLogger("olactors.api")
+
+#: How long a request holds its key while it runs: more than any operation
+#: takes (they store and answer); a request that dies holding it frees it then.
+LOCK_S = 10.0
+#: What a key may be: visible ASCII (a UUID, a ULID, an order id), 1 to 255 of them.
+KEY_PATTERN = re.compile(r"^[!-~]{1,255}$")
+
+
+class _Kept(msgspec.Struct, frozen=True):
+    fingerprint: str
+    status: int
+    answer: bytes
+
+
+class InProgress(Conflict):
+    retry_after_s = LOCK_S
+
+
+class Idempotency:
+    def __init__(self, store: Store, *, ttl_s: float) -> None:
+        self._store = store
+        self.ttl_s = ttl_s
+
+    async def once(
+        self,
+        holder: str,
+        key: str,
+        request: bytes,
+        run: Callable[[], Awaitable[Response]],
+    ) -> Response:
+        """``run()``'s answer, or the one kept for ``key`` if this request was made before.
+
+        ``request`` is what identifies the request: method, path and body.
+        """
+        if not KEY_PATTERN.match(key):
+            raise InvalidRequest("an Idempotency-Key is 1 to 255 visible ASCII characters")
+        fingerprint = hashlib.sha256(request).hexdigest()
+        name = hashlib.sha256(f"{holder}\n{key}".encode()).hexdigest()
+        try:
+            kept = await self._store.get(f"idempotency:{name}")
+            if kept is not None:
+                return _replay(msgspec.msgpack.decode(kept, type=_Kept), fingerprint)
+            if not await self._store.claim_key(f"idempotency-lock:{name}", ttl_s=LOCK_S):
+                raise InProgress("a request with this Idempotency-Key is still running")
+        except StoreError as exc:
+            raise Unavailable(f"the store did not answer: {exc}") from exc
+        answer = await run()
+        if 200 <= answer.status_code < 300:
+            body = await answer.get_data(as_text=False)
+            record = _Kept(fingerprint, answer.status_code, body)
+            try:
+                await self._store.put(
+                    f"idempotency:{name}", msgspec.msgpack.encode(record), ttl_s=self.ttl_s
+                )
+            except StoreError as exc:
+                # It was done: answering an error would make the caller do it
+                # again. A retry after this runs again, the lock long gone.
+                log.warning("an answer could not be kept for its Idempotency-Key: %s", exc)
+        return answer
+
+
+def _replay(kept: _Kept, fingerprint: str) -> Response:
+    if kept.fingerprint != fingerprint:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was used with a different request (method, path or body)"
+        )
+    answer = Response(kept.answer, status=kept.status, content_type="application/json")
+    answer.headers["Idempotent-Replayed"] = "true"
+    return answer

@@ -1,0 +1,230 @@
+"""Each ``/v1`` operation declared once: routed, validated and described from the same types.
+
+An operation names its request body, query and answer as msgspec types. The
+same types decode and check what comes in (a body of the wrong shape is a 422
+that says where), encode what goes out, and make the OpenAPI 3.1 document, so
+the document cannot drift from what the code accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from quart import Response, g, request
+from quart_trio import QuartTrio
+
+from ._errors import ErrorBody, ErrorDetail, InvalidRequest, ValidationFailed, from_validation
+from ._idempotency import KEY_PATTERN, Idempotency
+
+#: A handler gets the decoded body (or None), the decoded query (or None) and
+#: the path's parameters, and returns the answer (a msgspec type).
+Handler = Callable[..., Awaitable[Any]]
+
+_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    method: str
+    path: str  #: Quart's form: /v1/subscribers/<user>/tokens
+    summary: str
+    handler: Handler
+    response: Any
+    status: int = 200
+    body: Any = None
+    query: Any = None
+    tag: str = "api"
+    #: Statuses besides 400/401/422 this operation answers with an error.
+    errors: tuple[int, ...] = ()
+    #: The type of each path parameter (a constrained str, say); str if not named.
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def openapi_path(self) -> str:
+        return _PARAMETER.sub(r"{\1}", self.path)
+
+    @property
+    def parameters(self) -> list[str]:
+        return _PARAMETER.findall(self.path)
+
+
+@dataclass
+class Operations:
+    """The app API's operations, in the order they were declared."""
+
+    declared: list[Operation] = field(default_factory=list)
+    #: Each routed operation's view, by its Quart endpoint name.
+    views: dict[str, Callable[..., Awaitable[Response]]] = field(default_factory=dict)
+
+    def add(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        response: Any,
+        status: int = 200,
+        body: Any = None,
+        query: Any = None,
+        tag: str = "api",
+        errors: tuple[int, ...] = (),
+        params: Mapping[str, Any] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            operation = Operation(
+                method,
+                path,
+                summary,
+                handler,
+                response,
+                status,
+                body,
+                query,
+                tag,
+                errors,
+                params or {},
+            )
+            self.declared.append(operation)
+            return handler
+
+        return register
+
+    def route(self, app: QuartTrio, once: Idempotency) -> None:
+        """Route every operation in ``app``, decoding and encoding with its types; a POST
+        with an ``Idempotency-Key`` runs ``once``."""
+        for operation in self.declared:
+            endpoint = f"{operation.method} {operation.path}"
+            self.views[endpoint] = _view(operation, once)
+            app.add_url_rule(
+                operation.path,
+                endpoint=endpoint,
+                view_func=self.views[endpoint],
+                methods=[operation.method],
+            )
+
+
+def _view(operation: Operation, once: Idempotency) -> Callable[..., Awaitable[Response]]:
+    async def view(**parameters: str) -> Response:
+        for name, kind in operation.params.items():
+            try:
+                msgspec.convert(parameters[name], type=kind)
+            except msgspec.ValidationError as exc:
+                detail = ErrorDetail(str(exc).partition(" - at ")[0], f"path: {name}")
+                raise ValidationFailed(f"the path's {name} is not valid", [detail]) from None
+        body = None
+        data = await request.get_data(cache=True, as_text=False)
+        raw = data if isinstance(data, bytes) else data.encode()
+        if operation.body is not None:
+            try:
+                body = msgspec.json.decode(raw, type=operation.body)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise from_validation(exc) from None
+        query = None
+        if operation.query is not None:
+            try:
+                query = msgspec.convert(
+                    dict(request.args.items()), type=operation.query, strict=False
+                )
+            except msgspec.ValidationError as exc:
+                message, _, where = str(exc).partition(" - at `$.")
+                detail = ErrorDetail(message, f"query: {where.rstrip('`')}" if where else None)
+                raise InvalidRequest("a query parameter is not valid", [detail]) from None
+
+        async def run() -> Response:
+            answer = await operation.handler(body, query, **parameters)
+            return json_response(answer, operation.status)
+
+        # After the request was read and checked: one refused for its shape
+        # never spends (or holds) its key.
+        key = request.headers.get("idempotency-key")
+        if operation.method != "POST" or key is None:
+            return await run()
+        fingerprint = f"{request.method} {request.path}\n".encode() + raw
+        return await once.once(g.holder, key, fingerprint, run)
+
+    return view
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(value), status=status, content_type="application/json")
+
+
+def openapi(operations: Operations, *, title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``operations``, schemas from their own types."""
+    types: list[Any] = [ErrorBody]
+    for operation in operations.declared:
+        types += [t for t in (operation.body, operation.query, operation.response) if t is not None]
+    schemas, components = msgspec.json.schema_components(
+        types, ref_template="#/components/schemas/{name}"
+    )
+    schema_of = dict(zip(types, schemas, strict=True))
+    error = {
+        "description": "an error",
+        "content": {"application/json": {"schema": schema_of[ErrorBody]}},
+    }
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in operations.declared:
+        parameters: list[dict[str, Any]] = [
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": msgspec.json.schema(operation.params.get(name, str)),
+            }
+            for name in operation.parameters
+        ]
+        if operation.query is not None:
+            query_schema = components[operation.query.__name__]
+            required = set(query_schema.get("required", []))
+            parameters += [
+                {"name": name, "in": "query", "required": name in required, "schema": prop}
+                for name, prop in query_schema["properties"].items()
+            ]
+        entry: dict[str, Any] = {
+            "summary": operation.summary,
+            "operationId": operation.handler.__name__,
+            "tags": [operation.tag],
+            "parameters": parameters,
+            "responses": {
+                str(operation.status): {
+                    "description": "done",
+                    "content": {"application/json": {"schema": schema_of[operation.response]}},
+                },
+                **{
+                    str(status): error
+                    for status in sorted(
+                        {400, 401, 413, 422, 503, *operation.errors}
+                        | ({409} if operation.method == "POST" else set())
+                    )
+                },
+            },
+        }
+        if operation.body is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schema_of[operation.body]}},
+            }
+        if operation.method == "POST":
+            entry["parameters"].append(
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": KEY_PATTERN.pattern},
+                }
+            )
+        paths.setdefault(operation.openapi_path, {})[operation.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"key": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"key": []}],
+    }
