@@ -75,7 +75,8 @@ def start(workdir: Path, name: str, route: str, server: str = "") -> Daemon:
     (home / "bench_sink.py").write_text(SINK)
     config = home / "olactors.toml"
     config.write_text(
-        f'[server]\npublic_bind = "127.0.0.1:0"\n{server}[admin]\nbind = "127.0.0.1:0"\n[api]\nbind = "127.0.0.1:0"\n'
+        f'[server]\npublic_bind = "127.0.0.1:0"\n{server}[admin]\nbind = "127.0.0.1:0"\n'
+        '[api]\nbind = "127.0.0.1:0"\n'
         f'[daemon]\nstate_dir = "{home}"\n'
         f'[store]\nsqlite_path = "{home / "bench.db"}"\n'
         '[log]\nlevel = "INFO"\n'

@@ -160,7 +160,8 @@ def drive(url: str, seconds: float, connections: int) -> dict[str, float]:
 def start_olactors(workdir: Path) -> tuple[subprocess.Popen[str], str]:
     config = workdir / "olactors.toml"
     config.write_text(
-        '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n[api]\nbind = "127.0.0.1:0"\n'
+        '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n'
+        '[api]\nbind = "127.0.0.1:0"\n'
         f'[daemon]\nstate_dir = "{workdir}"\n'
         f'[store]\nsqlite_path = "{workdir / "bench.db"}"\n'
         '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["BENCH_WHSEC"]\n'
