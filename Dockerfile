@@ -41,7 +41,9 @@ EXPOSE 8080 8081 8082
 # configured daemon.shutdown_timeout_s (30 s) so it is never cut short.
 STOPSIGNAL SIGTERM
 # Liveness, not readiness: a replica whose Redis is away is alive and comes
-# back by itself; restarting it would not help.
+# back by itself; restarting it would not help. It needs [admin] open_probes
+# (config/container.toml sets it); a configuration mounted without it leaves
+# the container unhealthy.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8081/healthz', timeout=2)"]
 ENTRYPOINT ["olactors"]

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean lock system-deps image screenshots
+.PHONY: run install test lint bench clean lock system-deps image screenshots
 
 # Installs are reproducible: the exact versions in requirements/*.lock, then
 # olactors itself without resolving anything again. `make lock` refreshes them.
@@ -30,6 +30,9 @@ lock:
 	.lock-venv/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
 		--extra test --output-file requirements/test.lock pyproject.toml
 	rm -rf .lock-venv
+
+# olactors and its locked dependencies into .venv, nothing else.
+install: $(VENV)/.run
 
 # CONFIG=path picks a configuration (else $$OLACTORS_CONFIG, config/olactors.toml...).
 run: $(VENV)/.run

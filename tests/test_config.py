@@ -279,3 +279,16 @@ def test_the_webhooks_example_appended_to_the_shipped_file_is_a_valid_config(
         "APP_WEBHOOK_SECRET": QUICKSTART_ENV["APP_WEBHOOK_SECRET"],
     }
     assert check_config(merged, env) == 0, capsys.readouterr()
+
+
+def test_a_default_the_file_leaves_alone_is_read_against_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "o.toml"
+    path.write_text('[store]\nsqlite_path = "o.db"\n')  # state_dir not written
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    config = Config.load(path)
+    assert config.store.sqlite_path == tmp_path / "etc" / "o.db"
+    assert config.daemon.state_dir == tmp_path / "work" / "var"

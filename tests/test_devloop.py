@@ -106,6 +106,7 @@ def trigger_args(
         config=daemon.config_path,
         url=daemon.public_url,
         sendgrid_key=None,
+        wait=10.0,
         **extra,
     )
 
@@ -179,12 +180,13 @@ async def test_listen_posts_each_new_event_to_the_local_app_signed(daemon: Daemo
                     f"{app.url}/hooks",
                     secret_key(secret),
                     max_events=1,
+                    give_up_after_s=30.0,  # a hang guard: the event comes long before
                     on_ready=ready.set,
                 )
 
         async with trio.open_nursery() as listening:
             listening.start_soon(trio.to_thread.run_sync, listen)
-            await trio.to_thread.run_sync(ready.wait)
+            assert await trio.to_thread.run_sync(ready.wait, 30.0)
             args = trigger_args(daemon, "stripe", "payment_intent.succeeded")
             assert await trio.to_thread.run_sync(run_trigger, args, SECRETS) == 0
         [seen] = app.seen("/hooks")

@@ -128,6 +128,7 @@ def _check(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
         "configuration": source,
         "public_listener": config.server.public_bind,
         "admin_listener": config.admin.bind,
+        "api_listener": config.api.bind,
         "state_dir": str(config.daemon.state_dir),
         "store": {
             "backend": store.backend,
@@ -201,6 +202,7 @@ def _where(config: Config) -> list[str]:
     return [
         f"public listener: {config.server.public_bind}",
         f"admin listener: {config.admin.bind}",
+        f"app API listener: {config.api.bind}",
         f"state directory: {config.daemon.state_dir}",
         f"store: {store.backend} ({where})",
     ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import math
 import secrets
 import sys
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -47,6 +49,13 @@ def add_dev_commands(commands: Any) -> None:
     trigger.add_argument("--config", type=Path, metavar="PATH", help="configuration to read")
     trigger.add_argument(
         "--url", metavar="URL", help="public listener (default: http:// + [server] public_bind)"
+    )
+    trigger.add_argument(
+        "--wait",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="wait up to S seconds for the daemon to listen (default 10)",
     )
     trigger.add_argument(
         "--sendgrid-key",
@@ -79,11 +88,20 @@ def run_trigger(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return 1
     url = f"{(args.url or reach(config.server.public_bind)).rstrip('/')}/webhooks/{args.source}"
     headers = {"content-type": "application/json", **event.headers}
-    try:
-        answer = httpx.post(url, content=event.body, headers=headers, params=event.query)
-    except httpx.HTTPError as exc:
-        print(f"olactors trigger: {url}: {exc}", file=sys.stderr)
-        return 1
+    # A daemon started a moment ago may not listen yet: wait for it a little.
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            answer = httpx.post(url, content=event.body, headers=headers, params=event.query)
+            break
+        except httpx.ConnectError as exc:
+            if time.monotonic() >= deadline:
+                print(f"olactors trigger: {url}: {exc} (is the daemon running?)", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        except httpx.HTTPError as exc:
+            print(f"olactors trigger: {url}: {exc}", file=sys.stderr)
+            return 1
     print(f"{answer.status_code} {event.event_type} {event.event_id} -> {url}")
     print(answer.text)
     return 0 if answer.is_success else 1
@@ -137,6 +155,7 @@ def forward(
     key: bytes,
     *,
     max_events: int | None = None,
+    give_up_after_s: float | None = None,
     on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     """Post each event stored from now on to ``url``; return after ``max_events``, if given.
@@ -148,7 +167,8 @@ def forward(
     print(f"listening to {', '.join(sources)}; forwarding to {url}", flush=True)
     on_ready()
     sent = 0
-    while max_events is None or sent < max_events:
+    end = math.inf if give_up_after_s is None else time.monotonic() + give_up_after_s
+    while (max_events is None or sent < max_events) and time.monotonic() < end:
         for source in sources:
             sent += _forward_new(admin, app, source, seen[source], url, key)
         if max_events is None or sent < max_events:
@@ -179,7 +199,7 @@ def _forward_new(
     fresh = [item for item in page["items"] if item["id"] not in seen]
     for item in reversed(fresh):  # the page is newest first: send in arrival order
         seen.add(item["id"])
-        event = call(admin, "GET", f"/events/{source}/{item['id']}")
+        event = call(admin, "GET", f"/events/{quote(source, safe='')}/{quote(item['id'], safe='')}")
         payload = event["payload"]
         body = (
             base64.b64decode(payload)

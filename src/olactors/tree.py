@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from .admin import admin_spec
 from .api import api_spec
-from .broadcast import broadcast_api
+from .broadcast import broadcast_api, broadcast_mount, broadcast_spec
 from .config import Config
 from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
@@ -57,11 +57,14 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 wakes=wakes,
                 **(supervised | {"max_restarts": max(supervision.max_restarts, 5)}),
             ),
+            broadcast_spec(config, supervised),
             # Last, so an orderly shutdown stops taking requests first.
             SupervisorSpec(
                 "http",
                 children=[
-                    public_listener(config, [webhooks_mount(config, env)]),
+                    public_listener(
+                        config, [webhooks_mount(config, env), broadcast_mount(config, env)]
+                    ),
                     api_spec(config, env, [broadcast_api(config, env)]),
                     admin_spec(config, env, STORE_PATH),
                 ],

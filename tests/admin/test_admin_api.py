@@ -39,7 +39,8 @@ async def test_every_admin_call_needs_the_token(daemon: Daemon, token: str | Non
 async def test_the_actor_tree_shows_every_subsystem(daemon: Daemon) -> None:
     tree = (await call(daemon, "GET", "/actors")).json()
     assert tree["path"] == "/root"
-    assert [c["name"] for c in tree["children"]] == ["store", "resilience", "delivery", "http"]
+    names = [c["name"] for c in tree["children"]]
+    assert names == ["store", "resilience", "delivery", "broadcast", "http"]
 
 
 async def test_one_actor_shows_its_inspect_state(daemon: Daemon) -> None:

@@ -199,6 +199,16 @@ async def test_a_paused_route_makes_the_daemon_degraded_but_still_ready(
     assert warning.endswith("Z (deploying)")
 
 
+async def test_an_event_whose_id_holds_a_slash_is_shown_and_retried_from_the_shell(
+    daemon: Daemon, cli_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await post(daemon, "rWVY/mVk+90==", "flaky.one")  # base64, as SendGrid's ids are
+    await settled(daemon, "rWVY%2FmVk%2B90%3D%3D", "delivered")
+    assert await olactors(daemon, cli_config, "events", "show", "stripe", "rWVY/mVk+90==") == 0
+    assert "id: rWVY/mVk+90==" in capsys.readouterr().out
+    assert await olactors(daemon, cli_config, "events", "retry", "stripe", "rWVY/mVk+90==") == 0
+
+
 late: list[str] = []
 
 

@@ -12,9 +12,11 @@ import trio
 
 from olactors.admin._health import BacklogTrend
 from olactors.resilience import RESILIENCE_PATH, ProviderGuard
+from olactors.runtime import ActorSystem
 from olactors.store import QueueCounts
+from olactors.tree import build_tree
 
-from .daemon import TOKEN, Daemon
+from .daemon import TOKEN, Daemon, config, dead_letter
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,7 +49,7 @@ async def test_an_open_provider_breaker_is_a_warning_not_a_reason_to_leave_rotat
 def trend_after(readings: list[tuple[float, int]]) -> list[str]:
     """What a trend over 60 s (3 readings at least) says after ``(time, backlog)`` readings."""
     now = [0.0]
-    trend = BacklogTrend(lambda: now[0], window_s=60.0, min_readings=3)
+    trend = BacklogTrend(lambda: now[0], window_s=60.0, spacing_s=10.0, min_readings=3)
     said: list[str] = []
     for at, backlog in readings:
         now[0] = at
@@ -63,6 +65,21 @@ def test_a_backlog_that_rose_at_every_reading_over_the_window_is_growing() -> No
 
 def test_a_backlog_that_fell_once_in_the_window_is_not_growing() -> None:
     assert trend_after([(0, 10), (30, 5), (60, 90)]) == []
+
+
+def test_readings_closer_together_than_the_spacing_change_nothing() -> None:
+    # A dashboard reads every second, a probe every ten: the same backlog
+    # rising steadily is growing whoever reads it, and however often.
+    every_second = [(t, 10 + t) for t in range(61)]
+    assert trend_after(every_second) == [
+        "queue q: backlog grew from 10 to 70 in 60 s (arriving faster than delivered)"
+    ]
+
+
+def test_a_backlog_that_held_steady_for_a_while_and_then_rose_is_growing() -> None:
+    assert trend_after([(0, 10), (30, 10), (60, 90)]) == [
+        "queue q: backlog grew from 10 to 90 in 60 s (arriving faster than delivered)"
+    ]
 
 
 def test_readings_over_less_than_the_window_say_nothing() -> None:
@@ -99,3 +116,17 @@ def test_output_cut_short_by_a_closed_pipe_is_not_a_traceback(tmp_path: Path) ->
         os.close(write_end)
     assert "Traceback" not in result.stderr
     assert result.returncode == 0
+
+
+async def test_an_open_probe_tells_an_outsider_the_grade_and_counts_only(tmp_path: Path) -> None:
+    system = ActorSystem(build_tree(config(tmp_path, open_probes=True), {"ADMIN_TOKEN": TOKEN}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        daemon = Daemon(system, system.actor_snapshot("/root/http/admin").state["addresses"][0])
+        await dead_letter(daemon)
+        async with httpx.AsyncClient(base_url=daemon.url) as client:
+            outside = (await client.get("/readyz")).json()
+        inside = (await call(daemon, "GET", "/readyz")).json()
+        system.shutdown()
+    assert outside == {"status": "degraded", "problem_count": 0, "warning_count": 1}
+    assert inside["warnings"] == ["queue stripe: 1 dead letter(s) waiting for a replay"]

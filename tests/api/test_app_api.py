@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import stat
 from collections.abc import AsyncIterator
@@ -249,3 +250,33 @@ async def test_the_document_states_the_configured_token_lifetime_limit(api: Api)
     document = (await api.call("GET", "/v1/openapi.json", key=None)).json()
     ttl = document["components"]["schemas"]["TokenRequest"]["properties"]["ttl_s"]
     assert ttl["maximum"] == Config().broadcast.max_token_ttl_s
+
+
+async def test_an_error_answered_while_the_body_still_arrives_does_not_wedge_the_connection(
+    api: Api,
+) -> None:
+    host, port = api.url.removeprefix("http://").rsplit(":", 1)
+    body = b'{"topics": ["a"]}'
+
+    def request(method: str) -> bytes:
+        return (
+            f"{method} {TOKENS} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEYS[1]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+
+    async with await trio.open_tcp_stream(host, int(port)) as stream:
+        await stream.send_all(request("TRACE"))
+        await trio.sleep(0.3)  # the body comes in a later segment, as a slow client's does
+        await stream.send_all(body)
+        first = b""
+        with trio.fail_after(10):
+            while b'"details":[]}}' not in first:
+                first += await stream.receive_some()
+        # The next request on that connection is answered, or the connection
+        # is closed: never left waiting (the wedge answered neither).
+        with contextlib.suppress(trio.BrokenResourceError):
+            await stream.send_all(request("POST") + body)
+        with trio.fail_after(10):
+            after = await stream.receive_some()
+    assert first.startswith(b"HTTP/1.1 405")
+    assert after == b"" or after.startswith(b"HTTP/1.1 201")

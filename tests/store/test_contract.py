@@ -263,6 +263,21 @@ async def test_a_value_expires_after_its_ttl(store: Store) -> None:
     assert await store.get("cache:me") is None
 
 
+async def test_a_value_put_if_absent_is_a_lock_until_deleted(store: Store) -> None:
+    assert await store.put_if_absent("lock:k", b"a", ttl_s=60) is True
+    assert await store.put_if_absent("lock:k", b"b", ttl_s=60) is False
+    assert await store.get("lock:k") == b"a"
+    await store.delete("lock:k")
+    assert await store.put_if_absent("lock:k", b"c", ttl_s=60) is True
+
+
+async def test_a_lock_whose_holder_died_is_free_after_its_ttl(store: Store) -> None:
+    assert await store.put_if_absent("lock:dead", b"a", ttl_s=SHORT) is True
+    await trio.sleep(SHORT + 0.2)
+    assert await store.put_if_absent("lock:dead", b"b", ttl_s=60) is True
+    assert await store.get("lock:dead") == b"b"
+
+
 # -- edges both backends must agree on ---------------------------------------------------
 
 

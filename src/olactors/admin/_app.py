@@ -6,10 +6,11 @@ import hmac
 from collections.abc import Mapping
 
 import trio
-from quart import Response, request
+from quart import Response, g, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from ..http import closes_after
 from ..runtime import (
     ActorContext,
 )
@@ -51,7 +52,8 @@ def admin_app(
     dashboard session (compared in constant time), except the probes when
     ``open_probes``. Every request must name one of ``hosts``, and every
     state-changing one come from the admin's own origin (see ``_guard``)."""
-    app = QuartTrio("olactors-admin")
+    # No static folder: nothing is served from the working directory.
+    app = QuartTrio("olactors-admin", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["BODY_TIMEOUT"] = body_timeout_s
     expected = f"Bearer {token}".encode()
@@ -65,15 +67,20 @@ def admin_app(
         headers = {name.lower(): value for name, value in request.headers.items()}
         if not from_own_origin(request.method, headers, request.host):
             return _error(403, "cross-site requests may not change anything here")
-        if open_probes and request.path in PROBES:
-            return None
-        if (request.method, request.path) in _OPEN:
-            return None
+        # The body first (bounded by MAX_BODY_BYTES and the body timeout),
+        # whatever the answer: one given with part of the body unread left
+        # the kept-alive connection wedged.
+        await request.get_data(cache=True)
         given = request.headers.get("authorization", "").encode("utf-8", "surrogatepass")
         # The header is compared in constant time; a session id is looked up by hash.
-        if hmac.compare_digest(given, expected):
+        g.authenticated = hmac.compare_digest(given, expected) or sessions.valid(
+            request.cookies.get(SESSION_COOKIE, "")
+        )
+        if g.authenticated:
             return None
-        if sessions.valid(request.cookies.get(SESSION_COOKIE, "")):
+        if open_probes and request.path in PROBES:
+            return None  # answered, but with nothing an outsider should read (see _probes)
+        if (request.method, request.path) in _OPEN:
             return None
         return _error(401, "a valid bearer token is required")
 
@@ -82,6 +89,8 @@ def admin_app(
         for name, value in hardening.items():
             answer.headers.setdefault(name, value)
         answer.headers.setdefault("Cache-Control", "no-store")
+        if closes_after(request.method, dict(request.headers), answer.status_code):
+            answer.headers["Connection"] = "close"
         return answer
 
     @app.errorhandler(HTTPException)

@@ -52,7 +52,8 @@ def register_events(
 
         return await from_store(page(), missing=f"no events from {source}")
 
-    @app.get("/events/<source>/<event_id>")
+    # Ids may hold a slash (SendGrid's are base64): the id takes the rest of the path.
+    @app.get("/events/<source>/<path:event_id>")
     async def event(source: str, event_id: str) -> Response:
         async def shown() -> Response:
             record = await store.event(namespace_of(source), event_id)
@@ -68,7 +69,7 @@ def register_events(
             shown(), missing=f"no event {event_id} from {source} (or no longer kept)"
         )
 
-    @app.post("/events/<source>/<event_id>/retry")
+    @app.post("/events/<source>/<path:event_id>/retry")
     async def retry(source: str, event_id: str) -> Response:
         """Every destination still owed the event tries now: a pending one ahead of its
         schedule, a dead one replayed with fresh attempts; an event that went to

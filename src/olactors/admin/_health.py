@@ -48,37 +48,47 @@ class Health:
 
 
 class BacklogTrend:
-    """Each queue's backlog (items not yet delivered) at the last readings.
+    """Each queue's backlog (items not yet delivered) over the last ``window_s``.
 
-    A backlog is *growing* when it rose at every reading over at least
-    ``window_s``: events arrive faster than the route delivers them. Readings
-    come with each readiness check or scrape (a load balancer's probe makes
-    them regular); fewer than ``min_readings`` say nothing.
+    Readings come with each readiness check or dashboard update, as often as
+    those are asked for; the trend keeps one every ``spacing_s`` at most, so
+    neither a busy dashboard nor an idle one changes what it says. A backlog
+    is *growing* when, over at least ``window_s`` and ``min_readings`` kept
+    readings, it never fell and ends higher than it began: events arrive
+    faster than the route delivers them.
     """
 
     def __init__(
-        self, clock: Callable[[], float], *, window_s: float = 60.0, min_readings: int = 3
+        self,
+        clock: Callable[[], float],
+        *,
+        window_s: float = 60.0,
+        spacing_s: float = 10.0,
+        min_readings: int = 3,
     ) -> None:
         self._clock = clock
         self.window_s = window_s
+        self.spacing_s = spacing_s
         self.min_readings = min_readings
         self._readings: dict[str, deque[tuple[float, int]]] = {}
 
     def record(self, queues: dict[str, QueueCounts]) -> list[str]:
-        """Add a reading of every queue; the queues whose backlog is growing, described."""
+        """Read every queue now; the queues whose backlog is growing, described."""
         now = self._clock()
         growing = []
         for name, counts in queues.items():
             backlog = counts.ready + counts.delayed + counts.leased + counts.held
             readings = self._readings.setdefault(name, deque())
-            readings.append((now, backlog))
+            if not readings or now - readings[-1][0] >= self.spacing_s:
+                readings.append((now, backlog))
             # Keep one reading older than the window: the one the rise is measured from.
             while len(readings) > 2 and readings[1][0] <= now - self.window_s:
                 readings.popleft()
             first_at, first = readings[0]
-            values = [value for _, value in readings]
-            rising = all(b > a for a, b in itertools.pairwise(values))
-            if len(readings) >= self.min_readings and now - first_at >= self.window_s and rising:
+            values = [value for _, value in readings] + [backlog]
+            never_fell = all(b >= a for a, b in itertools.pairwise(values))
+            covered = now - first_at >= self.window_s and len(readings) >= self.min_readings
+            if covered and never_fell and backlog > first:
                 growing.append(
                     f"queue {name}: backlog grew from {first} to {backlog} "
                     f"in {now - first_at:.0f} s (arriving faster than delivered)"

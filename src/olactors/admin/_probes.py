@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.core import GaugeMetricFamily
-from quart import Response
+from quart import Response, g
 from quart_trio import QuartTrio
 
 from .. import metrics
@@ -29,8 +29,14 @@ def register_probes(
     @app.get("/readyz")
     async def readyz() -> Response:
         health = await assess(context, store, trend)
+        code = 503 if health.problems else 200
+        if not g.get("authenticated", False):
+            # An open probe (a load balancer's): the grade and the counts only.
+            # The problems and warnings name routes, URLs and answers.
+            counts = {"problem_count": len(health.problems), "warning_count": len(health.warnings)}
+            return _json({"status": health.status, **counts}, code)
         answer = {"status": health.status, "problems": health.problems, "warnings": health.warnings}
-        return _json(answer, 503 if health.problems else 200)
+        return _json(answer, code)
 
     @app.get("/metrics")
     async def prometheus() -> Response:

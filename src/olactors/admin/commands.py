@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -178,7 +179,7 @@ def _events(client: httpx.Client, args: argparse.Namespace) -> int:
         if page.get("next_cursor") is not None:
             print(f"more: --cursor {page['next_cursor']}")
         return 0
-    path = f"/events/{args.source}/{args.id}"
+    path = f"/events/{quote(args.source, safe='')}/{quote(args.id, safe='')}"
     if args.action == "retry":
         _show(call(client, "POST", f"{path}/retry"), args.json)
         return 0

@@ -8,6 +8,7 @@
         ├── Unauthorized         401 unauthorized: no key, or not one of ours
         ├── NotFound             404 not_found: no such path, or no such thing
         ├── MethodNotAllowed     405 method_not_allowed
+        ├── RequestTimeout       408 request_timeout: the body was too slow; send it again
         ├── Conflict             409 conflict: the state forbids it (and idempotency_conflict)
         ├── PayloadTooLarge      413 payload_too_large
         ├── ValidationFailed     422 validation_error: JSON of the wrong shape; details say where
@@ -79,6 +80,12 @@ class IdempotencyConflict(Conflict):
     type = "idempotency_conflict"
 
 
+class RequestTimeout(ApiError):
+    """The body did not arrive in time: the same request may be sent again."""
+
+    status, type = 408, "request_timeout"
+
+
 class PayloadTooLarge(ApiError):
     status, type = 413, "payload_too_large"
 
@@ -99,6 +106,7 @@ def error_status(status: int, message: str) -> ApiError:
         401: Unauthorized,
         404: NotFound,
         405: MethodNotAllowed,
+        408: RequestTimeout,
         409: Conflict,
         413: PayloadTooLarge,
         422: ValidationFailed,

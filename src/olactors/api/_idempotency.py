@@ -6,18 +6,21 @@ successful answer is kept ``ttl_s`` (24 h) in the store, so any replica
 answers a retry with it (``Idempotent-Replayed: true``), and nothing is done
 twice. The same key with a different request (method, path or body) is a
 409. While the first request is still running, a second with its key is a
-409 too (``retry_after_s``): the store's key claim is the lock, across
-replicas. Errors are not kept: a retry after a 4xx or 5xx runs again.
+409 too (``retry_after_s``): a ``put_if_absent`` in the store is the lock,
+across replicas, freed when the request ends (or ``LOCK_S`` after its
+replica died). Errors are not kept: a retry after a 4xx or 5xx runs again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
 
 import msgspec
+import trio
 from quart import Response
 
 from ..store import Store, StoreError
@@ -62,27 +65,37 @@ class Idempotency:
             raise InvalidRequest("an Idempotency-Key is 1 to 255 visible ASCII characters")
         fingerprint = hashlib.sha256(request).hexdigest()
         name = hashlib.sha256(f"{holder}\n{key}".encode()).hexdigest()
+        lock = f"idempotency-lock:{name}"
         try:
             kept = await self._store.get(f"idempotency:{name}")
             if kept is not None:
                 return _replay(msgspec.msgpack.decode(kept, type=_Kept), fingerprint)
-            if not await self._store.claim_key(f"idempotency-lock:{name}", ttl_s=LOCK_S):
+            if not await self._store.put_if_absent(lock, b"1", ttl_s=LOCK_S):
                 raise InProgress("a request with this Idempotency-Key is still running")
         except StoreError as exc:
             raise Unavailable(f"the store did not answer: {exc}") from exc
-        answer = await run()
-        if 200 <= answer.status_code < 300:
-            body = await answer.get_data(as_text=False)
-            record = _Kept(fingerprint, answer.status_code, body)
-            try:
-                await self._store.put(
-                    f"idempotency:{name}", msgspec.msgpack.encode(record), ttl_s=self.ttl_s
-                )
-            except StoreError as exc:
-                # It was done: answering an error would make the caller do it
-                # again. A retry after this runs again, the lock long gone.
-                log.warning("an answer could not be kept for its Idempotency-Key: %s", exc)
-        return answer
+        kept_now = False
+        try:
+            answer = await run()
+            if 200 <= answer.status_code < 300:
+                body = await answer.get_data(as_text=False)
+                record = _Kept(fingerprint, answer.status_code, body)
+                try:
+                    await self._store.put(
+                        f"idempotency:{name}", msgspec.msgpack.encode(record), ttl_s=self.ttl_s
+                    )
+                    kept_now = True
+                except StoreError as exc:
+                    # It was done: answering an error would make the caller do
+                    # it again. A retry after this runs again.
+                    log.warning("an answer could not be kept for its Idempotency-Key: %s", exc)
+            return answer
+        finally:
+            if not kept_now:
+                # An error is not kept: free the key at once for the retry
+                # (a kept answer needs no lock: retries find it first).
+                with trio.CancelScope(shield=True), contextlib.suppress(StoreError):
+                    await self._store.delete(lock)  # else it frees itself after LOCK_S
 
 
 def _replay(kept: _Kept, fingerprint: str) -> Response:

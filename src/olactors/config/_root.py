@@ -74,7 +74,9 @@ class Config(Section):
                 for error in exc.errors()
             )
             raise ConfigError(f"{path}: {problems}") from None
-        return config.anchored(path.resolve().parent)
+        # absolute(), not resolve(): a file reached through a symlink (a
+        # Kubernetes ConfigMap) anchors where it was named, not where it lands.
+        return config.anchored(path.absolute().parent, only_set=True)
 
     @classmethod
     def discover(
@@ -93,18 +95,27 @@ class Config(Section):
         if path is None and named:
             path = Path(named)
         if path is not None:
-            return cls.load(path), str(path.resolve())
+            return cls.load(path), str(path.absolute())
         for candidate in (DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH):
             if candidate.is_file():
-                return cls.load(candidate), str(candidate.resolve())
+                return cls.load(candidate), str(candidate.absolute())
         return cls().anchored(Path.cwd()), "embedded defaults"
 
-    def anchored(self, base: Path) -> Config:
-        """This configuration with its relative paths (state_dir, sqlite_path) under ``base``."""
+    def anchored(self, base: Path, *, only_set: bool = False) -> Config:
+        """This configuration with its relative paths (state_dir, sqlite_path) under ``base``.
 
-        def under(path: Path) -> Path:
-            return path if path.is_absolute() else Path(os.path.normpath(base / path))
+        With ``only_set``, only the paths the file wrote are read against
+        ``base`` (its directory); the defaults it left alone are read against
+        the working directory, as with no file at all.
+        """
 
-        daemon = self.daemon.model_copy(update={"state_dir": under(self.daemon.state_dir)})
-        store = self.store.model_copy(update={"sqlite_path": under(self.store.sqlite_path)})
+        def under(section: Section, field: str) -> Path:
+            path: Path = getattr(section, field)
+            if path.is_absolute():
+                return path
+            written = field in section.model_fields_set or not only_set
+            return Path(os.path.normpath((base if written else Path.cwd()) / path))
+
+        daemon = self.daemon.model_copy(update={"state_dir": under(self.daemon, "state_dir")})
+        store = self.store.model_copy(update={"sqlite_path": under(self.store, "sqlite_path")})
         return self.model_copy(update={"daemon": daemon, "store": store})

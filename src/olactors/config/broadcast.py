@@ -15,3 +15,14 @@ class BroadcastConfig(Section):
     token_key_env: str = "OLACTORS_SUBSCRIBER_KEY"
     #: The longest a subscriber token may live; the app asks for less per token.
     max_token_ttl_s: float = Field(default=86_400.0, gt=0)
+    #: Each websocket topic keeps its last history_size messages, none older
+    #: than history_ttl_s, for clients that reconnect with their last offset.
+    history_size: int = Field(default=100, ge=0)
+    history_ttl_s: float = Field(default=300.0, gt=0)
+    #: Frames waiting for one websocket client at most; past it the client is
+    #: disconnected (1008, too slow) rather than buffered without limit.
+    send_buffer: int = Field(default=256, ge=1)
+    #: A ping frame goes to each idle client this often (keeps proxies open).
+    heartbeat_s: float = Field(default=25.0, gt=0)
+    #: A websocket client must send its connect frame within this long.
+    connect_timeout_s: float = Field(default=10.0, gt=0)

@@ -2,7 +2,7 @@
 
 from ._addresses import bind_host, is_loopback, reach, split_bind
 from ._dispatch import App, Mount, PrefixDispatcher, answer_lifespan, mounted
-from ._errors import HttpError, retry_after
+from ._errors import HttpError, closes_after, retry_after
 from ._listener import AppFactory, BindFailed, HttpListener, hypercorn_config, listener_spec
 from ._server import MAX_REFUSING, EdgeLimits, serve
 
@@ -18,6 +18,7 @@ __all__ = [
     "PrefixDispatcher",
     "answer_lifespan",
     "bind_host",
+    "closes_after",
     "hypercorn_config",
     "is_loopback",
     "listener_spec",

@@ -211,6 +211,8 @@ class KvPut(msgspec.Struct, frozen=True, tag=True):
     key: str
     value: bytes
     ttl_s: float | None = None
+    #: Only if the key holds nothing (or what it held expired): a lock.
+    if_absent: bool = False
 
     def __post_init__(self) -> None:
         _key(self.key, "key")

@@ -475,8 +475,9 @@ class RedisBackend:
 
     def _add_kv_put(self, pipe: Any, command: KvPut) -> Parse:
         ttl_ms = None if command.ttl_s is None else max(1, _ms(command.ttl_s))
-        pipe.set(f"{self.prefix}:kv:{command.key}", command.value, px=ttl_ms)
-        return lambda reply: None
+        key = f"{self.prefix}:kv:{command.key}"
+        pipe.set(key, command.value, px=ttl_ms, nx=command.if_absent)
+        return lambda reply: bool(reply)
 
     def _add_kv_delete(self, pipe: Any, command: KvDelete) -> Parse:
         pipe.delete(f"{self.prefix}:kv:{command.key}")

@@ -605,14 +605,25 @@ class SqliteBackend:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def _kv_put(self, command: KvPut, now: float) -> None:
+    def _kv_put(self, command: KvPut, now: float) -> bool:
         expires_at = None if command.ttl_s is None else now + command.ttl_s
+        if command.if_absent:
+            # A live value stays: only an expired one is replaced.
+            cursor = self._db.execute(
+                "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                "expires_at = excluded.expires_at "
+                "WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= ?",
+                (command.key, command.value, expires_at, now),
+            )
+            return cursor.rowcount > 0
         self._db.execute(
             "INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
             "expires_at = excluded.expires_at",
             (command.key, command.value, expires_at),
         )
+        return True
 
     def _kv_delete(self, command: KvDelete, now: float) -> bool:
         cursor = self._db.execute(

@@ -301,6 +301,12 @@ class Store:
     async def put(self, key: str, value: bytes, *, ttl_s: float | None = None) -> None:
         await self._call(KvPut(key, value, ttl_s))
 
+    async def put_if_absent(self, key: str, value: bytes, *, ttl_s: float) -> bool:
+        """Set ``key`` unless it holds a live value; whether it was set (a lock, on every
+        replica at once). ``delete`` releases it; ``ttl_s`` frees it if its holder dies."""
+        stored: bool = await self._call(KvPut(key, value, ttl_s, if_absent=True))
+        return stored
+
     # -- shared rate budgets -------------------------------------------------------
 
     async def reserve(

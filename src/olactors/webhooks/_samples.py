@@ -117,4 +117,6 @@ def _iso(now: float) -> str:
 
 
 def _sendgrid_id() -> str:
+    # SendGrid's ids are base64 (so may hold "/" and "+"): made the same way, so
+    # everything that shows or retries an event is tried with such ids too.
     return base64.b64encode(secrets.token_bytes(16)).decode()
