@@ -58,6 +58,7 @@ bench: $(VENV)/.test
 	$(BIN)/python scripts/bench_clients.py
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_e2e.py
+	$(BIN)/python scripts/bench_broadcast.py
 
 # The dashboard's main views, as the browser tests see them, for the docs.
 screenshots: $(VENV)/.test system-deps

@@ -31,6 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
             4,
         ),
         ("soak_slow_clients.py", ["--slow", "40", "--seconds", "0.5", "--rounds", "1"], 1),
+        (
+            "bench_broadcast.py",
+            ["--subscribers", "20", "--messages", "3", "--rounds", "1"],
+            1,
+        ),
     ],
 )
 def test_a_benchmark_prints_every_ratio_on_its_short_profile(
