@@ -11,40 +11,24 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..config import ConfigError
-from ..state import generated_secret, stored_secret
+from .. import bearer
+from ..state import stored_secret
 
 log = logging.getLogger("olactors.admin")
 
 TOKEN_FILE = "admin.token"  # noqa: S105 -- a file name, not a token
-#: As much as a 128-bit random token spelled in base64, at least.
-MIN_TOKEN_CHARS = 24
+MIN_TOKEN_CHARS = bearer.MIN_CHARS
 
 
 def configured_token(variable: str, env: Mapping[str, str]) -> str | None:
     """The token in ``variable``, if set; ConfigError (naming only the variable) if weak."""
-    token = env.get(variable)
-    if not token:
-        return None
-    if len(token) < MIN_TOKEN_CHARS or not token.isprintable() or " " in token:
-        raise ConfigError(
-            f"{variable}: an admin token has at least {MIN_TOKEN_CHARS} printable characters "
-            "and no spaces"
-        )
-    return token
+    value = env.get(variable)
+    return bearer.checked(variable, value, "an admin token") if value else None
 
 
 def generated_token(state_dir: Path) -> str:
     """The token in ``<state_dir>/admin.token``, written first if there is none."""
-    try:
-        token, new = generated_secret(state_dir, TOKEN_FILE, min_chars=MIN_TOKEN_CHARS)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    if new:
-        log.warning(
-            "no admin token configured: generated one into %s (mode 0600)", state_dir / TOKEN_FILE
-        )
-    return token
+    return bearer.generated(state_dir, TOKEN_FILE, "admin token")
 
 
 def stored_token(state_dir: Path) -> str | None:

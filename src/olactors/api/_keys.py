@@ -13,14 +13,11 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..config import ConfigError
-from ..state import generated_secret
+from .. import bearer
 
 log = logging.getLogger("olactors.api")
 
 KEY_FILE = "api.key"
-#: As much as a 128-bit random key spelled in base64, at least.
-MIN_KEY_CHARS = 24
 
 
 class ApiKeys:
@@ -49,27 +46,9 @@ def key_id(key: bytes) -> str:
 
 def configured_keys(variable: str, env: Mapping[str, str]) -> list[str] | None:
     """The keys in ``variable`` (comma-separated), if set; ConfigError if one is weak."""
-    value = env.get(variable)
-    if not value:
-        return None
-    keys = [key.strip() for key in value.split(",") if key.strip()]
-    for key in keys:
-        if len(key) < MIN_KEY_CHARS or not key.isprintable() or " " in key:
-            raise ConfigError(
-                f"{variable}: each app API key has at least {MIN_KEY_CHARS} printable "
-                "characters and no spaces"
-            )
-    return keys
+    return bearer.configured(variable, env, "each app API key")
 
 
 def generated_key(state_dir: Path) -> str:
     """The key in ``<state_dir>/api.key``, written first if there is none."""
-    try:
-        key, new = generated_secret(state_dir, KEY_FILE, min_chars=MIN_KEY_CHARS)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    if new:
-        log.warning(
-            "no app API key configured: generated one into %s (mode 0600)", state_dir / KEY_FILE
-        )
-    return key
+    return bearer.generated(state_dir, KEY_FILE, "app API key")
