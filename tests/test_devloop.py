@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from olactors.config import Config
-from olactors.devloop import forward, run_trigger
+from olactors.devloop import forward, new_events, run_trigger
 from olactors.runtime import ActorSystem
 from olactors.signing import secret_key
 from olactors.store import STORE_PATH, Store
@@ -193,3 +193,17 @@ async def test_listen_posts_each_new_event_to_the_local_app_signed(daemon: Daemo
         nursery.cancel_scope.cancel()
     event = standardwebhooks.Webhook(secret).verify(seen.body, dict(seen.headers))
     assert event["type"] == "payment_intent.succeeded"
+
+
+async def test_listen_pages_back_through_a_burst_larger_than_one_page(daemon: Daemon) -> None:
+    store = Store.at(daemon.system, STORE_PATH)
+    for n in range(151):
+        await store.publish(namespace_of("stripe"), f"evt_{n:03}", "invoice.paid", b"{}", [])
+
+    def unseen() -> list[str]:
+        headers = {"Authorization": f"Bearer {SECRETS['ADMIN_TOKEN']}"}
+        with httpx.Client(base_url=daemon.admin_url, headers=headers) as admin:
+            return [item["id"] for item in new_events(admin, "stripe", {"evt_000"})]
+
+    ids = await trio.to_thread.run_sync(unseen)
+    assert ids == [f"evt_{n:03}" for n in range(150, 0, -1)]  # newest first, all 150

@@ -187,6 +187,31 @@ def _newest_ids(admin: httpx.Client, source: str) -> set[str]:
     return {item["id"] for item in page["items"]}
 
 
+#: Pages read back per poll at most (100 events each): a burst beyond this
+#: between two polls is reported, not followed further.
+MAX_PAGES = 50
+
+
+def new_events(admin: httpx.Client, source: str, seen: set[str]) -> list[dict[str, Any]]:
+    """The events stored since the last poll, newest first, paging back until one
+    already seen (so a burst of more than a page between two polls is all sent)."""
+    fresh: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"source": source, "limit": 100}
+    for _ in range(MAX_PAGES):
+        page = call(admin, "GET", "/events", params=params)
+        new = [item for item in page["items"] if item["id"] not in seen]
+        fresh += new
+        if len(new) < len(page["items"]) or page.get("next_cursor") is None:
+            return fresh
+        params["cursor"] = page["next_cursor"]
+    print(
+        f"olactors listen: over {MAX_PAGES * 100} new {source} events since the last poll; "
+        "forwarding the newest",
+        file=sys.stderr,
+    )
+    return fresh
+
+
 def _forward_new(
     admin: httpx.Client,
     app: httpx.Client,
@@ -195,9 +220,8 @@ def _forward_new(
     url: str,
     key: bytes,
 ) -> int:
-    page = call(admin, "GET", "/events", params={"source": source, "limit": 100})
-    fresh = [item for item in page["items"] if item["id"] not in seen]
-    for item in reversed(fresh):  # the page is newest first: send in arrival order
+    fresh = new_events(admin, source, seen)
+    for item in reversed(fresh):  # pages are newest first: send in arrival order
         seen.add(item["id"])
         event = call(admin, "GET", f"/events/{quote(source, safe='')}/{quote(item['id'], safe='')}")
         payload = event["payload"]
