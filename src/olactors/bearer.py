@@ -21,11 +21,11 @@ log = logging.getLogger("olactors.bearer")
 MIN_CHARS = 24
 
 
-def checked(variable: str, value: str, what: str) -> str:
+def checked(variable: str, value: str, what: str, *, min_chars: int = MIN_CHARS) -> str:
     """``value`` if it can be a secret; ConfigError naming ``variable`` (never the value)."""
-    if len(value) < MIN_CHARS or not value.isprintable() or " " in value:
+    if len(value) < min_chars or not value.isprintable() or " " in value:
         raise ConfigError(
-            f"{variable}: {what} has at least {MIN_CHARS} printable characters and no spaces"
+            f"{variable}: {what} has at least {min_chars} printable characters and no spaces"
         )
     return value
 
@@ -38,10 +38,10 @@ def configured(variable: str, env: Mapping[str, str], what: str) -> list[str] | 
     return [checked(variable, part.strip(), what) for part in value.split(",") if part.strip()]
 
 
-def generated(state_dir: Path, name: str, what: str) -> str:
+def generated(state_dir: Path, name: str, what: str, *, min_chars: int = MIN_CHARS) -> str:
     """The secret in ``<state_dir>/<name>``, written first if there is none (and said so)."""
     try:
-        secret, new = generated_secret(state_dir, name, min_chars=MIN_CHARS)
+        secret, new = generated_secret(state_dir, name, min_chars=min_chars)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if new:

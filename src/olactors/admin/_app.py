@@ -89,7 +89,7 @@ def admin_app(
         for name, value in hardening.items():
             answer.headers.setdefault(name, value)
         answer.headers.setdefault("Cache-Control", "no-store")
-        if closes_after(request.method, dict(request.headers), answer.status_code):
+        if closes_after(dict(request.headers), answer.status_code):
             answer.headers["Connection"] = "close"
         return answer
 

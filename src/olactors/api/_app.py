@@ -79,7 +79,7 @@ def api_app(
     async def stamp(answer: Response) -> Response:
         answer.headers["X-Request-Id"] = g.get("request_id", "")
         answer.headers.setdefault("Cache-Control", "no-store")
-        if closes_after(request.method, dict(request.headers), answer.status_code):
+        if closes_after(dict(request.headers), answer.status_code):
             answer.headers["Connection"] = "close"
         log.info(
             "%s %s %d",

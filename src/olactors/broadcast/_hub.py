@@ -24,7 +24,7 @@ from typing import Any
 import msgspec
 import trio
 
-from ..runtime import Actor, Clock
+from ..runtime import Actor
 
 log = logging.getLogger("olactors.broadcast")
 
@@ -81,16 +81,15 @@ class _Topic:
 
 
 class WebsocketHub(Actor[HubMessage]):
-    def __init__(self, *, history_size: int, history_ttl_s: float, clock: Clock | None = None):
+    def __init__(self, *, history_size: int, history_ttl_s: float) -> None:
         self.history_size = history_size
         self.history_ttl_s = history_ttl_s
-        self._clock = clock
         self._topics: dict[str, _Topic] = {}
         self.published = 0
         self.dropped_slow = 0
 
     def _now(self) -> float:
-        return (self._clock or self.context.clock)()
+        return self.context.clock()
 
     async def receive(self, message: HubMessage) -> int | None:
         if isinstance(message, Publish):

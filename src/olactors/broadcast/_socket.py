@@ -24,7 +24,6 @@ the daemon shuts down.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -230,8 +229,7 @@ class _Connection:
 
     def _expiry(self, claims: SubscriberClaims) -> Callable[[], Awaitable[None]]:
         async def wait() -> None:
-            left = claims.expires_at - self.socket.clock()
-            await trio.sleep(max(0.0, left) if math.isfinite(left) else math.inf)
+            await trio.sleep(max(0.0, claims.expires_at - self.socket.clock()))
 
         return wait
 

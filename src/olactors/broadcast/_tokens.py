@@ -13,13 +13,12 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import msgspec
 
+from .. import bearer
 from ..config import Config, ConfigError
 from ..runtime import Clock
-from ..state import generated_secret
 
 PREFIX = "st1"
 KEY_FILE = "subscriber.key"
@@ -86,21 +85,14 @@ def token_key(config: Config, env: Mapping[str, str]) -> Callable[[], bytes]:
     variable = config.broadcast.token_key_env
     value = env.get(variable)
     if value:
-        if len(value) < MIN_KEY_CHARS:
-            raise ConfigError(f"{variable}: a subscriber token key has {MIN_KEY_CHARS}+ characters")
-        return value.encode
+        what = "a subscriber token key"
+        return bearer.checked(variable, value, what, min_chars=MIN_KEY_CHARS).encode
     if config.store.shared:
         raise ConfigError(
             f"broadcast.token_key_env names {variable}, which is not set: replicas sharing "
             "a store must sign subscriber tokens with one key"
         )
     state_dir = config.daemon.state_dir
-    return lambda: _generated(state_dir)
-
-
-def _generated(state_dir: Path) -> bytes:
-    try:
-        key, _ = generated_secret(state_dir, KEY_FILE, min_chars=MIN_KEY_CHARS)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    return key.encode()
+    return lambda: bearer.generated(
+        state_dir, KEY_FILE, "subscriber token key", min_chars=MIN_KEY_CHARS
+    ).encode()

@@ -24,7 +24,7 @@ def retry_after(seconds: float) -> tuple[bytes, bytes]:
     return b"retry-after", str(max(1, math.ceil(seconds))).encode()
 
 
-def closes_after(method: str, headers: Mapping[str, str], status: int) -> bool:
+def closes_after(headers: Mapping[str, str], status: int) -> bool:
     """Whether an error answer must end its connection: the request has a body that
     may still be arriving, unread (a 401, 404 or 405 is answered before it).
 
