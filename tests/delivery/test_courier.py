@@ -10,6 +10,7 @@ import msgspec
 import trio
 
 from olactors.delivery import (
+    AttemptRejected,
     DestinationGone,
     DestinationSpec,
     HandlerDestination,
@@ -22,7 +23,7 @@ from olactors.delivery import (
     state_key,
 )
 from olactors.resilience import BreakerSettings
-from olactors.store import SqliteBackend
+from olactors.store import Delivery, SqliteBackend
 from olactors.store._commands import Claim
 
 from .support import NS, App, AppDestination, engine, failing
@@ -212,3 +213,31 @@ async def test_a_synchronous_handler_runs_in_a_thread_and_never_blocks_the_loop(
                 await trio.sleep(0.01)
         release.set()
         await eng.until(lambda: eng.courier()["delivered"] == 1)
+
+
+async def test_a_rejected_item_is_dead_lettered_at_once_and_the_others_go_on(
+    tmp_path: Path,
+) -> None:
+    app = App(script={"e1": [AttemptRejected("no such device", status=404)]})
+    async with engine(tmp_path, [to(app, policy=RetryPolicy((0.01,) * 5, jitter=0.0))]) as eng:
+        await eng.publish("e1")
+        await eng.publish("e2")
+        await eng.until(lambda: eng.courier()["dead_lettered"] == 1)
+        await eng.until(lambda: eng.courier()["delivered"] == 1)
+        [dead] = (await eng.store.dead_letters(queue_name(NS, "app"))).items
+        state = eng.courier()["state"]
+    assert (dead.id, dead.attempts) == ("e1", 1)
+    assert dead.last_error == "rejected: no such device"
+    assert not state.get("paused", False)
+
+
+async def test_an_item_with_its_own_id_settles_the_destination_it_names(tmp_path: Path) -> None:
+    app = App()
+    async with engine(tmp_path, [to(app)]) as eng:
+        targets = [Delivery(f"t{n}", queue_name(NS, "app"), item_id=f"b1.{n}") for n in (0, 1)]
+        await eng.store.publish(NS, "b1", "thing.happened", b"{}", targets)
+        await eng.publish("unrelated")
+        await eng.until(lambda: eng.courier()["delivered"] == 3)
+        record = await eng.store.event(NS, "b1")
+    assert record.destinations == {"t0": "delivered", "t1": "delivered"}
+    assert sorted(a.destination for a in record.attempts) == ["t0", "t1"]

@@ -235,3 +235,47 @@ async def test_adding_deliveries_to_an_event_no_longer_kept_is_item_not_found(
     await trio.sleep(0.4)
     with pytest.raises(ItemNotFound):
         await store.add_deliveries(record, [TO_APP])
+
+
+def own_item(destination: str, n: int, queue: str = TO_APP.queue) -> Delivery:
+    return Delivery(destination, queue, item_id=f"evt_1.{n}", meta={"target": str(n)})
+
+
+async def test_deliveries_with_their_own_item_ids_share_one_queue(store: Store) -> None:
+    assert await publish(store, 1, own_item("t0", 0), own_item("t1", 1), meta={"a": "b"})
+    first, second = await take(store, TO_APP), await take(store, TO_APP)
+    assert {first.item.id, second.item.id} == {"evt_1.0", "evt_1.1"}
+    by_id = {lease.item.id: lease.item.meta for lease in (first, second)}
+    assert by_id["evt_1.1"] == {
+        "a": "b",
+        "type": "charge.succeeded",
+        "target": "1",
+        "log.event": "evt_1",
+        "log.destination": "t1",
+    }
+
+
+async def test_settling_an_item_with_its_own_id_records_its_event_destination(
+    store: Store,
+) -> None:
+    await publish(store, 1, own_item("t0", 0), own_item("t1", 1))
+    lease = await take(store, TO_APP)
+    target = lease.item.meta["log.destination"]
+    landed = attempt(target, "delivered", status=200)
+    await store.settle([settlement(lease, "ack", target, event="evt_1", attempt=landed)])
+    record = await store.event(NS, "evt_1")
+    assert record.destinations[target] == DELIVERED
+    assert record.attempts == [landed]
+    assert (await store.counts(TO_APP.queue)).ready == 1
+
+
+async def test_deliveries_added_later_keep_their_own_item_ids(store: Store) -> None:
+    await publish(store, 1)
+    record = await store.event(NS, "evt_1")
+    assert await store.add_deliveries(record, [own_item("t0", 0), own_item("t1", 1)]) == [
+        "t0",
+        "t1",
+    ]
+    first, second = await take(store, TO_APP), await take(store, TO_APP)
+    assert {first.item.id, second.item.id} == {"evt_1.0", "evt_1.1"}
+    assert first.item.meta["log.event"] == "evt_1"

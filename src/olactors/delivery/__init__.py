@@ -11,7 +11,7 @@ source is; destinations implement the small :class:`Destination` protocol.
 
 from ._courier import Courier, CourierMessage, Pause, ResetBreaker, Resume, Wake
 from ._destination import Delivered, Destination
-from ._errors import AttemptFailed, DestinationGone
+from ._errors import AttemptFailed, AttemptRejected, DestinationGone
 from ._handler import HandlerDestination
 from ._http import HttpDestination
 from ._keys import destination_of, queue_name, state_key
@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_SCHEDULE_S",
     "DELIVERY_PATH",
     "AttemptFailed",
+    "AttemptRejected",
     "Courier",
     "CourierMessage",
     "Delivered",

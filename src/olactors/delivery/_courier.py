@@ -14,6 +14,8 @@ from .. import metrics
 from ..resilience import Breaker, BreakerState, Gcra, Permit
 from ..runtime import Actor
 from ..store import (
+    LOG_DESTINATION,
+    LOG_EVENT,
     Attempt,
     Lease,
     LeaseLost,
@@ -23,7 +25,7 @@ from ..store import (
     StoreUnavailable,
 )
 from ._destination import Delivered, Destination
-from ._errors import AttemptFailed, DestinationGone
+from ._errors import AttemptFailed, AttemptRejected, DestinationGone
 from ._keys import state_key
 from ._route import DestinationSpec, RouteState
 from ._slots import SlotPool
@@ -367,6 +369,8 @@ class Courier(Actor[CourierMessage]):
         if isinstance(failure, DestinationGone):
             await self._disable(failure, ended)
             return self._release(lease, 0.0, attempt)
+        if isinstance(failure, AttemptRejected):
+            return self._bury(lease, f"rejected: {failure}", attempt)
         if spec.policy.exhausted(item.attempt):
             return self._bury(lease, f"after {item.attempt} attempts: {failure}", attempt)
         wait_s = spec.policy.retry_in(item.attempt, at_least_s=failure.retry_after_s or 0.0)
@@ -399,13 +403,21 @@ class Courier(Actor[CourierMessage]):
     # -- settling ----------------------------------------------------------------
 
     def _settlement(self, lease: Lease, action: str, **fields: Any) -> Settlement:
+        # An item with an id of its own says which event and destination it is
+        # (a broadcast's target); the others are this destination's event.
+        meta = lease.item.meta
+        destination = meta.get(LOG_DESTINATION, self.spec.name)
+        attempt = fields.get("attempt")
+        if attempt is not None and destination != attempt.destination:
+            fields["attempt"] = msgspec.structs.replace(attempt, destination=destination)
         return Settlement(
             lease.item.queue,
             lease.item.id,
             lease.token,
             action,  # type: ignore[arg-type]
             namespace=self.spec.namespace,
-            destination=self.spec.name,
+            destination=destination,
+            event=meta.get(LOG_EVENT, ""),
             **fields,
         )
 

@@ -3,7 +3,9 @@
 ::
 
     AttemptFailed          the destination did not take the item: retried on the schedule
-    └── DestinationGone    it answered 410 Gone: the route is disabled, its items kept
+    ├── DestinationGone    it answered 410 Gone: the route is disabled, its items kept
+    └── AttemptRejected    it can never take this item (a bad address, a device gone):
+                           dead-lettered now, the others go on
 
 ``outcome`` names the kind of failure for the attempt record (``http_error``,
 ``network``, ``timeout``, ``error``); ``status`` and ``response`` carry the
@@ -39,3 +41,12 @@ class AttemptFailed(Exception):
 
 class DestinationGone(AttemptFailed):
     """The destination answered 410 Gone: stop sending until an operator resumes the route."""
+
+
+class AttemptRejected(AttemptFailed):
+    """This item can never be delivered here (an unknown device, a malformed address):
+    a retry would only fail again, so it is dead-lettered at once."""
+
+    @property
+    def counts_against_breaker(self) -> bool:
+        return False

@@ -119,9 +119,10 @@ class Settlement(msgspec.Struct, frozen=True):
     ``bury`` (dead letter with ``error``) or ``release`` (given back untried: claimable
     at ``retry_at`` and the claim's attempt not spent).
 
-    With a ``namespace``, the item is the delivery of event ``id`` of that
-    namespace to ``destination``: the event log records the destination's new
-    state (delivered, dead, or still pending) and ``attempt``, if any.
+    With a ``namespace``, the item is the delivery of event ``event`` (the
+    item's ``id`` when empty) of that namespace to ``destination``: the event
+    log records the destination's new state (delivered, dead, or still
+    pending) and ``attempt``, if any.
     """
 
     queue: str
@@ -133,6 +134,7 @@ class Settlement(msgspec.Struct, frozen=True):
     namespace: str = ""
     destination: str = ""
     attempt: Attempt | None = None
+    event: str = ""
 
     def __post_init__(self) -> None:
         _queue(self.queue)

@@ -68,15 +68,38 @@ class Attempt(msgspec.Struct, frozen=True, omit_defaults=True):
     error: str = ""
 
 
+#: Item metadata naming the event and destination an item delivers, when the
+#: item has its own id (see :attr:`Delivery.item_id`).
+LOG_EVENT, LOG_DESTINATION = "log.event", "log.destination"
+
+
 class Delivery(msgspec.Struct, frozen=True):
-    """One destination of a published event: its queue and its ordering key ("" for none)."""
+    """One destination of a published event: its queue and its ordering key ("" for none).
+
+    The item's id is the event's, unless ``item_id`` is given: several
+    destinations of one event can then share a queue (a broadcast's targets
+    on one channel). Such an item carries ``meta`` on top of the event's, and
+    :data:`LOG_EVENT` and :data:`LOG_DESTINATION`, so that whoever settles it
+    knows what to record in the log.
+    """
 
     destination: str
     queue: str
     order_key: str = ""
+    item_id: str = ""
+    meta: dict[str, str] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_name(self.destination, "destination")
+        if self.meta and not self.item_id:
+            raise InvalidStoreCall("only a delivery with its own item_id carries its own meta")
+
+    def item(self, event_id: str, event_meta: dict[str, str]) -> tuple[str, dict[str, str]]:
+        """The id and metadata of this delivery's item."""
+        if not self.item_id:
+            return event_id, event_meta
+        extra = {LOG_EVENT: event_id, LOG_DESTINATION: self.destination}
+        return self.item_id, {**event_meta, **self.meta, **extra}
 
 
 class EventSummary(msgspec.Struct, frozen=True):

@@ -229,7 +229,7 @@ class RedisBackend:
         return f"{self._events(namespace)}ev:{event_id}"
 
     def _settlement_args(self, s: Settlement) -> list[Any]:
-        event = self._event(s.namespace, s.id) if s.namespace else ""
+        event = self._event(s.namespace, s.event or s.id) if s.namespace else ""
         attempt = msgspec.json.encode(s.attempt) if s.attempt is not None else b""
         return [
             self._base(s.queue),
@@ -289,7 +289,8 @@ class RedisBackend:
 
     def _add_publish(self, pipe: Any, command: Publish) -> Parse:
         script = self._script
-        deliveries = _flat(command.deliveries)
+        item_meta = {**command.meta, "type": command.event_type}
+        deliveries = _flat(command.id, item_meta, command.deliveries)
         script(
             pipe,
             "PUBLISH",
@@ -301,7 +302,7 @@ class RedisBackend:
                 command.event_type,
                 command.payload,
                 msgspec.json.encode(command.meta),
-                msgspec.json.encode({**command.meta, "type": command.event_type}),
+                msgspec.json.encode(item_meta),
                 max(1, _ms(command.retention_s)),
                 command.dedup_key or "",
                 max(1, _ms(command.dedup_ttl_s)),
@@ -372,7 +373,7 @@ class RedisBackend:
 
     def _add_add_deliveries(self, pipe: Any, command: AddDeliveries) -> Parse:
         script = self._script
-        deliveries = _flat(command.deliveries)
+        deliveries = _flat(command.id, command.item_meta, command.deliveries)
         script(
             pipe,
             "ROUTE",
@@ -549,9 +550,14 @@ def _dead_item(queue: str, entry: list[Any]) -> DeadLetterItem:
     )
 
 
-def _flat(deliveries: list[Delivery]) -> list[str]:
-    """Deliveries as the scripts take them: queue, destination, order key, and again."""
-    return [part for d in deliveries for part in (d.queue, d.destination, d.order_key)]
+def _flat(event_id: str, meta: dict[str, str], deliveries: list[Delivery]) -> list[str | bytes]:
+    """Deliveries as the scripts take them: queue, destination, order key, item id and
+    item meta (both "" for the event's own), and again."""
+    parts: list[str | bytes] = []
+    for d in deliveries:
+        own = msgspec.json.encode(d.item(event_id, meta)[1]) if d.item_id else b""
+        parts += [d.queue, d.destination, d.order_key, d.item_id, own]
+    return parts
 
 
 def _as_settlement(command: Ack | Nack | Bury) -> Settlement:

@@ -90,7 +90,11 @@ local function keep(ev, status, retention_ms)
 end
 
 -- One delivery of a logged event: its item in the destination's queue, announced.
-local function deliver(prefix, ns, id, payload, meta, queue, order_key)
+-- An item id and meta of its own ("" for none) replace the event's.
+local function deliver(prefix, ns, id, payload, meta, queue, order_key, item_id, item_meta)
+    if item_id ~= '' then
+        id, meta = item_id, item_meta
+    end
     put(prefix .. ':q:{' .. queue .. '}:', id, payload, ns, meta, 0, order_key)
     redis.call('SADD', prefix .. ':queues', queue)
     redis.call('PUBLISH', prefix .. ':wake', queue)
@@ -152,7 +156,7 @@ return stored
 
 #: ARGV: prefix, namespace, id, type, payload, event meta, item meta, retention ms,
 #:       dedup key ("" for none), dedup ttl ms, empty status, n, then n times:
-#:       queue, destination, order key
+#:       queue, destination, order key, item id, item meta
 #: Returns 0 duplicate by dedup key, 1 published, 2 duplicate by id.
 PUBLISH = (
     _NOW
@@ -177,9 +181,9 @@ redis.call('HSET', ev, 'type', ARGV[4], 'received_at', now, 'retention_ms', ARGV
            'attempt_count', 0, 'seq', seq)
 redis.call('ZADD', ebase .. 'index', seq, id)
 for k = 0, n - 1 do
-    local queue, destination, order_key = ARGV[13 + k * 3], ARGV[14 + k * 3], ARGV[15 + k * 3]
-    redis.call('HSET', ev .. ':d', destination, 'pending')
-    deliver(prefix, ns, id, ARGV[5], ARGV[7], queue, order_key)
+    local at = 13 + k * 5
+    redis.call('HSET', ev .. ':d', ARGV[at + 1], 'pending')
+    deliver(prefix, ns, id, ARGV[5], ARGV[7], ARGV[at], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
 end
 local status = status_of(ev)
 redis.call('HSET', ev, 'status', status)
@@ -201,7 +205,8 @@ return 1
 )
 
 #: ARGV: prefix, namespace, id, payload, item meta, n, then n times: queue, destination,
-#:       order key.  Returns false if the event is not kept, else the destinations added.
+#:       order key, item id, item meta.  Returns false if the event is not kept, else the
+#:       destinations added.
 ROUTE = (
     _NOW
     + _LINES
@@ -214,9 +219,11 @@ if redis.call('EXISTS', ev) == 0 then
 end
 local added = {}
 for k = 0, tonumber(ARGV[6]) - 1 do
-    local queue, destination, order_key = ARGV[7 + k * 3], ARGV[8 + k * 3], ARGV[9 + k * 3]
+    local at = 7 + k * 5
+    local destination = ARGV[at + 1]
     if redis.call('HSETNX', ev .. ':d', destination, 'pending') == 1 then
-        deliver(prefix, ns, id, ARGV[4], ARGV[5], queue, order_key)
+        deliver(prefix, ns, id, ARGV[4], ARGV[5], ARGV[at], ARGV[at + 2], ARGV[at + 3],
+                ARGV[at + 4])
         table.insert(added, destination)
     end
 end

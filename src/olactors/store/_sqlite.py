@@ -367,21 +367,17 @@ class SqliteBackend:
     ) -> None:
         """One item per delivery: the event's id, payload and metadata, in its queue."""
         lines: dict[tuple[str, str], bool] = {}
-        rows = [
-            self._row(
-                delivery.queue,
-                NewItem(
-                    payload=payload,
-                    id=event_id,
-                    source=namespace,
-                    meta=meta,
-                    order_key=delivery.order_key,
-                ),
-                now,
-                lines,
+        rows = []
+        for delivery in deliveries:
+            item_id, item_meta = delivery.item(event_id, meta)
+            item = NewItem(
+                payload=payload,
+                id=item_id,
+                source=namespace,
+                meta=item_meta,
+                order_key=delivery.order_key,
             )
-            for delivery in deliveries
-        ]
+            rows.append(self._row(delivery.queue, item, now, lines))
         self._insert(rows)
 
     def _claim(self, command: Claim, now: float) -> Claimed:
@@ -439,7 +435,8 @@ class SqliteBackend:
             self._give_back(s.queue, s.id, s.token, s.retry_at, error, now, refund=release)
             state = PENDING
         if s.namespace:
-            eventlog.record(self._db, s.namespace, s.id, s.destination, state, s.attempt, now)
+            event = s.event or s.id
+            eventlog.record(self._db, s.namespace, event, s.destination, state, s.attempt, now)
 
     def _expedite(self, command: Expedite, now: float) -> bool:
         row = self._db.execute(
