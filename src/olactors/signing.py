@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 -- a label, not a secret
 
@@ -43,10 +44,19 @@ def signature(key: bytes, message_id: str, timestamp: int | str, body: bytes) ->
     return base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
-def sign_headers(key: bytes, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers for sending ``body``."""
+def sign_headers(
+    key: bytes | Sequence[bytes], message_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for sending ``body``.
+
+    With several keys (a secret being rotated), one signature per key,
+    space-separated as the spec allows: a receiver that still has the old
+    secret verifies as well as one that has the new.
+    """
+    keys = [key] if isinstance(key, bytes) else key
+    signed = " ".join("v1," + signature(k, message_id, timestamp, body) for k in keys)
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": "v1," + signature(key, message_id, timestamp, body),
+        "webhook-signature": signed,
     }

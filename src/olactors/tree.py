@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 
 from .admin import admin_spec
 from .api import api_spec
-from .broadcast import broadcast_api, broadcast_mount, broadcast_spec
+from .broadcast import (
+    BROADCAST_NAMESPACE,
+    broadcast_api,
+    broadcast_mount,
+    broadcast_spec,
+    channel_courier,
+)
 from .config import Config
 from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
@@ -38,7 +44,12 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
         for name, provider in config.providers.items()
     }
     wakes = (
-        queue_wakes(store.redis_url, prefix=store.redis_prefix, password=store.redis_password(env))
+        queue_wakes(
+            store.redis_url,
+            prefix=store.redis_prefix,
+            password=store.redis_password(env),
+            paths={BROADCAST_NAMESPACE: channel_courier},
+        )
         if store.shared
         else None  # one process: whoever stores work wakes its couriers itself
     )
@@ -57,7 +68,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 wakes=wakes,
                 **(supervised | {"max_restarts": max(supervision.max_restarts, 5)}),
             ),
-            broadcast_spec(config, supervised),
+            broadcast_spec(config, env, supervised),
             # Last, so an orderly shutdown stops taking requests first.
             SupervisorSpec(
                 "http",

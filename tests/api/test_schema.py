@@ -2,9 +2,9 @@
 
 A real ``olactors run`` process serves it; schemathesis generates requests
 from the document (valid ones and invalid ones) and checks every answer: no
-5xx, every answer in the document's schema and status codes, valid data
-accepted and invalid data refused. A fixed seed keeps it the same run each
-time (the short profile: 50 examples an operation).
+5xx, every answer in the document's schema and status codes, invalid data
+refused (valid data may still be refused for what it means). A fixed seed
+keeps it the same run each time (the short profile: 50 examples an operation).
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ def test_the_live_app_api_keeps_to_its_own_document(tmp_path: Path) -> None:
                 f"{url}/v1/openapi.json",
                 "--checks",
                 "all",
+                # A request of a valid shape may still be refused for what it
+                # means (an endpoint whose host does not resolve, a channel
+                # that is not configured): a 422 by design, not a defect.
+                "--exclude-checks",
+                "positive_data_acceptance",
                 "--max-examples",
                 "50",
                 "--seed",

@@ -33,7 +33,7 @@ FAST = RetryPolicy((0.01, 0.01), jitter=0.0)
 
 def to(app: App, name: str = "app", **options: object) -> DestinationSpec:
     options.setdefault("policy", FAST)
-    return DestinationSpec(NS, name, lambda: AppDestination(app), **options)  # type: ignore[arg-type]
+    return DestinationSpec(NS, name, lambda refs: AppDestination(app), **options)  # type: ignore[arg-type]
 
 
 async def test_a_failed_attempt_is_retried_and_recorded(tmp_path: Path) -> None:
@@ -204,7 +204,9 @@ async def test_a_synchronous_handler_runs_in_a_thread_and_never_blocks_the_loop(
 ) -> None:
     started.clear()
     release.clear()
-    spec = DestinationSpec(NS, "app", lambda: HandlerDestination(f"{__name__}:blocking_handler"))
+    spec = DestinationSpec(
+        NS, "app", lambda refs: HandlerDestination(f"{__name__}:blocking_handler")
+    )
     async with engine(tmp_path, [spec]) as eng:
         await eng.publish("e1")
         # Were the handler on the event loop, this task could never run to free it.

@@ -26,7 +26,7 @@ def replica(url: str, app: App | None) -> SupervisorSpec:
     store = store_spec(lambda role: RedisBackend(url, prefix="wk", timeout_s=2))
     if app is None:
         return SupervisorSpec("root", children=[store])
-    spec = DestinationSpec(NS, "app", lambda: AppDestination(app))
+    spec = DestinationSpec(NS, "app", lambda refs: AppDestination(app))
     wakes = ActorSpec(
         "wakes", lambda: QueueWakes(url, prefix="wk", password=None, on_wake=wake_courier)
     )

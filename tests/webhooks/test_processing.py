@@ -94,14 +94,14 @@ FAST = RetryPolicy((0.05, 0.05), jitter=0.0)
 
 
 def destinations(app_url: str) -> list[DestinationSpec]:
-    def handler(target: str) -> Callable[[], HandlerDestination]:
-        return lambda: HandlerDestination(f"{__name__}:{target}")
+    def handler(target: str) -> Callable[[Any], HandlerDestination]:
+        return lambda refs: HandlerDestination(f"{__name__}:{target}")
 
     return [
         DestinationSpec(
             NS,
             "to-app",
-            lambda: HttpDestination(f"{app_url}/hooks/stripe", APP_SECRET),
+            lambda refs: HttpDestination(f"{app_url}/hooks/stripe", APP_SECRET),
             policy=FAST,
         ),
         DestinationSpec(NS, "to-handler", handler("collect"), policy=FAST),

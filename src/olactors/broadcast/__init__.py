@@ -1,8 +1,11 @@
 """Broadcasting the app's domain events to websocket clients, webhooks, phones and inboxes."""
 
-from ._api import TokenAnswer, broadcast_api, token_request
+from ._api import TokenAnswer, token_request
 from ._hub import Leave, Listener, Publish, Subscribe, Unsubscribe, WebsocketHub
+from ._model import NAMESPACE as BROADCAST_NAMESPACE
+from ._paths import BROADCAST_PATH, WEBSOCKET_HUB, channel_courier
 from ._socket import SocketSettings, SubscriberSocket
+from ._ssrf import UnsafeEndpoint, guarded_transport, is_public
 from ._tokens import (
     KEY_FILE,
     InvalidToken,
@@ -10,9 +13,10 @@ from ._tokens import (
     SubscriberTokens,
     token_key,
 )
-from ._tree import BROADCAST_PATH, WEBSOCKET_HUB, broadcast_mount, broadcast_spec
+from ._tree import broadcast_api, broadcast_mount, broadcast_spec
 
 __all__ = [
+    "BROADCAST_NAMESPACE",
     "BROADCAST_PATH",
     "KEY_FILE",
     "WEBSOCKET_HUB",
@@ -26,11 +30,15 @@ __all__ = [
     "SubscriberSocket",
     "SubscriberTokens",
     "TokenAnswer",
+    "UnsafeEndpoint",
     "Unsubscribe",
     "WebsocketHub",
     "broadcast_api",
     "broadcast_mount",
     "broadcast_spec",
+    "channel_courier",
+    "guarded_transport",
+    "is_public",
     "token_key",
     "token_request",
 ]

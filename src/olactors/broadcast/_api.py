@@ -12,11 +12,8 @@ from ..api import ApiPart, Operations
 from ..config import Config
 from ..runtime import ActorContext
 from ..store import Store
-from ._tokens import TOPIC, SubscriberTokens, token_key
-
-Topic = Annotated[str, msgspec.Meta(pattern=TOPIC.pattern, examples=["user:42"])]
-#: Who a token is for: the app's own id of its user.
-User = Annotated[str, msgspec.Meta(pattern=TOPIC.pattern, examples=["42"])]
+from ._model import Topic, User
+from ._tokens import SubscriberTokens, token_key
 
 
 def token_request(max_ttl_s: float) -> type[msgspec.Struct]:
@@ -38,7 +35,7 @@ class TokenAnswer(msgspec.Struct, frozen=True):
     expires_at: str  #: ISO 8601, UTC
 
 
-def broadcast_api(config: Config, env: Mapping[str, str]) -> ApiPart:
+def token_part(config: Config, env: Mapping[str, str]) -> ApiPart:
     """``POST /v1/subscribers/{user}/tokens``. The token key is read now: a daemon
     that could not sign tokens fails at start."""
     key = token_key(config, env)

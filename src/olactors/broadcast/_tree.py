@@ -1,4 +1,4 @@
-"""The broadcast subtree (``/root/broadcast/<channel>``) and its share of the public listener."""
+"""The broadcast subtree (``/root/broadcast/<channel>``), its API, and ``/ws``."""
 
 from __future__ import annotations
 
@@ -7,33 +7,129 @@ from typing import Any
 
 import trio
 
-from ..config import Config
+from ..api import ApiPart, Operations
+from ..config import Config, read_secret
+from ..delivery import Courier, DestinationSpec, RetryPolicy, SlotPool
 from ..http import Mount
+from ..provider_clients import provider_client
 from ..runtime import ActorContext, ActorSpec, SupervisorSpec
+from ..store import DEFAULT_KEEP_S, STORE_PATH, Store
+from ._api import token_part
+from ._broadcasts import Broadcasts, broadcasts_part
+from ._channels import EmailChannel, WebsocketChannel
+from ._endpoints import Endpoints
+from ._endpoints_api import endpoints_part
 from ._hub import WebsocketHub
+from ._model import NAMESPACE
+from ._paths import EMAIL, WEBSOCKET, WEBSOCKET_HUB
 from ._socket import SocketSettings, SubscriberSocket
 from ._tokens import SubscriberTokens, token_key
-
-#: Where the broadcast subtree sits in the daemon's tree.
-BROADCAST_PATH = "/root/broadcast"
-WEBSOCKET_HUB = f"{BROADCAST_PATH}/websocket"
+from ._webhook_channel import EndpointCouriers, webhook_channel_spec
 
 
-def broadcast_spec(config: Config, supervised: Mapping[str, Any]) -> SupervisorSpec:
-    """One actor per channel (the websocket hub first; webhook, push, email join it)."""
-    settings = config.broadcast
-    return SupervisorSpec(
-        "broadcast",
-        children=[
-            ActorSpec(
-                "websocket",
-                lambda: WebsocketHub(
-                    history_size=settings.history_size, history_ttl_s=settings.history_ttl_s
-                ),
-            )
-        ],
-        **supervised,
+def channels(config: Config) -> set[str]:
+    """The channels this configuration reaches: websocket and webhook always, email
+    once it has a sender."""
+    on = {WEBSOCKET, "webhook"}
+    if config.broadcast.email_from is not None:
+        on.add(EMAIL)
+    return on
+
+
+def _courier(spec: DestinationSpec, name: str, drain_s: float) -> ActorSpec:
+    shared = SlotPool(spec.max_in_flight)
+    return ActorSpec(
+        name,
+        lambda: Courier(spec, STORE_PATH, shared, drain_s=drain_s),
+        shutdown_timeout_s=drain_s + 5.0,
     )
+
+
+def broadcast_spec(
+    config: Config, env: Mapping[str, str], supervised: Mapping[str, Any]
+) -> SupervisorSpec:
+    """One subtree per channel: the websocket hub and its courier, a courier per
+    webhook endpoint, and the email courier when email is configured."""
+    settings = config.broadcast
+    drain_s = config.delivery.drain_s
+    policy = RetryPolicy(tuple(settings.retry_schedule_s))
+    websocket = DestinationSpec(
+        NAMESPACE,
+        WEBSOCKET,
+        lambda context: WebsocketChannel(context.actor_ref(WEBSOCKET_HUB)),
+        policy=policy,
+        timeout_s=5.0,
+    )
+    children: list[ActorSpec | SupervisorSpec] = [
+        SupervisorSpec(
+            "websocket",
+            children=[
+                ActorSpec(
+                    "hub",
+                    lambda: WebsocketHub(
+                        history_size=settings.history_size, history_ttl_s=settings.history_ttl_s
+                    ),
+                ),
+                _courier(websocket, "courier", drain_s),
+            ],
+            **supervised,
+        ),
+        webhook_channel_spec(
+            EndpointCouriers(
+                STORE_PATH,
+                policy=policy,
+                allow_private=settings.allow_private_endpoints,
+                limit=settings.max_endpoints,
+                drain_s=drain_s,
+            ),
+            supervised,
+        ),
+    ]
+    sender = settings.email_from
+    if sender is not None:
+        provider = config.providers["sendgrid"]
+        if provider.secret_env is not None:  # fail at start, not at the first email
+            read_secret(env, provider.secret_env, "providers.sendgrid.secret_env")
+
+        def email(context: ActorContext) -> EmailChannel:
+            client = provider_client(config, "sendgrid", context, env)
+            return EmailChannel(client, sender)
+
+        children.append(
+            _courier(DestinationSpec(NAMESPACE, EMAIL, email, policy=policy), EMAIL, drain_s)
+        )
+    return SupervisorSpec("broadcast", children=children, **supervised)
+
+
+def broadcast_api(config: Config, env: Mapping[str, str]) -> ApiPart:
+    """Subscriber tokens, broadcasts and webhook endpoints on the app API."""
+    settings = config.broadcast
+    tokens = token_part(config, env)
+    on = channels(config)
+
+    def endpoints(context: ActorContext, store: Store) -> Endpoints:
+        return Endpoints(store, context.clock, limit=settings.max_endpoints)
+
+    def broadcasts(context: ActorContext, store: Store) -> Broadcasts:
+        return Broadcasts(
+            store,
+            endpoints(context, store),
+            context,
+            channels=lambda: on,
+            retention_s=DEFAULT_KEEP_S,
+        )
+
+    parts = [
+        tokens,
+        broadcasts_part(broadcasts),
+        endpoints_part(settings.allow_private_endpoints, endpoints),
+    ]
+
+    def part(operations: Operations, context: ActorContext, store: Store) -> None:
+        for each in parts:
+            each(operations, context, store)
+
+    return part
 
 
 def broadcast_mount(config: Config, env: Mapping[str, str]) -> Mount:

@@ -26,3 +26,17 @@ class BroadcastConfig(Section):
     heartbeat_s: float = Field(default=25.0, gt=0)
     #: A websocket client must send its connect frame within this long.
     connect_timeout_s: float = Field(default=10.0, gt=0)
+    #: Webhook endpoints that resolve to loopback, private, link-local or
+    #: metadata addresses are refused (SSRF). Only tests and closed networks
+    #: turn this on.
+    allow_private_endpoints: bool = False
+    #: Registered webhook endpoints at most (they are kept in one document).
+    max_endpoints: int = Field(default=1000, ge=1, le=10_000)
+    #: The sender of email targets (SendGrid's "from"). Unset: the email
+    #: channel is off and email targets are refused with a 422.
+    email_from: str | None = None
+    #: Every attempt at one target (a webhook endpoint, a topic, a user's
+    #: devices, an inbox) within this schedule, then it is failed.
+    retry_schedule_s: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 7200.0], min_length=1
+    )

@@ -138,7 +138,7 @@ class Courier(Actor[CourierMessage]):
 
     async def started(self) -> None:
         self._store = Store.at(self.context, self.store_path)
-        self._destination = self.spec.make()
+        self._destination = self.spec.make(self.context)
         self.context.nursery.start_soon(self._settler)
         self.context.nursery.start_soon(self._work)
 

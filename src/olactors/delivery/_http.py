@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import httpx
 
@@ -20,6 +21,7 @@ DEFAULT_RESPONSE_CAP = 64 * 1024
 class HttpDestination:
     """POSTs each item's payload to ``url`` with Standard Webhooks headers.
 
+    Several secrets (one being rotated out) sign each item once each.
     One pooled client per destination, so attempts reuse connections. Only a
     2xx answer is a delivery; a redirect is a failed attempt, never followed
     (the body is signed for this URL). 410 Gone disables the route. The
@@ -30,7 +32,7 @@ class HttpDestination:
     def __init__(
         self,
         url: str,
-        signing_secret: str,
+        signing_secret: str | Sequence[str],
         *,
         timeout_s: float = 10.0,
         max_connections: int = 100,
@@ -39,7 +41,8 @@ class HttpDestination:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url
-        self._key = secret_key(signing_secret)
+        secrets = [signing_secret] if isinstance(signing_secret, str) else signing_secret
+        self._keys = [secret_key(secret) for secret in secrets]
         self.response_cap = response_cap
         self._clock = clock
         self._client = httpx.AsyncClient(
@@ -62,7 +65,7 @@ class HttpDestination:
     async def deliver(self, item: QueueItem) -> Delivered:
         headers = {
             "content-type": "application/json",
-            **sign_headers(self._key, item.id, int(self._clock()), item.payload),
+            **sign_headers(self._keys, item.id, int(self._clock()), item.payload),
         }
         try:
             async with self._client.stream(

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from ..resilience import BreakerSettings
+from ..runtime import ActorContext
 from ._destination import Destination
 from ._keys import queue_name
 from ._schedule import RetryPolicy
@@ -37,7 +38,8 @@ class DestinationSpec:
     """One destination of a namespace: where its items go and how hard to try.
 
     ``make`` builds the destination at each courier start (its connection
-    pool lives as long as the courier). ``max_in_flight`` bounds its
+    pool lives as long as the courier), given the courier's context (a channel
+    that hands items to another actor finds it there). ``max_in_flight`` bounds its
     attempts at once; ``rate_per_s`` (None: unlimited) and ``burst`` bound
     their rate; ``timeout_s`` bounds one attempt; ``lease_s`` is how long a
     claimed item stays ours (attempts are cut well before it runs out).
@@ -45,7 +47,7 @@ class DestinationSpec:
 
     namespace: str
     name: str
-    make: Callable[[], Destination]
+    make: Callable[[ActorContext], Destination]
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     max_in_flight: int = 64
     breaker: BreakerSettings = field(default_factory=tolerant_breaker)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..runtime import ActorError, ActorSpec, Backoff, Refs, SupervisorSpec
@@ -83,18 +83,32 @@ def delivery_spec(
     )
 
 
-def wake_courier(refs: Refs, queue: str) -> None:
+#: Where a namespace whose couriers are not under ``/root/delivery`` keeps
+#: them: its destination's courier path, by destination name.
+CourierPaths = Mapping[str, Callable[[str], str]]
+
+
+def wake_courier(refs: Refs, queue: str, paths: CourierPaths | None = None) -> None:
     """Tell the courier of ``queue`` (if it is a destination's, and runs here) to claim."""
     owner = destination_of(queue)
     if owner is None:
         return
+    namespace, destination = owner
+    elsewhere = (paths or {}).get(namespace)
+    path = elsewhere(destination) if elsewhere else courier_path(namespace, destination)
     with contextlib.suppress(ActorError):
-        refs.actor_ref(courier_path(*owner)).tell_nowait(Wake())
+        refs.actor_ref(path).tell_nowait(Wake())
 
 
-def queue_wakes(url: str, *, prefix: str, password: str | None) -> ActorSpec:
+def queue_wakes(
+    url: str, *, prefix: str, password: str | None, paths: CourierPaths | None = None
+) -> ActorSpec:
     """On Redis, the listener that wakes this replica's couriers for work another stored."""
+
+    def on_wake(refs: Refs, queue: str) -> None:
+        wake_courier(refs, queue, paths)
+
     return ActorSpec(
         "wakes",
-        lambda: QueueWakes(url, prefix=prefix, password=password, on_wake=wake_courier),
+        lambda: QueueWakes(url, prefix=prefix, password=password, on_wake=on_wake),
     )

@@ -150,7 +150,7 @@ def webhook_deliveries(
     return groups
 
 
-def _maker(route: RouteConfig, env: Mapping[str, str]) -> Callable[[], Destination]:
+def _maker(route: RouteConfig, env: Mapping[str, str]) -> Callable[[ActorContext], Destination]:
     """What builds the route's destination anew at each courier start."""
     if route.handler is not None:
         target = route.handler
@@ -158,7 +158,7 @@ def _maker(route: RouteConfig, env: Mapping[str, str]) -> Callable[[], Destinati
             HandlerDestination(target)  # fail at start, not at the first event
         except (ImportError, AttributeError, ValueError) as exc:
             raise ConfigError(f"route {route.name}: handler {target}: {exc}") from None
-        return lambda: HandlerDestination(target)
+        return lambda refs: HandlerDestination(target)
     assert route.forward_to is not None  # the config requires it without a handler
     assert route.signing_secret_env is not None  # and a secret with it
     url, timeout_s, connections = route.forward_to, route.timeout_s, route.max_in_flight
@@ -167,4 +167,6 @@ def _maker(route: RouteConfig, env: Mapping[str, str]) -> Callable[[], Destinati
         HttpDestination.check_secret(secret)
     except ValueError as exc:
         raise ConfigError(f"route {route.name}: signing_secret_env: {exc}") from None
-    return lambda: HttpDestination(url, secret, timeout_s=timeout_s, max_connections=connections)
+    return lambda refs: HttpDestination(
+        url, secret, timeout_s=timeout_s, max_connections=connections
+    )
