@@ -19,6 +19,9 @@ from olactors.config import Config
 from olactors.runtime import ActorSystem
 from olactors.tree import build_tree
 
+#: Retries a moment apart: a failing target fails within a test.
+FAST = {"retry_schedule_s": [0.01, 0.01]}
+
 TOKEN_KEY = "subscriber-key-0123456789abcdef0123456789"
 API_KEY = "app-key-0123456789abcdefghij"
 ENV = {"OLACTORS_SUBSCRIBER_KEY": TOKEN_KEY, "OLACTORS_API_KEYS": API_KEY}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -14,25 +15,13 @@ from trio_websocket import open_websocket_url
 from olactors.testing import Canned, FakeProvider
 from olactors.webhooks.verifiers.standard import StandardVerifier
 
-from .support import Daemon, broadcast, call, connected, endpoint, frame, run_daemon, settled
-
-#: Retries a moment apart: a failing target fails within the test.
-FAST = {"retry_schedule_s": [0.01, 0.01]}
+from .support import FAST, Daemon, broadcast, call, connected, endpoint, frame, run_daemon, settled
 
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     async for running in run_daemon(tmp_path, allow_private_endpoints=True, **FAST):
         yield running
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[FakeProvider]:
-    app = FakeProvider(Canned(200, json={"ok": True}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(app.serve)
-        yield app
-        nursery.cancel_scope.cancel()
 
 
 async def test_a_websocket_target_reaches_the_topic_as_type_data_and_timestamp(
@@ -142,10 +131,9 @@ async def test_an_unknown_broadcast_is_a_404(daemon: Daemon) -> None:
     assert answer.json()["error"]["type"] == "not_found"
 
 
-async def test_an_email_target_is_sent_through_sendgrid_with_its_template(
-    tmp_path: Path,
-) -> None:
-    sendgrid = FakeProvider(Canned(202, headers={"x-message-id": "msg_1"}))
+@asynccontextmanager
+async def emailing(tmp_path: Path, sendgrid: FakeProvider) -> AsyncIterator[Daemon]:
+    """A daemon whose email channel sends through ``sendgrid``."""
     async with trio.open_nursery() as nursery:
         await nursery.start(sendgrid.serve)
         providers = {"sendgrid": {"base_url": sendgrid.url, "secret_env": "SENDGRID_API_KEY"}}
@@ -156,9 +144,17 @@ async def test_an_email_target_is_sent_through_sendgrid_with_its_template(
             email_from="hello@shop.example",
             **FAST,
         ):
-            target = {"channel": "email", "to": "ada@example.com", "template": "d-13b8"}
-            result = await settled(daemon, await broadcast(daemon, target))
+            yield daemon
         nursery.cancel_scope.cancel()
+
+
+async def test_an_email_target_is_sent_through_sendgrid_with_its_template(
+    tmp_path: Path,
+) -> None:
+    sendgrid = FakeProvider(Canned(202, headers={"x-message-id": "msg_1"}))
+    async with emailing(tmp_path, sendgrid) as daemon:
+        target = {"channel": "email", "to": "ada@example.com", "template": "d-13b8"}
+        result = await settled(daemon, await broadcast(daemon, target))
     assert result["successful"] == 1
     [sent] = sendgrid.seen("/v3/mail/send")
     assert sent.headers["authorization"] == "Bearer SG.test-key"
@@ -172,18 +168,8 @@ async def test_an_email_sendgrid_refuses_fails_its_target_without_retrying(
     tmp_path: Path,
 ) -> None:
     sendgrid = FakeProvider(Canned(400, json={"errors": [{"message": "bad template"}]}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(sendgrid.serve)
-        providers = {"sendgrid": {"base_url": sendgrid.url, "secret_env": "SENDGRID_API_KEY"}}
-        async for daemon in run_daemon(
-            tmp_path,
-            providers=providers,
-            env={"SENDGRID_API_KEY": "SG.test-key"},
-            email_from="hello@shop.example",
-            **FAST,
-        ):
-            target = {"channel": "email", "to": "ada@example.com", "template": "d-nope"}
-            result = await settled(daemon, await broadcast(daemon, target))
-        nursery.cancel_scope.cancel()
+    async with emailing(tmp_path, sendgrid) as daemon:
+        target = {"channel": "email", "to": "ada@example.com", "template": "d-nope"}
+        result = await settled(daemon, await broadcast(daemon, target))
     assert result["details"][0]["status"] == "failed"
     assert len(sendgrid.seen("/v3/mail/send")) == 1

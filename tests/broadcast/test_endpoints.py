@@ -15,24 +15,13 @@ from olactors.broadcast import guarded_transport, is_public
 from olactors.testing import Canned, FakeProvider
 from olactors.webhooks.verifiers.standard import StandardVerifier
 
-from .support import Daemon, broadcast, call, endpoint, run_daemon, settled
-
-FAST = {"retry_schedule_s": [0.01, 0.01]}
+from .support import FAST, Daemon, broadcast, call, endpoint, run_daemon, settled
 
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
     async for running in run_daemon(tmp_path, allow_private_endpoints=True, **FAST):
         yield running
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[FakeProvider]:
-    app = FakeProvider(Canned(200, json={"ok": True}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(app.serve)
-        yield app
-        nursery.cancel_scope.cancel()
 
 
 @pytest.mark.parametrize(
