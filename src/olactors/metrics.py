@@ -62,6 +62,13 @@ CLIENT_RESPONSES = Counter(
     ["provider", "endpoint", "status"],
     registry=REGISTRY,
 )
+PUSH_TOKENS_REMOVED = Counter(
+    "olactors_push_tokens_removed_total",
+    "Device tokens removed because FCM (UNREGISTERED) or Expo (DeviceNotRegistered) "
+    "said the app is no longer on the device.",
+    ["platform"],
+    registry=REGISTRY,
+)
 CLIENT_RETRIES = Counter(
     "olactors_client_retries_total",
     "Provider calls sent again after a transient failure.",

@@ -173,3 +173,22 @@ async def test_an_email_sendgrid_refuses_fails_its_target_without_retrying(
         result = await settled(daemon, await broadcast(daemon, target))
     assert result["details"][0]["status"] == "failed"
     assert len(sendgrid.seen("/v3/mail/send")) == 1
+
+
+async def test_an_occurred_at_without_a_time_zone_is_refused(daemon: Daemon) -> None:
+    body = {
+        "event": {"type": "t", "payload": {}, "occurred_at": "2026-11-30T12:00:00"},
+        "targets": [{"channel": "websocket", "topic": "user:1"}],
+    }
+    answer = await call(daemon, "POST", "/v1/broadcasts", body)
+    assert answer.status_code == 422
+
+
+async def test_a_broadcast_too_large_for_its_targets_is_refused(daemon: Daemon) -> None:
+    body = {
+        "event": {"type": "t", "payload": {"blob": "x" * 400_000}},
+        "targets": [{"channel": "websocket", "topic": f"user:{n}"} for n in range(100)],
+    }
+    answer = await call(daemon, "POST", "/v1/broadcasts", body)
+    assert answer.status_code == 422
+    assert "bytes to store" in answer.json()["error"]["message"]

@@ -35,6 +35,12 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
         "::1",
         "::ffff:127.0.0.1",
         "fd00:ec2::254",
+        "64:ff9b::a00:1",
+        "64:ff9b:1::1",
+        "2002:a00:1::1",
+        "::ffff:0:a00:1",
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+        "fec0::1",
         "0.0.0.0",
         "224.0.0.1",
     ],
@@ -43,8 +49,15 @@ def test_inside_addresses_are_not_public(address: str) -> None:
     assert not is_public(ipaddress.ip_address(address))
 
 
-def test_a_public_address_is_public() -> None:
-    assert is_public(ipaddress.ip_address("93.184.215.14"))
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::6810:84e5", "64:ff9b::5db8:d70e"])
+def test_a_public_address_is_public(address: str) -> None:
+    assert is_public(ipaddress.ip_address(address))
+
+
+async def test_a_host_name_idna_refuses_is_a_422_not_a_500(tmp_path: Path) -> None:
+    async for daemon in run_daemon(tmp_path):
+        answer = await call(daemon, "POST", "/v1/endpoints", {"url": f"http://{'a' * 64}.com/x"})
+    assert answer.status_code == 422
 
 
 async def test_an_endpoint_on_a_loopback_name_is_refused_at_registration(tmp_path: Path) -> None:
@@ -146,3 +159,25 @@ async def test_an_endpoint_changed_to_an_inside_address_is_refused(tmp_path: Pat
             daemon, "PATCH", "/v1/endpoints/ep_abc", {"url": "http://169.254.169.254/latest"}
         )
     assert answer.status_code == 422
+
+
+async def test_a_target_of_an_endpoint_deleted_before_delivery_settles_as_failed(
+    daemon: Daemon, receiver: FakeProvider
+) -> None:
+    created = await endpoint(daemon, f"{receiver.url}/hooks")
+    await call(daemon, "POST", f"/v1/endpoints/{created['id']}/disable")
+    bid = await broadcast(daemon, {"channel": "webhook", "endpoint": created["id"]})
+    await call(daemon, "DELETE", f"/v1/endpoints/{created['id']}")
+    result = await settled(daemon, bid)
+    assert result["failed"] == 1
+    assert "deleted" in result["details"][0]["last_error"]
+    assert receiver.seen("/hooks") == []
+
+
+async def test_a_fan_out_skips_a_disabled_endpoint(daemon: Daemon, receiver: FakeProvider) -> None:
+    off = await endpoint(daemon, f"{receiver.url}/off")
+    await endpoint(daemon, f"{receiver.url}/on")
+    await call(daemon, "POST", f"/v1/endpoints/{off['id']}/disable")
+    result = await settled(daemon, await broadcast(daemon, {"channel": "webhook"}))
+    assert result["successful"] == 1
+    assert [r.path for r in receiver.requests] == ["/on"]

@@ -278,6 +278,14 @@ async def test_a_lock_whose_holder_died_is_free_after_its_ttl(store: Store) -> N
     assert await store.get("lock:dead") == b"b"
 
 
+async def test_a_lock_is_released_only_by_the_value_that_holds_it(store: Store) -> None:
+    assert await store.put_if_absent("lock:owned", b"mine", ttl_s=60) is True
+    assert await store.delete("lock:owned", if_value=b"theirs") is False
+    assert await store.get("lock:owned") == b"mine"
+    assert await store.delete("lock:owned", if_value=b"mine") is True
+    assert await store.get("lock:owned") is None
+
+
 # -- edges both backends must agree on ---------------------------------------------------
 
 

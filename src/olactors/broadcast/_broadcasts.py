@@ -10,6 +10,7 @@ log then holds each target's state and every attempt, which is what
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ import msgspec
 import trio
 
 from ..api import ErrorDetail, NotFound, Operations, ValidationFailed
-from ..delivery import Wake, queue_name
+from ..delivery import RouteState, Wake, queue_name, state_key
 from ..runtime import ActorContext, ActorError
 from ..store import DEAD, DELIVERED, DROPPED, Delivery, EventRecord, ItemNotFound, Store
 from ._channels import TARGET
@@ -46,6 +47,9 @@ from ._paths import EMAIL, PUSH, WEBSOCKET, channel_courier
 
 #: How often a waiting ``GET`` looks at the log again.
 _POLL_S = 0.05
+#: The most one broadcast may store: its size times its targets (each
+#: target's item carries it). A fan-out to every endpoint counts each one.
+MAX_FANOUT_BYTES = 32 * 1024 * 1024
 
 
 class WaitQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -119,11 +123,8 @@ class Broadcasts:
         for index, target in enumerate(request.targets):
             where = f"$.targets[{index}]"
             if isinstance(target, WebhookTarget) and target.endpoint is None:
-                targets += [
-                    WebhookTarget(endpoint.id)
-                    for endpoint in endpoints.values()
-                    if endpoint.takes(request.event.type)
-                ]
+                takers = [e.id for e in endpoints.values() if e.takes(request.event.type)]
+                targets += [WebhookTarget(e) for e in takers if not await self._disabled(e)]
                 continue
             if isinstance(target, WebhookTarget) and target.endpoint not in endpoints:
                 problems.append(ErrorDetail(f"no endpoint {target.endpoint}", where))
@@ -136,6 +137,12 @@ class Broadcasts:
         # The same target twice is delivered once.
         return list(dict.fromkeys(targets))
 
+    async def _disabled(self, endpoint_id: str) -> bool:
+        """A fan-out skips an endpoint the app disabled or that answered 410 (as Svix
+        does); a target naming it explicitly waits for it instead."""
+        raw = await self._store.get(state_key(NAMESPACE, endpoint_id))
+        return raw is not None and msgspec.json.decode(raw, type=RouteState).paused
+
     async def store(self, request: BroadcastRequest) -> Accepted:
         targets = await self.targets(request)
         event = request.event
@@ -145,11 +152,20 @@ class Broadcasts:
         stored = StoredBroadcast(
             StoredEvent(event.id or bid, event.type, event.payload, stamp), targets
         )
+        payload = encode(stored)
+        if len(payload) * max(1, len(targets)) > MAX_FANOUT_BYTES:
+            raise ValidationFailed(
+                f"{len(targets)} targets of a {len(payload)}-byte broadcast is more than "
+                f"{MAX_FANOUT_BYTES} bytes to store: send a smaller payload or fewer targets"
+            )
+        # Item ids of their own for this publish: an event id sent again after
+        # its record expired must not meet the old items (dead letters stay).
+        nonce = secrets.token_hex(4)
         deliveries = [
             Delivery(
                 destination_name(index),
                 queue_name(NAMESPACE, courier_of(target)),
-                item_id=f"{bid}.{index}",
+                item_id=f"{bid}.{nonce}.{index}",
                 meta={TARGET: str(index)},
             )
             for index, target in enumerate(targets)
@@ -158,7 +174,7 @@ class Broadcasts:
             NAMESPACE,
             bid,
             event.type,
-            encode(stored),
+            payload,
             deliveries,
             retention_s=self.retention_s,
             empty_status=DROPPED,

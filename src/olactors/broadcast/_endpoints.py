@@ -21,18 +21,16 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-import trio
 
 from ..delivery import AttemptRejected, Delivered, HttpDestination
 from ..runtime import Clock
 from ..signing import SECRET_PREFIX
 from ..store import QueueItem, Store
 from ._channels import for_webhook, unpack
+from ._document import LockedDocument
 from ._ssrf import guarded_transport
 
 KEY = "broadcast:endpoints"
-_LOCK = f"{KEY}:lock"
-_LOCK_S = 5.0
 ROTATION_OVERLAP_S = 24 * 3600.0
 #: How long a courier trusts the endpoint it read: a change made on another
 #: replica (a new URL, a rotated secret) is in use within this long.
@@ -61,9 +59,6 @@ class Endpoint(msgspec.Struct, frozen=True):
         return [s.value for s in self.secrets if s.retires_at is None or s.retires_at > now]
 
 
-_document = msgspec.json.Decoder(dict[str, Endpoint])
-
-
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
@@ -76,21 +71,16 @@ class TooManyEndpoints(Exception):
     pass
 
 
-class Busy(Exception):
-    """Another replica held the endpoints' lock for longer than a request may wait."""
-
-
 class Endpoints:
     """The endpoints document in the store."""
 
     def __init__(self, store: Store, clock: Clock, *, limit: int) -> None:
-        self._store = store
+        self._document = LockedDocument(store, KEY, Endpoint)
         self._clock = clock
         self.limit = limit
 
     async def all(self) -> dict[str, Endpoint]:
-        raw = await self._store.get(KEY)
-        return _document.decode(raw) if raw else {}
+        return await self._document.read()
 
     async def one(self, endpoint_id: str) -> Endpoint | None:
         return (await self.all()).get(endpoint_id)
@@ -98,24 +88,19 @@ class Endpoints:
     async def change(
         self, edit: Callable[[dict[str, Endpoint]], Endpoint | None]
     ) -> Endpoint | None:
-        """Apply ``edit`` to the document under the lock and store it; its answer back."""
-        token = secrets.token_hex(8).encode()
-        with trio.move_on_after(_LOCK_S) as waited:
-            # The holder may be another replica: no event reaches us, so poll.
-            while not await self._store.put_if_absent(_LOCK, token, ttl_s=_LOCK_S):  # noqa: ASYNC110
-                await trio.sleep(0.02)
-        if waited.cancelled_caught:
-            raise Busy("the endpoints are being changed; try again")
-        try:
-            endpoints = await self.all()
+        """Apply ``edit`` to the document under its lock and store it; its answer back.
+        :class:`Busy` when the lock stays taken; :class:`TooManyEndpoints` past the limit."""
+
+        def bounded(endpoints: dict[str, Endpoint]) -> Endpoint | None:
+            before = len(endpoints)
             answer = edit(endpoints)
-            if len(endpoints) > self.limit:
+            # Only a change that adds one is held to the limit (which may
+            # have been lowered below what is kept).
+            if len(endpoints) > max(before, self.limit):
                 raise TooManyEndpoints(f"at most {self.limit} endpoints")
-            await self._store.put(KEY, msgspec.json.encode(endpoints))
             return answer
-        finally:
-            if await self._store.get(_LOCK) == token:
-                await self._store.delete(_LOCK)
+
+        return await self._document.change(bounded)
 
     async def rotate(self, endpoint_id: str) -> tuple[Endpoint, str] | None:
         """A new current secret; the old one signs too for another day."""
@@ -169,14 +154,16 @@ class EndpointDestination:
         if endpoint is None:
             return None
         wanted = (endpoint.url, tuple(endpoint.signing(now)))
-        if self._http is None or wanted != self._built:
-            if self._http is not None:
-                await self._http.aclose()
+        if self._http is None:
             transport = None if self._allow_private else guarded_transport(64)
             self._http = HttpDestination(
                 endpoint.url, list(wanted[1]), clock=self._clock, transport=transport
             )
-            self._built = wanted
+        elif wanted != self._built:
+            # No await between the check and the change: concurrent attempts
+            # see one destination, and those under way are not cut off.
+            self._http.retarget(endpoint.url, list(wanted[1]))
+        self._built = wanted
         return self._http
 
     async def deliver(self, item: QueueItem) -> Delivered:

@@ -19,8 +19,8 @@ from ..delivery import Pause, Resume, RouteState, state_key
 from ..runtime import ActorContext, ActorError
 from ..store import Store
 from ._broadcasts import iso
+from ._document import Busy
 from ._endpoints import (
-    Busy,
     Endpoint,
     Endpoints,
     Secret,
@@ -151,6 +151,10 @@ class EndpointApi:
 
     async def set_disabled(self, endpoint_id: str, disabled: bool) -> EndpointView:
         endpoint = await self.found(endpoint_id)
+        await self.set_state(endpoint_id, disabled=disabled)
+        return await self.view(endpoint)
+
+    async def set_state(self, endpoint_id: str, *, disabled: bool) -> None:
         now = self._context.clock()
         state = (
             RouteState(paused=True, since=now, reason="disabled by the app")
@@ -162,7 +166,6 @@ class EndpointApi:
             # The courier here at once; those of other replicas at their next read.
             message = Pause("disabled by the app") if disabled else Resume()
             self._context.actor_ref(channel_courier(endpoint_id)).tell_nowait(message)
-        return await self.view(endpoint)
 
 
 def endpoints_part(allow_private: bool, make: Callable[[ActorContext, Store], Endpoints]) -> Any:
@@ -283,6 +286,9 @@ def endpoints_part(allow_private: bool, make: Callable[[ActorContext, Store], En
             changed = await api.change(lambda endpoints: endpoints.pop(endpoint_id, None))
             if changed is None:
                 raise NotFound(f"no endpoint {endpoint_id}")
+            # Not paused any more: its courier rejects what is queued for it,
+            # so each of those targets settles (failed), then it is removed.
+            await api.set_state(endpoint_id, disabled=False)
             return Deleted(endpoint_id, True)
 
         @operations.add(

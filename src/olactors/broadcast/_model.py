@@ -71,7 +71,8 @@ class BroadcastEvent(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     type: EventType
     payload: dict[str, Any]
     id: EventId | None = None
-    occurred_at: datetime | None = None
+    #: With its offset (or Z): a time without one would be read in some zone.
+    occurred_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
 class BroadcastRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

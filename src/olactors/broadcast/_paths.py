@@ -8,8 +8,10 @@ WEBSOCKET_HUB = f"{WEBSOCKET_PATH}/hub"
 WEBHOOK_PATH = f"{BROADCAST_PATH}/webhook"
 ENDPOINTS_PATH = f"{WEBHOOK_PATH}/endpoints"
 
-#: Courier names of the channels that have one courier each.
-WEBSOCKET, EMAIL, PUSH = "websocket", "email", "push"
+#: Courier names of the channels that have one courier each, and of the
+#: courier that looks up Expo's receipts.
+WEBSOCKET, EMAIL, PUSH, PUSH_RECEIPTS = "websocket", "email", "push", "push-receipts"
+PUSH_PATH = f"{BROADCAST_PATH}/push"
 
 
 def channel_courier(destination: str) -> str:
@@ -19,4 +21,8 @@ def channel_courier(destination: str) -> str:
         return f"{ENDPOINTS_PATH}/{destination}"
     if destination == WEBSOCKET:
         return f"{WEBSOCKET_PATH}/courier"
+    if destination == PUSH:
+        return f"{PUSH_PATH}/courier"
+    if destination == PUSH_RECEIPTS:
+        return f"{PUSH_PATH}/receipts"
     return f"{BROADCAST_PATH}/{destination}"

@@ -23,17 +23,38 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Carrier-grade NAT space: not "private" to Python, but never a customer's public server.
 _SHARED = ipaddress.ip_network("100.64.0.0/10")
+#: IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64's
+#: well-known prefix and IPv4-translated addresses (SIIT).
+_EMBEDDING = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
+#: Local-use NAT64 (where the IPv4 part may sit anywhere) and the deprecated
+#: site-local space: never a public server.
+_INSIDE_V6 = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("fec0::/10"))
 
 
 class UnsafeEndpoint(ValueError):
     """The endpoint would reach a loopback, private, link-local or metadata address."""
 
 
+def _inner_v4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (mapped, 6to4, Teredo, NAT64, SIIT)."""
+    inner = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        inner += list(address.teredo)
+    if any(address in net for net in _EMBEDDING):
+        inner.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return inner
+
+
 def is_public(address: Address) -> bool:
     """False for loopback, private, link-local (cloud metadata's 169.254.169.254 among
-    them), multicast, reserved and unspecified addresses, IPv4-mapped ones included."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    them), multicast, reserved and unspecified addresses, and for IPv6 addresses that
+    lead to one of those (IPv4-mapped, 6to4, Teredo, NAT64) or are site-local."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if any(address in net for net in _INSIDE_V6):
+            return False
+        inner = _inner_v4(address)
+        if inner:
+            return all(is_public(a) for a in inner)
     if isinstance(address, ipaddress.IPv4Address) and address in _SHARED:
         return False
     return address.is_global and not address.is_multicast
@@ -47,7 +68,7 @@ async def resolve(host: str, port: int) -> list[Address]:
         pass
     try:
         infos = await trio.socket.getaddrinfo(host, port, type=trio.socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a name IDNA refuses
         raise UnsafeEndpoint(f"{host} does not resolve: {exc}") from None
     return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 import trio
 
 from ..api import ApiPart, Operations
@@ -17,11 +18,15 @@ from ..store import DEFAULT_KEEP_S, STORE_PATH, Store
 from ._api import token_part
 from ._broadcasts import Broadcasts, broadcasts_part
 from ._channels import EmailChannel, WebsocketChannel
+from ._devices import Devices
+from ._devices_api import devices_part
 from ._endpoints import Endpoints
 from ._endpoints_api import endpoints_part
 from ._hub import WebsocketHub
 from ._model import NAMESPACE
-from ._paths import EMAIL, WEBSOCKET, WEBSOCKET_HUB
+from ._paths import EMAIL, PUSH, PUSH_RECEIPTS, WEBSOCKET, WEBSOCKET_HUB
+from ._push import ExpoSender, FcmAuth, FcmSender, load_service_account
+from ._push_channel import ExpoReceipts, PushChannel
 from ._socket import SocketSettings, SubscriberSocket
 from ._tokens import SubscriberTokens, token_key
 from ._webhook_channel import EndpointCouriers, webhook_channel_spec
@@ -29,11 +34,68 @@ from ._webhook_channel import EndpointCouriers, webhook_channel_spec
 
 def channels(config: Config) -> set[str]:
     """The channels this configuration reaches: websocket and webhook always, email
-    once it has a sender."""
+    once it has a sender, push once FCM or Expo is on."""
+    settings = config.broadcast
     on = {WEBSOCKET, "webhook"}
-    if config.broadcast.email_from is not None:
+    if settings.email_from is not None:
         on.add(EMAIL)
+    if settings.fcm_credentials_file is not None or settings.expo:
+        on.add(PUSH)
     return on
+
+
+def push_spec(
+    config: Config, env: Mapping[str, str], policy: RetryPolicy, supervised: Mapping[str, Any]
+) -> SupervisorSpec:
+    """``/root/broadcast/push``: the courier to users' devices, and Expo's receipt checks.
+
+    The service account and the Expo token are read now: a daemon that could
+    not send fails at start, not at the first push.
+    """
+    settings, drain_s = config.broadcast, config.delivery.drain_s
+    account = (
+        load_service_account(settings.fcm_credentials_file)
+        if settings.fcm_credentials_file is not None
+        else None
+    )
+    expo_token = (
+        read_secret(env, settings.expo_access_token_env, "broadcast.expo_access_token_env")
+        if settings.expo and settings.expo_access_token_env
+        else None
+    )
+
+    def senders(context: ActorContext) -> tuple[FcmSender | None, ExpoSender | None]:
+        fcm = expo = None
+        if account is not None:
+            auth = FcmAuth(account, httpx.AsyncClient(timeout=10.0), context.clock)
+            fcm = FcmSender(provider_client(config, "fcm", context, env), auth)
+        if settings.expo:
+            expo = ExpoSender(provider_client(config, "expo", context, env), expo_token)
+        return fcm, expo
+
+    def devices(context: ActorContext) -> Devices:
+        return Devices(Store.at(context, STORE_PATH), context.clock)
+
+    def push(context: ActorContext) -> PushChannel:
+        fcm, expo = senders(context)
+        store = Store.at(context, STORE_PATH)
+        return PushChannel(
+            devices(context),
+            store,
+            context.clock,
+            fcm=fcm,
+            expo=expo,
+            receipt_delay_s=settings.expo_receipt_delay_s,
+        )
+
+    def receipts(context: ActorContext) -> ExpoReceipts:
+        return ExpoReceipts(devices(context), senders(context)[1])
+
+    children = [_courier(DestinationSpec(NAMESPACE, PUSH, push, policy=policy), "courier", drain_s)]
+    if settings.expo:
+        receipts_spec = DestinationSpec(NAMESPACE, PUSH_RECEIPTS, receipts, policy=policy)
+        children.append(_courier(receipts_spec, "receipts", drain_s))
+    return SupervisorSpec("push", children=children, **supervised)
 
 
 def _courier(spec: DestinationSpec, name: str, drain_s: float) -> ActorSpec:
@@ -98,6 +160,8 @@ def broadcast_spec(
         children.append(
             _courier(DestinationSpec(NAMESPACE, EMAIL, email, policy=policy), EMAIL, drain_s)
         )
+    if PUSH in channels(config):
+        children.append(push_spec(config, env, policy, supervised))
     return SupervisorSpec("broadcast", children=children, **supervised)
 
 
@@ -121,6 +185,7 @@ def broadcast_api(config: Config, env: Mapping[str, str]) -> ApiPart:
 
     parts = [
         tokens,
+        devices_part(lambda context, store: Devices(store, context.clock)),
         broadcasts_part(broadcasts),
         endpoints_part(settings.allow_private_endpoints, endpoints),
     ]

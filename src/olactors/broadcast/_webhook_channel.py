@@ -4,7 +4,9 @@
 per endpoint, each with its own breaker, retries and 410 handling) and
 ``registry`` after it, rest-for-one: the registry starts a courier for each
 endpoint in the store, and again after a restart of ``endpoints`` (whose
-couriers, added at run time, would otherwise be gone). It looks again every
+couriers, added at run time, would otherwise be gone). A deleted endpoint
+keeps its courier while its queue holds items: it rejects them, so each
+broadcast target of it settles as failed instead of pending for ever. It looks again every
 :data:`SYNC_S` and when the API tells it (:class:`Sync`), so an endpoint
 registered on another replica is served here within seconds.
 """
@@ -19,7 +21,7 @@ from typing import Any
 import msgspec
 import trio
 
-from ..delivery import Courier, DestinationSpec, RetryPolicy, SlotPool
+from ..delivery import Courier, DestinationSpec, RetryPolicy, SlotPool, destination_of
 from ..runtime import Actor, ActorContext, ActorError, ActorSpec, Strategy, SupervisorSpec
 from ..store import Store, StoreError
 from ._endpoints import EndpointDestination, Endpoints
@@ -90,6 +92,7 @@ class EndpointRegistry(Actor[Sync]):
         supervisor = self.context.supervisor(ENDPOINTS_PATH)
         try:
             wanted = set(await self.couriers.endpoints(self.context).all())
+            wanted |= await self._deleted_with_work()
         except StoreError as exc:
             self.last_error = str(exc)
             return  # the next round tries again; the couriers that run go on
@@ -103,6 +106,20 @@ class EndpointRegistry(Actor[Sync]):
         for name in sorted(running - wanted):
             await supervisor.remove_child(name)
         self.endpoints = len(wanted)
+
+    async def _deleted_with_work(self) -> set[str]:
+        """Deleted endpoints whose queue still holds items: their courier runs until it
+        has rejected each one, so every broadcast target of theirs settles (failed)."""
+        store = Store.at(self.context, self.couriers.store_path)
+        found = set()
+        for queue in await store.queues():
+            owner = destination_of(queue)
+            if owner is None or owner[0] != NAMESPACE or not owner[1].startswith("ep_"):
+                continue
+            counts = await store.counts(queue)
+            if counts.ready + counts.leased + counts.delayed + counts.held:
+                found.add(owner[1])
+        return found
 
     def inspect(self) -> dict[str, Any]:
         return {"endpoints": self.endpoints, "last_error": self.last_error}

@@ -102,7 +102,8 @@ class Config(Section):
         return cls().anchored(Path.cwd()), "embedded defaults"
 
     def anchored(self, base: Path, *, only_set: bool = False) -> Config:
-        """This configuration with its relative paths (state_dir, sqlite_path) under ``base``.
+        """This configuration with its relative paths (state_dir, sqlite_path, the FCM
+        service account) under ``base``.
 
         With ``only_set``, only the paths the file wrote are read against
         ``base`` (its directory); the defaults it left alone are read against
@@ -118,4 +119,8 @@ class Config(Section):
 
         daemon = self.daemon.model_copy(update={"state_dir": under(self.daemon, "state_dir")})
         store = self.store.model_copy(update={"sqlite_path": under(self.store, "sqlite_path")})
-        return self.model_copy(update={"daemon": daemon, "store": store})
+        broadcast = self.broadcast
+        if broadcast.fcm_credentials_file is not None:
+            anchored = under(broadcast, "fcm_credentials_file")
+            broadcast = broadcast.model_copy(update={"fcm_credentials_file": anchored})
+        return self.model_copy(update={"daemon": daemon, "store": store, "broadcast": broadcast})

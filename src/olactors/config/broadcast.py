@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from ._base import Section
@@ -40,3 +42,13 @@ class BroadcastConfig(Section):
     retry_schedule_s: list[float] = Field(
         default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 7200.0], min_length=1
     )
+    #: FCM HTTP v1: the Firebase project's service-account JSON (a secret
+    #: file, mode 0600; its path relative to the config file). Unset: no FCM.
+    fcm_credentials_file: Path | None = None
+    #: Expo push (exp.host): on or off. Its optional access token (Expo's
+    #: "enhanced security") comes from the variable this names.
+    expo: bool = False
+    expo_access_token_env: str | None = None
+    #: Expo's receipts are looked up this long after sending (Expo: about 15
+    #: minutes); a device whose receipt says DeviceNotRegistered is removed.
+    expo_receipt_delay_s: float = Field(default=900.0, ge=0)

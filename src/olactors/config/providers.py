@@ -98,6 +98,10 @@ def default_providers() -> dict[str, ProviderConfig]:
         "instagram": ProviderConfig(
             base_url="https://graph.facebook.com/v21.0", rate_per_s=2, burst=5
         ),
+        # FCM's own limit is 600,000 messages a minute per project; Expo's is
+        # 600 notifications a second, so 6 full batches of 100.
+        "fcm": ProviderConfig(base_url="https://fcm.googleapis.com", rate_per_s=500, burst=500),
+        "expo": ProviderConfig(base_url="https://exp.host", rate_per_s=6, burst=6),
         "google": ProviderConfig(
             base_url="https://openidconnect.googleapis.com", rate_per_s=10, burst=10
         ),

@@ -46,6 +46,10 @@ def named_secrets(config: Config) -> list[NamedSecret]:
             config.store.shared,  # replicas must verify each other's tokens
         )
     )
+    broadcast = config.broadcast
+    if broadcast.expo and broadcast.expo_access_token_env:
+        where = "broadcast.expo_access_token_env"
+        named.append(NamedSecret(broadcast.expo_access_token_env, "Expo access token", where, True))
     for name, provider in config.providers.items():
         if provider.secret_env:
             where = f"providers.{name}.secret_env"

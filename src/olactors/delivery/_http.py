@@ -54,6 +54,13 @@ class HttpDestination:
             transport=transport,
         )
 
+    def retarget(self, url: str, signing_secret: str | Sequence[str]) -> None:
+        """Send what comes next to ``url``, signed with these secrets; attempts already
+        on their way finish as they started (the connection pool is kept)."""
+        secrets = [signing_secret] if isinstance(signing_secret, str) else signing_secret
+        self._keys = [secret_key(secret) for secret in secrets]
+        self.url = url
+
     @staticmethod
     def check_secret(secret: str) -> None:
         """ValueError unless ``secret`` is a usable Standard Webhooks secret."""

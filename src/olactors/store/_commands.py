@@ -224,6 +224,9 @@ class KvPut(msgspec.Struct, frozen=True, tag=True):
 
 class KvDelete(msgspec.Struct, frozen=True, tag=True):
     key: str
+    #: Only if the key holds this value (a lock's owner releasing it): compare
+    #: and delete in one step, so an expired lock taken by another is left alone.
+    if_value: bytes | None = None
 
     def __post_init__(self) -> None:
         _key(self.key, "key")

@@ -481,7 +481,11 @@ class RedisBackend:
         return lambda reply: bool(reply)
 
     def _add_kv_delete(self, pipe: Any, command: KvDelete) -> Parse:
-        pipe.delete(f"{self.prefix}:kv:{command.key}")
+        key = f"{self.prefix}:kv:{command.key}"
+        if command.if_value is not None:
+            self._script(pipe, "DELETE_IF", [key], [command.if_value])
+        else:
+            pipe.delete(key)
         return lambda reply: reply == 1
 
     def _claimed(self, command: Claim, reply: Any) -> Claimed:

@@ -550,10 +550,19 @@ return 1
 )
 
 #: Every script, by name, as the backend loads them.
+#: KEYS: key   ARGV: value.  Deletes the key only while it holds the value; 1 if it did.
+DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 ALL = {
     "ENQUEUE": ENQUEUE,
     "PUBLISH": PUBLISH,
     "ROUTE": ROUTE,
+    "DELETE_IF": DELETE_IF,
     "CLAIM": CLAIM,
     "SETTLE": SETTLE,
     "EXPEDITE": EXPEDITE,

@@ -623,6 +623,13 @@ class SqliteBackend:
         return True
 
     def _kv_delete(self, command: KvDelete, now: float) -> bool:
+        if command.if_value is not None:
+            cursor = self._db.execute(
+                "DELETE FROM kv WHERE key = ? AND value = ? "
+                "AND (expires_at IS NULL OR expires_at > ?)",
+                (command.key, command.if_value, now),
+            )
+            return cursor.rowcount == 1
         cursor = self._db.execute(
             "DELETE FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
             (command.key, now),

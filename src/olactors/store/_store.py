@@ -325,9 +325,10 @@ class Store:
         """No slot of budget ``key`` goes for ``seconds``, on any replica."""
         await self._call(Hold(key, seconds))
 
-    async def delete(self, key: str) -> bool:
-        """Remove ``key``; False if it was not there (or had expired)."""
-        deleted: bool = await self._call(KvDelete(key))
+    async def delete(self, key: str, *, if_value: bytes | None = None) -> bool:
+        """Remove ``key``; False if it was not there (or had expired). With ``if_value``,
+        only while it holds that value (a lock released by its owner), in one step."""
+        deleted: bool = await self._call(KvDelete(key, if_value))
         return deleted
 
 
