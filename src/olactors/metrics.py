@@ -69,6 +69,11 @@ PUSH_TOKENS_REMOVED = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+WEBSOCKET_FRAMES_DROPPED = Counter(
+    "olactors_websocket_frames_dropped_total",
+    "Websocket frames heard from other replicas that this replica's hub had no room for.",
+    registry=REGISTRY,
+)
 CLIENT_RETRIES = Counter(
     "olactors_client_retries_total",
     "Provider calls sent again after a transient failure.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,16 +42,18 @@ class Daemon:
         return SubscriberTokens(TOKEN_KEY.encode(), time.time).mint(user, topics, ttl_s)[0]
 
 
+@asynccontextmanager
 async def run_daemon(
     tmp_path: Path,
     *,
     providers: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    store: Mapping[str, Any] | None = None,
     **broadcast: object,
 ) -> AsyncIterator[Daemon]:
     config = Config.model_validate(
         {
-            "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "store": store or {"sqlite_path": str(tmp_path / "o.db")},
             "daemon": {"state_dir": str(tmp_path / "state")},
             "server": {"public_bind": "127.0.0.1:0"},
             "admin": {"bind": "127.0.0.1:0"},

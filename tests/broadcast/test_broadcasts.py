@@ -20,7 +20,7 @@ from .support import FAST, Daemon, broadcast, call, connected, endpoint, frame, 
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    async for running in run_daemon(tmp_path, allow_private_endpoints=True, **FAST):
+    async with run_daemon(tmp_path, allow_private_endpoints=True, **FAST) as running:
         yield running
 
 
@@ -137,13 +137,13 @@ async def emailing(tmp_path: Path, sendgrid: FakeProvider) -> AsyncIterator[Daem
     async with trio.open_nursery() as nursery:
         await nursery.start(sendgrid.serve)
         providers = {"sendgrid": {"base_url": sendgrid.url, "secret_env": "SENDGRID_API_KEY"}}
-        async for daemon in run_daemon(
+        async with run_daemon(
             tmp_path,
             providers=providers,
             env={"SENDGRID_API_KEY": "SG.test-key"},
             email_from="hello@shop.example",
             **FAST,
-        ):
+        ) as daemon:
             yield daemon
         nursery.cancel_scope.cancel()
 

@@ -20,7 +20,7 @@ from .support import FAST, Daemon, broadcast, call, endpoint, run_daemon, settle
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    async for running in run_daemon(tmp_path, allow_private_endpoints=True, **FAST):
+    async with run_daemon(tmp_path, allow_private_endpoints=True, **FAST) as running:
         yield running
 
 
@@ -55,13 +55,13 @@ def test_a_public_address_is_public(address: str) -> None:
 
 
 async def test_a_host_name_idna_refuses_is_a_422_not_a_500(tmp_path: Path) -> None:
-    async for daemon in run_daemon(tmp_path):
+    async with run_daemon(tmp_path) as daemon:
         answer = await call(daemon, "POST", "/v1/endpoints", {"url": f"http://{'a' * 64}.com/x"})
     assert answer.status_code == 422
 
 
 async def test_an_endpoint_on_a_loopback_name_is_refused_at_registration(tmp_path: Path) -> None:
-    async for daemon in run_daemon(tmp_path):
+    async with run_daemon(tmp_path) as daemon:
         answer = await call(daemon, "POST", "/v1/endpoints", {"url": "http://localhost:8080/x"})
     assert answer.status_code == 422
     assert answer.json()["error"]["details"][0]["at"] == "$.url"
@@ -154,7 +154,7 @@ async def test_a_deleted_endpoint_is_gone(daemon: Daemon, receiver: FakeProvider
 
 
 async def test_an_endpoint_changed_to_an_inside_address_is_refused(tmp_path: Path) -> None:
-    async for daemon in run_daemon(tmp_path):
+    async with run_daemon(tmp_path) as daemon:
         answer = await call(
             daemon, "PATCH", "/v1/endpoints/ep_abc", {"url": "http://169.254.169.254/latest"}
         )

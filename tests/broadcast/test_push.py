@@ -98,13 +98,13 @@ async def pushing(tmp_path: Path, google: FakeProvider, **settings: Any) -> Asyn
     google.route(SEND, fcm_answer)
     google.route(EXPO_SEND, expo_answer)
     providers = {"fcm": {"base_url": google.url}, "expo": {"base_url": google.url}}
-    async for daemon in run_daemon(
+    async with run_daemon(
         tmp_path,
         providers=providers,
         fcm_credentials_file=str(account),
         expo=True,
         **(FAST | settings),
-    ):
+    ) as daemon:
         yield daemon
 
 
@@ -264,7 +264,7 @@ async def test_a_token_that_is_not_expos_is_refused_for_expo(
 
 
 async def test_a_push_target_is_refused_while_push_is_not_configured(tmp_path: Path) -> None:
-    async for daemon in run_daemon(tmp_path):
+    async with run_daemon(tmp_path) as daemon:
         body = {
             "event": {"type": "t", "payload": {}},
             "targets": [{"channel": "push", "user": "1"}],

@@ -19,7 +19,7 @@ from .support import API_KEY, Daemon, closed_with, connected, frame, run_daemon
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    async for running in run_daemon(tmp_path):
+    async with run_daemon(tmp_path) as running:
         yield running
 
 
@@ -89,7 +89,7 @@ async def test_a_client_back_with_its_last_offset_gets_what_it_missed_in_order(
 async def test_a_client_whose_offset_is_no_longer_kept_is_told_its_history_is_lost(
     tmp_path: Path,
 ) -> None:
-    async for daemon in run_daemon(tmp_path, history_size=2):
+    async with run_daemon(tmp_path, history_size=2) as daemon:
         first = await daemon.publish("news", {"n": 1})
         for n in (2, 3, 4):
             await daemon.publish("news", {"n": n})
@@ -115,34 +115,37 @@ async def test_an_offset_from_before_a_restart_is_history_lost_not_wrong_message
 
 
 async def test_a_client_too_slow_for_its_buffer_is_closed_with_1008(tmp_path: Path) -> None:
-    async for daemon in run_daemon(tmp_path, send_buffer=8):
-        async with open_websocket_url(daemon.ws_url, message_queue_size=1) as ws:
-            await connected(ws, daemon.token(["firehose"]))
-            await ws.send_message(json.dumps({"type": "subscribe", "topic": "firehose"}))
-            assert (await frame(ws))["type"] == "subscribed"
-            # The client reads nothing more: far more than the socket buffers
-            # and the send buffer hold together.
-            for n in range(2000):
-                await daemon.publish("firehose", {"n": n, "pad": "x" * 8000})
-            hub = daemon.system.actor_snapshot(WEBSOCKET_HUB).state
-            assert hub["disconnected_slow"] == 1
-            assert await closed_with(ws) == (1008, "too slow: send buffer full")
+    async with (
+        run_daemon(tmp_path, send_buffer=8) as daemon,
+        open_websocket_url(daemon.ws_url, message_queue_size=1) as ws,
+    ):
+        await connected(ws, daemon.token(["firehose"]))
+        await ws.send_message(json.dumps({"type": "subscribe", "topic": "firehose"}))
+        assert (await frame(ws))["type"] == "subscribed"
+        # The client reads nothing more: far more than the socket buffers
+        # and the send buffer hold together.
+        for n in range(2000):
+            await daemon.publish("firehose", {"n": n, "pad": "x" * 8000})
+        hub = daemon.system.actor_snapshot(WEBSOCKET_HUB).state
+        assert hub["disconnected_slow"] == 1
+        assert await closed_with(ws) == (1008, "too slow: send buffer full")
 
 
 async def test_an_idle_client_gets_heartbeats(tmp_path: Path) -> None:
-    async for daemon in run_daemon(tmp_path, heartbeat_s=0.05):
-        async with open_websocket_url(daemon.ws_url) as ws:
-            await connected(ws, daemon.token(["news"]))
-            with trio.fail_after(10):
-                assert json.loads(await ws.get_message()) == {"type": "ping"}
+    async with (
+        run_daemon(tmp_path, heartbeat_s=0.05) as daemon,
+        open_websocket_url(daemon.ws_url) as ws,
+    ):
+        await connected(ws, daemon.token(["news"]))
+        with trio.fail_after(10):
+            assert json.loads(await ws.get_message()) == {"type": "ping"}
 
 
 async def test_clients_are_told_the_server_is_stopping(tmp_path: Path) -> None:
-    async for daemon in run_daemon(tmp_path):
-        async with open_websocket_url(daemon.ws_url) as ws:
-            await connected(ws, daemon.token(["news"]))
-            daemon.system.shutdown()
-            assert await closed_with(ws) == (1001, "the server is stopping")
+    async with run_daemon(tmp_path) as daemon, open_websocket_url(daemon.ws_url) as ws:
+        await connected(ws, daemon.token(["news"]))
+        daemon.system.shutdown()
+        assert await closed_with(ws) == (1001, "the server is stopping")
 
 
 async def test_a_token_from_the_app_api_opens_a_subscription(daemon: Daemon) -> None:

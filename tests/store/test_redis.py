@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 import redis
 import trio
 
-from olactors.store import NewItem, Store, StoreUnavailable
+from olactors.store import InvalidStoreCall, NewItem, Store, StoreUnavailable
 from olactors.testing import RedisServer
 
-from .conftest import open_store, redis_backends
+from .conftest import open_store, redis_backends, sqlite_backends
 
 T = TypeVar("T")
 
@@ -105,4 +107,51 @@ async def test_scripts_lost_by_redis_are_loaded_again_without_a_failed_call(
         client.close()
         await store.enqueue("q", NewItem(payload=b"after"))
         assert (await store.counts("q")).ready == 2
+        system.shutdown()
+
+
+async def test_a_topic_keeps_its_last_frames_with_growing_offsets(
+    redis_server: RedisServer,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        system, store = await open_store(nursery, redis_backends(redis_server.url))
+        offsets = [
+            await store.topic_publish("user:42", b'{"n":%d}' % n, size=3, ttl_s=60)
+            for n in range(5)
+        ]
+        log = await store.topic_history("user:42")
+        system.shutdown()
+    assert [b - a for a, b in itertools.pairwise(offsets)] == [1, 1, 1, 1]
+    assert offsets[0] > 1_700_000_000_000_000  # from the time of day, in µs
+    assert log.last == offsets[-1]
+    assert [offset for offset, _, _ in log.frames] == offsets[2:]
+    assert log.frames[-1][2] == (
+        b'{"type":"message","topic":"user:42","offset":%d,"data":{"n":4}}' % offsets[-1]
+    )
+
+
+async def test_a_topic_frame_is_published_to_every_replica(redis_server: RedisServer) -> None:
+    listener = redis.Redis.from_url(redis_server.url)
+    pubsub = listener.pubsub()  # type: ignore[no-untyped-call]
+    backends = redis_backends(redis_server.url, "topics")
+    pubsub.subscribe("topics:topics")
+    async with trio.open_nursery() as nursery:
+        system, store = await open_store(nursery, backends)
+        offset = await store.topic_publish("room:1", b'{"hi":true}', size=0, ttl_s=60)
+        system.shutdown()
+    heard = [m for m in iter(lambda: pubsub.get_message(timeout=2), None) if m["type"] == "message"]
+    pubsub.close()
+    assert heard[0][
+        "data"
+    ] == b'room:1 %d {"type":"message","topic":"room:1","offset":%d,"data":{"hi":true}}' % (
+        offset,
+        offset,
+    )
+
+
+async def test_topics_are_refused_by_the_sqlite_store(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        system, store = await open_store(nursery, sqlite_backends(tmp_path / "o.db"))
+        with pytest.raises(InvalidStoreCall):
+            await store.topic_history("user:1")
         system.shutdown()

@@ -7,6 +7,14 @@ what it missed, in order, before anything new; when that is no longer in
 the history it gets an explicit ``history_lost`` instead (Centrifugo's
 recovery, without leaving the gap to the client).
 
+With the Redis store (``shared``), topics are the store's: a publish gives
+the frame its offset in Redis, keeps it in the topic's history there and
+publishes it to every replica, this one included; each hub hands what it
+hears (:class:`Remote`) to its own subscribers. A subscription reads the
+history from Redis, so a client gets what it missed whichever replica it
+comes back to. A frame heard both in the history and live is sent once: each
+connection remembers the last offset it was sent per topic.
+
 Messages reach a connection through its own bounded buffer. A connection
 whose buffer is full is not waited for: it is told to close (1008, too
 slow), so one slow client never holds up a topic. The actor handles one
@@ -25,6 +33,7 @@ import msgspec
 import trio
 
 from ..runtime import Actor
+from ..store import Store
 
 log = logging.getLogger("olactors.broadcast")
 
@@ -38,6 +47,8 @@ class Listener:
     #: Set by the hub when the buffer overflowed: the connection closes with 1008.
     too_slow: trio.Event = field(default_factory=trio.Event)
     topics: set[str] = field(default_factory=set)
+    #: The last offset sent per topic: nothing at or below it goes again.
+    sent: dict[str, int] = field(default_factory=dict)
 
 
 class Publish(msgspec.Struct, frozen=True):
@@ -66,11 +77,26 @@ class Leave(msgspec.Struct, frozen=True):
     listener: Any
 
 
-HubMessage = Publish | Subscribe | Unsubscribe | Leave
+class Remote(msgspec.Struct, frozen=True):
+    """A frame published through Redis (on any replica), for the subscribers here."""
+
+    topic: str
+    offset: int
+    frame: bytes
+
+    @classmethod
+    def parse(cls, heard: str) -> Remote:
+        """From what the store publishes: ``<topic> <offset> <frame>``."""
+        topic, offset, frame = heard.split(" ", 2)
+        return cls(topic, int(offset), frame.encode())
+
+
+HubMessage = Publish | Subscribe | Unsubscribe | Leave | Remote
 
 
 class _Topic:
-    def __init__(self, size: int, now: float) -> None:
+    def __init__(self, name: str, size: int, now: float) -> None:
+        self.name = name
         # Offsets start at the time of day in microseconds, not at 1: after a
         # restart (the history gone) they still only grow, so a client's
         # offset from before is older than anything kept, and it is told
@@ -81,20 +107,42 @@ class _Topic:
 
 
 class WebsocketHub(Actor[HubMessage]):
-    def __init__(self, *, history_size: int, history_ttl_s: float) -> None:
+    def __init__(
+        self, *, history_size: int, history_ttl_s: float, shared_store: str | None = None
+    ) -> None:
         self.history_size = history_size
         self.history_ttl_s = history_ttl_s
+        self.shared_store = shared_store
+        self._store: Store | None = None
         self._topics: dict[str, _Topic] = {}
         self.published = 0
         self.dropped_slow = 0
+
+    async def started(self) -> None:
+        if self.shared_store is not None:
+            self._store = Store.at(self.context, self.shared_store)
 
     def _now(self) -> float:
         return self.context.clock()
 
     async def receive(self, message: HubMessage) -> int | None:
+        if isinstance(message, Remote):
+            # Every replica hears every topic: only those subscribed here matter.
+            heard = self._topics.get(message.topic)
+            if heard is not None:
+                self._fan_out(heard, message.offset, message.frame)
+            return None
         if isinstance(message, Publish):
+            if self._store is not None:
+                data = msgspec.json.encode(message.data)
+                self.published += 1
+                return await self._store.topic_publish(
+                    message.topic, data, size=self.history_size, ttl_s=self.history_ttl_s
+                )
             return self._publish(message)
         if isinstance(message, Subscribe):
+            if self._store is not None:
+                return await self._subscribe_shared(message, self._store)
             return self._subscribe(message)
         if isinstance(message, Unsubscribe):
             self._leave(message.listener, message.topic)
@@ -112,15 +160,30 @@ class WebsocketHub(Actor[HubMessage]):
         )
         topic.history.append((offset, self._now(), frame))
         self.published += 1
-        for listener in list(topic.listeners):
-            self._deliver(listener, frame)
+        self._fan_out(topic, offset, frame)
         return offset
+
+    def _fan_out(self, topic: _Topic, offset: int, frame: bytes) -> None:
+        for listener in list(topic.listeners):
+            if listener.sent.get(topic.name, offset - 1) < offset:
+                listener.sent[topic.name] = offset
+                self._deliver(listener, frame)
+
+    async def _subscribe_shared(self, message: Subscribe, store: Store) -> int:
+        """As :meth:`_subscribe`, from the history kept in Redis."""
+        log = await store.topic_history(message.topic)
+        cutoff = self._now() - self.history_ttl_s
+        kept = [(offset, at, frame) for offset, at, frame in log.frames if at >= cutoff]
+        return self._join(message, log.last, kept)
 
     def _subscribe(self, message: Subscribe) -> int:
         """The topic's offset now (the last one sent); catch-up first when asked for."""
         topic = self._topic(message.topic)
+        return self._join(message, topic.next_offset - 1, self._fresh(topic))
+
+    def _join(self, message: Subscribe, last: int, kept: list[tuple[int, float, bytes]]) -> int:
+        topic = self._topic(message.topic)
         listener: Listener = message.listener
-        last = topic.next_offset - 1
         # First the answer, then what was missed, then (once added) what is new.
         subscribed = {"type": "subscribed", "topic": message.topic, "offset": last}
         self._deliver(listener, msgspec.json.encode(subscribed))
@@ -129,15 +192,16 @@ class WebsocketHub(Actor[HubMessage]):
             lost = {"type": "history_lost", "topic": message.topic}
             self._deliver(listener, msgspec.json.encode(lost))
         elif message.offset is not None and message.offset < last:
-            kept = self._fresh(topic)
-            oldest = kept[0][0] if kept else topic.next_offset
+            oldest = kept[0][0] if kept else last + 1
             if message.offset + 1 < oldest:
                 lost = {"type": "history_lost", "topic": message.topic}
                 self._deliver(listener, msgspec.json.encode(lost))
             else:
                 for offset, _, frame in kept:
-                    if offset > message.offset:
+                    if message.offset < offset <= last:
                         self._deliver(listener, frame)
+        # What is live from here on is what comes after the last offset now.
+        listener.sent[message.topic] = last
         topic.listeners.add(listener)
         listener.topics.add(message.topic)
         return last
@@ -145,7 +209,7 @@ class WebsocketHub(Actor[HubMessage]):
     def _topic(self, name: str) -> _Topic:
         topic = self._topics.get(name)
         if topic is None:
-            topic = self._topics[name] = _Topic(self.history_size, self._now())
+            topic = self._topics[name] = _Topic(name, self.history_size, self._now())
         return topic
 
     def _fresh(self, topic: _Topic) -> list[tuple[int, float, bytes]]:
@@ -173,6 +237,9 @@ class WebsocketHub(Actor[HubMessage]):
         if topic is not None:
             topic.listeners.discard(listener)
         listener.topics.discard(name)
+        listener.sent.pop(name, None)
+        if self._store is not None and topic is not None and not topic.listeners:
+            del self._topics[name]  # its history is in Redis, not here
 
     def inspect(self) -> dict[str, Any]:
         return {

@@ -8,13 +8,14 @@ from typing import Any
 import httpx
 import trio
 
+from .. import metrics
 from ..api import ApiPart, Operations
 from ..config import Config, read_secret
 from ..delivery import Courier, DestinationSpec, RetryPolicy, SlotPool
 from ..http import Mount
 from ..provider_clients import provider_client
-from ..runtime import ActorContext, ActorSpec, SupervisorSpec
-from ..store import DEFAULT_KEEP_S, STORE_PATH, Store
+from ..runtime import ActorContext, ActorError, ActorSpec, Refs, Strategy, SupervisorSpec
+from ..store import DEFAULT_KEEP_S, STORE_PATH, QueueWakes, Store
 from ._api import token_part
 from ._broadcasts import Broadcasts, broadcasts_part
 from ._channels import EmailChannel, WebsocketChannel
@@ -22,7 +23,7 @@ from ._devices import Devices
 from ._devices_api import devices_part
 from ._endpoints import Endpoints
 from ._endpoints_api import endpoints_part
-from ._hub import WebsocketHub
+from ._hub import Remote, WebsocketHub
 from ._model import NAMESPACE
 from ._paths import EMAIL, PUSH, PUSH_RECEIPTS, WEBSOCKET, WEBSOCKET_HUB
 from ._push import ExpoSender, FcmAuth, FcmSender, load_service_account
@@ -107,6 +108,30 @@ def _courier(spec: DestinationSpec, name: str, drain_s: float) -> ActorSpec:
     )
 
 
+def topic_frames(config: Config, env: Mapping[str, str]) -> ActorSpec:
+    """On Redis, what every replica hears of each topic, handed to this replica's hub."""
+    store = config.store
+
+    def heard(refs: Refs, text: str) -> None:
+        try:
+            refs.actor_ref(WEBSOCKET_HUB).tell_nowait(Remote.parse(text))
+        except ActorError:
+            # A hub too far behind: its clients see a gap in the offsets,
+            # and get it back from the history when they resubscribe.
+            metrics.WEBSOCKET_FRAMES_DROPPED.inc()
+
+    return ActorSpec(
+        "frames",
+        lambda: QueueWakes(
+            store.redis_url,
+            prefix=store.redis_prefix,
+            password=store.redis_password(env),
+            on_wake=heard,
+            channel="topics",
+        ),
+    )
+
+
 def broadcast_spec(
     config: Config, env: Mapping[str, str], supervised: Mapping[str, Any]
 ) -> SupervisorSpec:
@@ -129,11 +154,16 @@ def broadcast_spec(
                 ActorSpec(
                     "hub",
                     lambda: WebsocketHub(
-                        history_size=settings.history_size, history_ttl_s=settings.history_ttl_s
+                        history_size=settings.history_size,
+                        history_ttl_s=settings.history_ttl_s,
+                        shared_store=STORE_PATH if config.store.shared else None,
                     ),
                 ),
+                *([topic_frames(config, env)] if config.store.shared else []),
                 _courier(websocket, "courier", drain_s),
             ],
+            # The frames listener hands frames to the hub it started after.
+            strategy=Strategy.REST_FOR_ONE,
             **supervised,
         ),
         webhook_channel_spec(

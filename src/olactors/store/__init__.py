@@ -8,7 +8,7 @@ redis-py.
 
 from ._actor import StoreActor
 from ._backend import Backend, BackendFactory, Role
-from ._commands import Settlement
+from ._commands import Settlement, TopicLog
 from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
     DEAD,
@@ -81,6 +81,7 @@ __all__ = [
     "StoreActor",
     "StoreError",
     "StoreUnavailable",
+    "TopicLog",
     "new_item_id",
     "redacted",
     "store_spec",

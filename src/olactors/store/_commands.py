@@ -258,6 +258,43 @@ class Hold(msgspec.Struct, frozen=True, tag=True):
         _positive(self.seconds, "seconds")
 
 
+class TopicPublish(msgspec.Struct, frozen=True, tag=True):
+    """Give ``frame_data`` (JSON) the topic's next offset, keep it in the topic's history
+    (its last ``size``, for ``ttl_s``) and publish the frame to every replica.
+
+    Redis only: one process keeps its topics in memory. The outcome is the offset.
+    """
+
+    topic: str
+    data: bytes
+    size: int
+    ttl_s: float
+
+    def __post_init__(self) -> None:
+        _key(self.topic, "topic")
+        _positive(self.ttl_s, "ttl_s")
+
+
+class TopicHistory(msgspec.Struct, frozen=True, tag=True):
+    """The topic's last offset and its kept frames, oldest first (a :class:`TopicLog`).
+
+    A write: a topic never published gets its offset here, so that a client
+    subscribed now and back later knows what it can have missed."""
+
+    topic: str
+
+    def __post_init__(self) -> None:
+        _key(self.topic, "topic")
+
+
+class TopicLog(msgspec.Struct, frozen=True):
+    """``last`` is the topic's newest offset; ``frames`` are (offset, unix time, frame),
+    oldest first."""
+
+    last: int
+    frames: list[tuple[int, float, bytes]]
+
+
 Write = (
     ClaimKey
     | Enqueue
@@ -276,6 +313,8 @@ Write = (
     | KvDelete
     | Reserve
     | Hold
+    | TopicPublish
+    | TopicHistory
 )
 Read = ListDead | GetDead | Counts | Queues | KvGet | ListEvents | GetEvent
 Command = Write | Read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +39,9 @@ from ._commands import (
     Reserve,
     Settle,
     Settlement,
+    TopicHistory,
+    TopicLog,
+    TopicPublish,
 )
 from ._errors import ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
@@ -149,6 +153,8 @@ class RedisBackend:
             KvGet: self._add_kv_get,
             KvPut: self._add_kv_put,
             KvDelete: self._add_kv_delete,
+            TopicPublish: self._add_topic_publish,
+            TopicHistory: self._add_topic_history,
         }
 
     # -- Backend ------------------------------------------------------------
@@ -488,6 +494,42 @@ class RedisBackend:
             pipe.delete(key)
         return lambda reply: reply == 1
 
+    @property
+    def topic_channel(self) -> str:
+        """Where every replica hears each topic frame: ``<topic> <offset> <frame>``."""
+        return f"{self.prefix}:topics"
+
+    def _topic_keys(self, topic: str) -> tuple[str, str]:
+        base = f"{self.prefix}:t:{{{topic}}}"
+        return f"{base}:offset", f"{base}:history"
+
+    def _add_topic_publish(self, pipe: Any, command: TopicPublish) -> Parse:
+        # The wall clock of the replica that publishes: a frame's age in the
+        # history is read against the clocks of the others (NTP-close).
+        now = time.time()
+        self._script(
+            pipe,
+            "TOPIC_PUBLISH",
+            list(self._topic_keys(command.topic)),
+            [
+                command.topic,
+                command.data,
+                command.size,
+                max(1, _ms(command.ttl_s)),
+                int(now * 1_000_000),
+                self.topic_channel,
+                int(now * 1000),
+                _TOPIC_OFFSET_TTL_MS,
+            ],
+        )
+        return lambda reply: int(reply)
+
+    def _add_topic_history(self, pipe: Any, command: TopicHistory) -> Parse:
+        keys = list(self._topic_keys(command.topic))
+        now_us = int(time.time() * 1_000_000)
+        self._script(pipe, "TOPIC_HISTORY", keys, [now_us, _TOPIC_OFFSET_TTL_MS])
+        return _topic_log
+
     def _claimed(self, command: Claim, reply: Any) -> Claimed:
         next_due, expires_ms, taken = reply
         expires_at = int(expires_ms) / 1000
@@ -620,3 +662,17 @@ def _held(queue: str, item_id: str) -> Parse:
 
 def _found(queue: str, item_id: str) -> Parse:
     return lambda reply: None if reply >= 1 else ItemNotFound(queue, item_id)
+
+
+#: A topic's offset outlives its history by far: a quiet topic that forgot
+#: its offset would tell every returning client its history is lost.
+_TOPIC_OFFSET_TTL_MS = 7 * 24 * 3600 * 1000
+
+
+def _topic_log(reply: Any) -> TopicLog:
+    last, kept = reply
+    frames = []
+    for entry in kept:
+        offset, at_ms, frame = bytes(entry).split(b" ", 2)
+        frames.append((int(offset), int(at_ms) / 1000, frame))
+    return TopicLog(int(last), frames)

@@ -558,11 +558,49 @@ end
 return 0
 """
 
+#: KEYS: offset key, history key   ARGV: topic, data (JSON), history size, history ttl ms,
+#: now in µs, channel, now in ms, offset ttl ms.  Returns the frame's offset.
+TOPIC_PUBLISH = """
+local offset = redis.call('INCR', KEYS[1])
+if offset == 1 then
+    -- A new topic, or one Redis forgot: offsets go on from the time of day in
+    -- microseconds, so they only grow and an old offset reads as history lost.
+    offset = tonumber(ARGV[5])
+    redis.call('SET', KEYS[1], string.format('%d', offset))
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[8])
+local number = string.format('%d', offset)
+local frame = '{"type":"message","topic":"' .. ARGV[1] .. '","offset":' .. number
+              .. ',"data":' .. ARGV[2] .. '}'
+local size = tonumber(ARGV[3])
+if size > 0 then
+    redis.call('RPUSH', KEYS[2], number .. ' ' .. ARGV[7] .. ' ' .. frame)
+    redis.call('LTRIM', KEYS[2], -size, -1)
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. number .. ' ' .. frame)
+return offset
+"""
+
+#: KEYS: offset key, history key   ARGV: now in µs, offset ttl ms.
+#: Returns {last offset, kept entries}. A topic without an offset gets one (now - 1,
+#: so its first frame is "now"): a client's offset from before then reads as lost.
+TOPIC_HISTORY = """
+local last = redis.call('GET', KEYS[1])
+if not last then
+    last = string.format('%d', tonumber(ARGV[1]) - 1)
+    redis.call('SET', KEYS[1], last, 'PX', ARGV[2])
+end
+return {last, redis.call('LRANGE', KEYS[2], 0, -1)}
+"""
+
 ALL = {
     "ENQUEUE": ENQUEUE,
     "PUBLISH": PUBLISH,
     "ROUTE": ROUTE,
     "DELETE_IF": DELETE_IF,
+    "TOPIC_PUBLISH": TOPIC_PUBLISH,
+    "TOPIC_HISTORY": TOPIC_HISTORY,
     "CLAIM": CLAIM,
     "SETTLE": SETTLE,
     "EXPEDITE": EXPEDITE,

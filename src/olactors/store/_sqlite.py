@@ -38,8 +38,10 @@ from ._commands import (
     Reserve,
     Settle,
     Settlement,
+    TopicHistory,
+    TopicPublish,
 )
-from ._errors import ItemNotFound, LeaseLost, StoreUnavailable
+from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreUnavailable
 from ._eventlog import (
     DEAD,
     DELIVERED,
@@ -131,6 +133,8 @@ class SqliteBackend:
             KvGet: self._kv_get,
             KvPut: self._kv_put,
             KvDelete: self._kv_delete,
+            TopicPublish: self._topics,
+            TopicHistory: self._topics,
             Reserve: self._reserve,
             Hold: self._hold,
         }
@@ -621,6 +625,10 @@ class SqliteBackend:
             (command.key, command.value, expires_at),
         )
         return True
+
+    def _topics(self, command: TopicPublish | TopicHistory, now: float) -> InvalidStoreCall:
+        # Returned, not raised: the rest of the batch goes on.
+        return InvalidStoreCall("topics are shared through redis; one process keeps its own")
 
     def _kv_delete(self, command: KvDelete, now: float) -> bool:
         if command.if_value is not None:

@@ -41,6 +41,9 @@ from ._commands import (
     Reserve,
     Settle,
     Settlement,
+    TopicHistory,
+    TopicLog,
+    TopicPublish,
 )
 from ._errors import LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
@@ -330,6 +333,17 @@ class Store:
         only while it holds that value (a lock released by its owner), in one step."""
         deleted: bool = await self._call(KvDelete(key, if_value))
         return deleted
+
+    # -- websocket topics (Redis) -------------------------------------------------
+
+    async def topic_publish(self, topic: str, data: bytes, *, size: int, ttl_s: float) -> int:
+        """Put the JSON ``data`` on ``topic`` for every replica; its offset back."""
+        offset: int = await self._call(TopicPublish(topic, data, size, ttl_s))
+        return offset
+
+    async def topic_history(self, topic: str) -> TopicLog:
+        log: TopicLog = await self._call(TopicHistory(topic))
+        return log
 
 
 #: Where ``store_spec`` sits in the daemon's tree (the root's first child).

@@ -29,6 +29,9 @@ OnWake = Callable[[Refs, str], None]
 class QueueWakes(Actor[Any]):
     """Subscribes to a Redis backend's wake channel and calls ``on_wake`` for each queue named.
 
+    ``channel`` picks another of the backend's channels: ``topics`` carries
+    the websocket frames every replica hands to its own subscribers.
+
     redis-py's pub/sub blocks, so it runs in a worker thread that checks every
     ``poll_s`` whether to stop; each message is handed to the event loop.
     When Redis goes away it reconnects with a back-off; wake-ups sent
@@ -43,9 +46,10 @@ class QueueWakes(Actor[Any]):
         password: str | None,
         on_wake: OnWake,
         poll_s: float = 0.5,
+        channel: str = "wake",
     ) -> None:
         self.url = url
-        self.channel = f"{prefix}:wake"
+        self.channel = f"{prefix}:{channel}"
         self._password = password
         self._on_wake = on_wake
         self.poll_s = poll_s
