@@ -164,6 +164,11 @@ class WebsocketHub(Actor[HubMessage]):
         return offset
 
     def _fan_out(self, topic: _Topic, offset: int, frame: bytes) -> None:
+        if self._store is None:
+            # One process: this actor gives the offsets, so none can come twice.
+            for listener in list(topic.listeners):
+                self._deliver(listener, frame)
+            return
         for listener in list(topic.listeners):
             if listener.sent.get(topic.name, offset - 1) < offset:
                 listener.sent[topic.name] = offset
