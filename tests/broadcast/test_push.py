@@ -198,7 +198,9 @@ async def test_an_expo_device_not_registered_ticket_removes_the_token(
         result = await settled(daemon, await broadcast(daemon, {"channel": "push", "user": "42"}))
         left = (await call(daemon, "GET", "/v1/users/42/devices")).json()["items"]
     assert result["failed"] == 1
-    assert "not a registered push notification recipient" in result["details"][0]["last_error"]
+    error = result["details"][0]["last_error"]
+    assert "DeviceNotRegistered" in error
+    assert "ExponentPushToken" not in error  # Expo's own message names the token
     assert left == []
 
 
@@ -275,3 +277,43 @@ async def test_a_push_target_is_refused_while_push_is_not_configured(tmp_path: P
 
 def _unb64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+async def test_a_404_without_unregistered_keeps_every_token(
+    tmp_path: Path, google: FakeProvider
+) -> None:
+    # A wrong project id or URL: no device is to blame.
+    async with pushing(tmp_path, google) as daemon:
+        google.route(SEND, Canned(404, json={"error": {"code": 404, "status": "NOT_FOUND"}}))
+        await register(daemon, "42", "fcm", "phone")
+        result = await settled(daemon, await broadcast(daemon, {"channel": "push", "user": "42"}))
+        left = (await call(daemon, "GET", "/v1/users/42/devices")).json()["items"]
+    assert result["failed"] == 1
+    assert len(google.seen(SEND)) == 3  # retried on the schedule, then failed
+    assert [d["token"] for d in left] == ["phone"]
+
+
+async def test_a_token_endpoint_refusal_is_retried_and_keeps_every_token(
+    tmp_path: Path, google: FakeProvider
+) -> None:
+    async with pushing(tmp_path, google) as daemon:
+        google.route("/token", Canned(400, json={"error": "invalid_grant"}))
+        await register(daemon, "42", "fcm", "phone")
+        result = await settled(daemon, await broadcast(daemon, {"channel": "push", "user": "42"}))
+        left = (await call(daemon, "GET", "/v1/users/42/devices")).json()["items"]
+    assert result["failed"] == 1
+    assert "token endpoint answered 400" in result["details"][0]["last_error"]
+    assert google.seen(SEND) == []
+    assert [d["token"] for d in left] == ["phone"]
+
+
+async def test_a_token_registered_by_another_user_is_theirs_alone(
+    tmp_path: Path, google: FakeProvider
+) -> None:
+    async with pushing(tmp_path, google) as daemon:
+        await register(daemon, "alice", "fcm", "shared-phone")
+        await register(daemon, "bob", "fcm", "shared-phone")
+        alice = (await call(daemon, "GET", "/v1/users/alice/devices")).json()["items"]
+        bob = (await call(daemon, "GET", "/v1/users/bob/devices")).json()["items"]
+    assert alice == []
+    assert [d["token"] for d in bob] == ["shared-phone"]

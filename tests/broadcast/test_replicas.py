@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trio_websocket import open_websocket_url
 
+from olactors.broadcast import WEBSOCKET_HUB, Remote
 from olactors.testing import RedisServer
 
 from .support import Daemon, broadcast, connected, frame, run_daemon, settled
@@ -64,3 +65,14 @@ async def test_a_client_back_on_another_replica_gets_what_it_missed_in_order(
             missed = [await frame(ws), await frame(ws)]
     assert [m["data"]["data"] for m in missed] == [{"n": 1}, {"n": 2}]
     assert [m["offset"] for m in missed] == [seen + 1, seen + 2]
+
+
+async def test_a_gap_in_the_offsets_heard_is_told_to_the_client(tmp_path: Path) -> None:
+    async with replicas(tmp_path) as (a, _), open_websocket_url(a.ws_url) as ws:
+        last = await subscribed(ws, a, "user:42")
+        # As if the frame at last + 1 was lost between Redis and this hub.
+        frame_bytes = b'{"type":"message","topic":"user:42","offset":%d,"data":{}}' % (last + 2)
+        a.system.actor_ref(WEBSOCKET_HUB).tell_nowait(Remote("user:42", last + 2, frame_bytes))
+        told = [await frame(ws), await frame(ws)]
+    assert told[0] == {"type": "history_lost", "topic": "user:42"}
+    assert told[1]["offset"] == last + 2

@@ -1,7 +1,7 @@
 """Broadcasting the app's domain events to websocket clients, webhooks, phones and inboxes."""
 
 from ._api import TokenAnswer, token_request
-from ._hub import Leave, Listener, Publish, Subscribe, Unsubscribe, WebsocketHub
+from ._hub import Leave, Listener, Publish, Remote, Subscribe, Unsubscribe, WebsocketHub
 from ._model import NAMESPACE as BROADCAST_NAMESPACE
 from ._paths import BROADCAST_PATH, WEBSOCKET_HUB, channel_courier
 from ._socket import SocketSettings, SubscriberSocket
@@ -24,6 +24,7 @@ __all__ = [
     "Leave",
     "Listener",
     "Publish",
+    "Remote",
     "SocketSettings",
     "Subscribe",
     "SubscriberClaims",

@@ -117,7 +117,8 @@ class Broadcasts:
     async def targets(self, request: BroadcastRequest) -> list[Target]:
         """The request's targets, fan-outs expanded; a 422 naming each one refused."""
         problems: list[ErrorDetail] = []
-        endpoints = await self._endpoints.all()
+        webhooks = any(isinstance(t, WebhookTarget) for t in request.targets)
+        endpoints = await self._endpoints.all() if webhooks else {}
         on = self._channels()
         targets: list[Target] = []
         for index, target in enumerate(request.targets):

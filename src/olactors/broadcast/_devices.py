@@ -46,8 +46,16 @@ class Devices:
         devices = await self._document(user).read()
         return sorted(devices.values(), key=lambda d: d.registered_at)
 
+    def _owner(self, device: str) -> str:
+        return f"push:owner:{device}"
+
     async def add(self, user: str, platform: Platform, token: str) -> Device:
+        """Register a token for ``user``; a token another user had (a phone that changed
+        hands, or accounts) is theirs no more, so it never gets their notifications."""
         device = Device(device_id(platform, token), platform, token, self._clock())
+        previous = await self._store.get(self._owner(device.id))
+        if previous is not None and previous.decode() != user:
+            await self._document(previous.decode()).change(lambda d: d.pop(device.id, None))
 
         def edit(devices: dict[str, Device]) -> Device:
             if device.id in devices:
@@ -57,12 +65,16 @@ class Devices:
             devices[device.id] = device
             return device
 
-        return await self._document(user).change(edit)
+        added = await self._document(user).change(edit)
+        await self._store.put(self._owner(device.id), user.encode())
+        return added
 
     async def remove(self, user: str, device: str) -> bool:
-        return (
-            await self._document(user).change(lambda devices: devices.pop(device, None)) is not None
-        )
+        removed = await self._document(user).change(lambda devices: devices.pop(device, None))
+        if removed is None:
+            return False
+        await self._store.delete(self._owner(device), if_value=user.encode())
+        return True
 
     async def gone(self, user: str, device: Device) -> None:
         """The provider says the app is no longer on this device: forget its token."""

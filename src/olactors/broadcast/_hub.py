@@ -27,13 +27,13 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import trio
 
 from ..runtime import Actor
-from ..store import Store
+from ..store import Store, StoreError
 
 log = logging.getLogger("olactors.broadcast")
 
@@ -106,7 +106,15 @@ class _Topic:
         self.listeners: set[Listener] = set()
 
 
+def _lost(topic: str) -> dict[str, str]:
+    return {"type": "history_lost", "topic": topic}
+
+
 class WebsocketHub(Actor[HubMessage]):
+    #: Redis unreachable (shared mode): the asker is told, the hub and its
+    #: subscriptions stay (a restart would drop every subscription here).
+    reply_errors: ClassVar[tuple[type[Exception], ...]] = (StoreError,)
+
     def __init__(
         self, *, history_size: int, history_ttl_s: float, shared_store: str | None = None
     ) -> None:
@@ -170,9 +178,16 @@ class WebsocketHub(Actor[HubMessage]):
                 self._deliver(listener, frame)
             return
         for listener in list(topic.listeners):
-            if listener.sent.get(topic.name, offset - 1) < offset:
-                listener.sent[topic.name] = offset
-                self._deliver(listener, frame)
+            sent = listener.sent.get(topic.name, offset - 1)
+            if sent >= offset:
+                continue  # had it from the history already
+            if sent < offset - 1:
+                # Offsets are consecutive: frames went missing on the way here
+                # (a pub/sub reconnect, a full mailbox). Say so: the client
+                # gets them from the history when it subscribes again.
+                self._deliver(listener, msgspec.json.encode(_lost(topic.name)))
+            listener.sent[topic.name] = offset
+            self._deliver(listener, frame)
 
     async def _subscribe_shared(self, message: Subscribe, store: Store) -> int:
         """As :meth:`_subscribe`, from the history kept in Redis."""
@@ -194,12 +209,12 @@ class WebsocketHub(Actor[HubMessage]):
         self._deliver(listener, msgspec.json.encode(subscribed))
         if message.offset is not None and message.offset > last:
             # An offset this topic never gave: from before a restart.
-            lost = {"type": "history_lost", "topic": message.topic}
+            lost = _lost(message.topic)
             self._deliver(listener, msgspec.json.encode(lost))
         elif message.offset is not None and message.offset < last:
             oldest = kept[0][0] if kept else last + 1
             if message.offset + 1 < oldest:
-                lost = {"type": "history_lost", "topic": message.topic}
+                lost = _lost(message.topic)
                 self._deliver(listener, msgspec.json.encode(lost))
             else:
                 for offset, _, frame in kept:

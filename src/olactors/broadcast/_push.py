@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import trio
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -60,7 +61,7 @@ class Later:
 Outcome = Sent | Gone | Refused | Later
 
 
-class ServiceAccount(msgspec.Struct, frozen=True):
+class _AccountFile(msgspec.Struct, frozen=True):
     project_id: str
     client_email: str
     private_key: str
@@ -68,18 +69,34 @@ class ServiceAccount(msgspec.Struct, frozen=True):
     private_key_id: str = ""
 
 
+@dataclass(frozen=True, repr=False)
+class ServiceAccount:
+    """What minting a token takes; the key parsed once. Its repr names no secret."""
+
+    project_id: str
+    client_email: str
+    key: rsa.RSAPrivateKey
+    token_uri: str
+    key_id: str = ""
+
+    def __repr__(self) -> str:
+        return f"<ServiceAccount {self.client_email}>"
+
+
 def load_service_account(path: Path) -> ServiceAccount:
     """The service account in ``path``; a :class:`ConfigError` naming the file (never
     its content) if it cannot be used."""
     try:
-        account = msgspec.json.decode(path.read_bytes(), type=ServiceAccount)
-        key = serialization.load_pem_private_key(account.private_key.encode(), password=None)
+        found = msgspec.json.decode(path.read_bytes(), type=_AccountFile)
+        key = serialization.load_pem_private_key(found.private_key.encode(), password=None)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
         reason = type(exc).__name__ if isinstance(exc, ValueError) else str(exc)
         raise ConfigError(f"FCM service account {path}: not usable ({reason})") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigError(f"FCM service account {path}: its private_key is not an RSA key")
-    return account
+    return ServiceAccount(
+        found.project_id, found.client_email, key, found.token_uri, found.private_key_id
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -89,8 +106,8 @@ def _b64(data: bytes) -> str:
 def signed_jwt(account: ServiceAccount, now: float) -> str:
     """The assertion Google's token endpoint takes (RFC 7523), valid for an hour."""
     header = {"alg": "RS256", "typ": "JWT"}
-    if account.private_key_id:
-        header["kid"] = account.private_key_id
+    if account.key_id:
+        header["kid"] = account.key_id
     issued = int(now)
     claims = {
         "iss": account.client_email,
@@ -100,15 +117,17 @@ def signed_jwt(account: ServiceAccount, now: float) -> str:
         "exp": issued + 3600,
     }
     signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    key = serialization.load_pem_private_key(account.private_key.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)  # load_service_account checked
-    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    signature = account.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64(signature)}"
+
+
+class TokenUnavailable(Exception):
+    """Google's token endpoint gave no access token: nothing is wrong with any device."""
 
 
 class FcmAuth:
     """The service account's access token, minted when missing or within a minute of
-    expiry (or after FCM refused it)."""
+    expiry (or after FCM refused it); one mint at a time, the others wait for it."""
 
     def __init__(self, account: ServiceAccount, http: httpx.AsyncClient, clock: Clock) -> None:
         self.account = account
@@ -116,29 +135,33 @@ class FcmAuth:
         self._clock = clock
         self._token: str | None = None
         self._until = 0.0
+        self._minting = trio.Lock()
         self.minted = 0
 
     async def token(self) -> str:
-        now = self._clock()
-        if self._token is None or now >= self._until - 60:
-            answer = await self._http.post(
-                self.account.token_uri,
-                data={
-                    "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                    "assertion": signed_jwt(self.account, now),
-                },
-            )
-            if answer.status_code != 200:
-                raise ProviderError(
-                    "fcm",
-                    f"token endpoint answered {answer.status_code}",
-                    status=answer.status_code,
-                )
+        async with self._minting:
+            now = self._clock()
+            if self._token is None or now >= self._until - 60:
+                self._token, self._until = await self._mint(now)
+                self.minted += 1
+            return self._token
+
+    async def _mint(self, now: float) -> tuple[str, float]:
+        form = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": signed_jwt(self.account, now),
+        }
+        try:
+            answer = await self._http.post(self.account.token_uri, data=form)
+        except httpx.HTTPError as exc:
+            raise TokenUnavailable(f"fcm token endpoint: {type(exc).__name__}") from None
+        if answer.status_code != 200:
+            raise TokenUnavailable(f"fcm token endpoint answered {answer.status_code}")
+        try:
             body = answer.json()
-            self._token = str(body["access_token"])
-            self._until = now + float(body.get("expires_in", 3600))
-            self.minted += 1
-        return self._token
+            return str(body["access_token"]), now + float(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise TokenUnavailable("fcm token endpoint answered without a token") from None
 
     def forget(self) -> None:
         self._token = None
@@ -180,6 +203,8 @@ class FcmSender:
                 json=message,
                 headers={"Authorization": f"Bearer {bearer}"},
             )
+        except TokenUnavailable as exc:
+            return Later(str(exc))
         except AuthFailure as exc:
             self._auth.forget()  # a token revoked early: the next try mints one
             return _later(exc)
@@ -187,19 +212,26 @@ class FcmSender:
             return self._classify(exc)
         except ResilienceError as exc:
             return _later(exc)
-        except httpx.HTTPError as exc:  # the token endpoint, unreachable
-            return Later(f"fcm token endpoint: {exc}")
         return Sent()
 
     @staticmethod
     def _classify(exc: ProviderError) -> Outcome:
         body = exc.json()
-        error = body.get("error", {}) if isinstance(body, dict) else {}
-        codes = {d.get("errorCode") for d in error.get("details", []) if isinstance(d, dict)}
-        if exc.status == 404 or "UNREGISTERED" in codes:
-            return Gone(f"fcm: {error.get('message', 'UNREGISTERED')}")
+        error = body.get("error") if isinstance(body, dict) else None
+        details = error.get("details") if isinstance(error, dict) else None
+        codes = {
+            str(d.get("errorCode"))
+            for d in (details if isinstance(details, list) else [])
+            if isinstance(d, dict) and d.get("errorCode")
+        }
+        # Only FCM's own word removes a token: a 404 without it is a wrong
+        # project or URL, which no device is to blame for.
+        if "UNREGISTERED" in codes:
+            return Gone("fcm: UNREGISTERED")
+        if exc.status == 404:
+            return Later("fcm answered 404 without UNREGISTERED (a wrong project id or URL?)")
         if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-            return Refused(f"fcm answered {exc.status}: {error.get('message', '')}")
+            return Refused(f"fcm refused it: {', '.join(sorted(codes)) or exc.status}")
         return _later(exc)
 
 
@@ -231,7 +263,10 @@ class ExpoSender:
             if status is not None and 400 <= status < 500 and status != 429:
                 return [Refused(f"expo answered {status}")] * len(tokens)
             return [_later(exc)] * len(tokens)
-        tickets = answer.json().get("data", [])
+        try:
+            tickets = answer.json().get("data", [])
+        except (ValueError, AttributeError):
+            tickets = None
         if not isinstance(tickets, list) or len(tickets) != len(tokens):
             return [Later("expo answered without a ticket per message")] * len(tokens)
         return [self._ticket(ticket) for ticket in tickets]
@@ -242,12 +277,14 @@ class ExpoSender:
             return Later("expo: a ticket that is not an object")
         if ticket.get("status") == "ok":
             return Sent(str(ticket.get("id")) if ticket.get("id") else None)
-        details = ticket.get("details") or {}
-        if details.get("error") == "DeviceNotRegistered":
-            return Gone(f"expo: {ticket.get('message', 'DeviceNotRegistered')}")
-        if details.get("error") in ("MessageRateExceeded",):
-            return Later(f"expo: {ticket.get('message', '')}")
-        return Refused(f"expo: {ticket.get('message', details.get('error', 'error'))}")
+        # Expo's message names the token: only its error code is kept.
+        details = ticket.get("details")
+        error = str(details.get("error", "")) if isinstance(details, dict) else ""
+        if error == "DeviceNotRegistered":
+            return Gone("expo: DeviceNotRegistered")
+        if error == "MessageRateExceeded":
+            return Later("expo: MessageRateExceeded")
+        return Refused(f"expo: {error or 'error'}")
 
     async def receipts(self, ids: Sequence[str]) -> dict[str, Any]:
         """Receipts by ticket id; those Expo does not have yet are missing from the answer."""
@@ -258,5 +295,8 @@ class ExpoSender:
             json={"ids": list(ids)},
             headers=self._headers,
         )
-        receipts = answer.json().get("data", {})
+        try:
+            receipts = answer.json().get("data", {})
+        except (ValueError, AttributeError):
+            return {}
         return receipts if isinstance(receipts, dict) else {}

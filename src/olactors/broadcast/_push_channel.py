@@ -17,24 +17,30 @@ token, as FCM's UNREGISTERED does at once.
 from __future__ import annotations
 
 import json
+import logging
 
 import msgspec
 import trio
 
 from ..delivery import AttemptFailed, AttemptRejected, Delivered, queue_name
 from ..runtime import Clock
-from ..store import NewItem, QueueItem, Store
+from ..store import NewItem, QueueItem, Store, StoreError
 from ._channels import for_push, unpack
 from ._devices import Device, Devices
+from ._document import Busy
 from ._model import NAMESPACE, PushTarget
 from ._paths import PUSH_RECEIPTS
 from ._push import EXPO_BATCH, ExpoSender, FcmSender, Gone, Later, Outcome, Refused, Sent
+
+log = logging.getLogger("olactors.broadcast")
 
 #: How long the store remembers which devices an item reached: longer than
 #: any retry schedule.
 _DONE_TTL_S = 7 * 24 * 3600.0
 #: FCM requests in flight at once for one item.
 _FCM_AT_ONCE = 16
+#: The longest recording an attempt's outcomes may take after it was cut off.
+_RECORD_S = 5.0
 
 
 class ReceiptCheck(msgspec.Struct, frozen=True):
@@ -72,27 +78,15 @@ class PushChannel:
         raw = await self._store.get(done_key)
         done: dict[str, str] = json.loads(raw) if raw else {}
         todo = [d for d in devices if d.id not in done]
-        outcomes = await self._send(todo, for_push(event))
-        later: list[Later] = []
-        tickets: dict[str, list[str]] = {}
-        for device, outcome in outcomes.items():
-            if isinstance(outcome, Later):
-                later.append(outcome)
-                continue
-            if isinstance(outcome, Gone):
-                await self._devices.gone(target.user, device)
-            if isinstance(outcome, Sent) and outcome.ticket:
-                tickets[outcome.ticket] = [target.user, device.id]
-            done[device.id] = type(outcome).__name__.lower()
-        await self._store.put(done_key, json.dumps(done).encode(), ttl_s=_DONE_TTL_S)
-        if tickets:
-            check = ReceiptCheck(tickets)
-            await self._store.enqueue(
-                queue_name(NAMESPACE, PUSH_RECEIPTS),
-                NewItem(
-                    msgspec.json.encode(check), not_before=self._clock() + self.receipt_delay_s
-                ),
-            )
+        outcomes: dict[Device, Outcome] = {}
+        try:
+            await self._send(todo, for_push(event), outcomes)
+        finally:
+            # Whatever went out is recorded, even when the attempt is cut off
+            # (its time limit, a shutdown): a retry never sends it again.
+            with trio.CancelScope(shield=True), trio.move_on_after(_RECORD_S):
+                await self._record(target.user, done_key, done, outcomes)
+        later = [o for o in outcomes.values() if isinstance(o, Later)]
         summary = {state: list(done.values()).count(state) for state in ("sent", "gone", "refused")}
         if later:
             waits = [x.retry_after_s for x in later if x.retry_after_s is not None]
@@ -105,8 +99,35 @@ class PushChannel:
             raise AttemptRejected(f"no device took it: {reasons[0] if reasons else 'none left'}")
         return Delivered(response=json.dumps(summary).encode())
 
-    async def _send(self, devices: list[Device], note: dict[str, object]) -> dict[Device, Outcome]:
-        outcomes: dict[Device, Outcome] = {}
+    async def _record(
+        self, user: str, done_key: str, done: dict[str, str], outcomes: dict[Device, Outcome]
+    ) -> None:
+        """Which devices are done for this item; dead tokens removed; Expo's tickets
+        queued for their receipts."""
+        tickets: dict[str, list[str]] = {}
+        for device, outcome in outcomes.items():
+            if isinstance(outcome, Later):
+                continue
+            if isinstance(outcome, Gone):
+                try:
+                    await self._devices.gone(user, device)
+                except (Busy, StoreError):
+                    log.warning("push: a dead token of user %s stays for now", user)
+            if isinstance(outcome, Sent) and outcome.ticket:
+                tickets[outcome.ticket] = [user, device.id]
+            done[device.id] = type(outcome).__name__.lower()
+        await self._store.put(done_key, json.dumps(done).encode(), ttl_s=_DONE_TTL_S)
+        if tickets:
+            check = msgspec.json.encode(ReceiptCheck(tickets))
+            due = self._clock() + self.receipt_delay_s
+            await self._store.enqueue(
+                queue_name(NAMESPACE, PUSH_RECEIPTS), NewItem(check, not_before=due)
+            )
+
+    async def _send(
+        self, devices: list[Device], note: dict[str, object], outcomes: dict[Device, Outcome]
+    ) -> None:
+        """Each device's outcome into ``outcomes`` as it comes."""
         fcm = [d for d in devices if d.platform == "fcm"]
         expo = [d for d in devices if d.platform == "expo"]
         for device in fcm if self._fcm is None else []:
@@ -130,7 +151,6 @@ class PushChannel:
             if self._expo is not None:
                 for at in range(0, len(expo), EXPO_BATCH):
                     nursery.start_soon(batch, expo[at : at + EXPO_BATCH], self._expo)
-        return outcomes
 
     async def aclose(self) -> None:
         for sender in (self._fcm, self._expo):
@@ -160,7 +180,7 @@ class ExpoReceipts:
             if (receipt.get("details") or {}).get("error") == "DeviceNotRegistered":
                 devices = {d.id: d for d in await self._devices.of(user)}
                 if device_id in devices:
-                    await self._devices.gone(user, devices[device_id])
+                    await self._devices.gone(user, devices[device_id])  # Busy: retried
                     gone += 1
         missing = [t for t in check.tickets if t not in receipts]
         if missing:

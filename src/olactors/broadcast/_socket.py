@@ -32,6 +32,7 @@ import msgspec
 import trio
 
 from ..runtime import ActorRef, Clock
+from ..store import StoreError
 from ._hub import Leave, Listener, Subscribe, Unsubscribe
 from ._tokens import InvalidToken, SubscriberClaims, SubscriberTokens
 
@@ -188,7 +189,11 @@ class _Connection:
                 if frame.topic not in claims.topics:
                     self._say(listener, {"type": "error", "message": f"not allowed: {frame.topic}"})
                     continue
-                await self.socket.hub.ask(Subscribe(listener, frame.topic, frame.offset))
+                try:
+                    await self.socket.hub.ask(Subscribe(listener, frame.topic, frame.offset))
+                except StoreError:
+                    message = f"cannot subscribe to {frame.topic} now; try again"
+                    self._say(listener, {"type": "error", "message": message})
             elif frame.type == "unsubscribe":
                 await self.socket.hub.ask(Unsubscribe(listener, frame.topic))
             else:

@@ -65,34 +65,37 @@ def push_spec(
         else None
     )
 
-    def senders(context: ActorContext) -> tuple[FcmSender | None, ExpoSender | None]:
-        fcm = expo = None
-        if account is not None:
-            auth = FcmAuth(account, httpx.AsyncClient(timeout=10.0), context.clock)
-            fcm = FcmSender(provider_client(config, "fcm", context, env), auth)
-        if settings.expo:
-            expo = ExpoSender(provider_client(config, "expo", context, env), expo_token)
-        return fcm, expo
+    def fcm_sender(context: ActorContext) -> FcmSender | None:
+        if account is None:
+            return None
+        auth = FcmAuth(account, httpx.AsyncClient(timeout=10.0), context.clock)
+        return FcmSender(provider_client(config, "fcm", context, env), auth)
+
+    def expo_sender(context: ActorContext) -> ExpoSender | None:
+        if not settings.expo:
+            return None
+        return ExpoSender(provider_client(config, "expo", context, env), expo_token)
 
     def devices(context: ActorContext) -> Devices:
         return Devices(Store.at(context, STORE_PATH), context.clock)
 
     def push(context: ActorContext) -> PushChannel:
-        fcm, expo = senders(context)
         store = Store.at(context, STORE_PATH)
         return PushChannel(
             devices(context),
             store,
             context.clock,
-            fcm=fcm,
-            expo=expo,
+            fcm=fcm_sender(context),
+            expo=expo_sender(context),
             receipt_delay_s=settings.expo_receipt_delay_s,
         )
 
     def receipts(context: ActorContext) -> ExpoReceipts:
-        return ExpoReceipts(devices(context), senders(context)[1])
+        return ExpoReceipts(devices(context), expo_sender(context))
 
-    children = [_courier(DestinationSpec(NAMESPACE, PUSH, push, policy=policy), "courier", drain_s)]
+    # An attempt may mint a token and reach a hundred devices: room for it.
+    sending = DestinationSpec(NAMESPACE, PUSH, push, policy=policy, timeout_s=60.0, lease_s=120.0)
+    children = [_courier(sending, "courier", drain_s)]
     if settings.expo:
         receipts_spec = DestinationSpec(NAMESPACE, PUSH_RECEIPTS, receipts, policy=policy)
         children.append(_courier(receipts_spec, "receipts", drain_s))
