@@ -23,6 +23,7 @@ the daemon shuts down.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 POLICY = 1008  #: the close code for a client we will not (or no longer) serve
 GOING_AWAY = 1001
+#: The longest the last frame may take to go out once a connection ends (a
+#: client that stopped reading); past it the connection is dropped.
+FRAME_S = 5.0
 
 
 class _Frame(msgspec.Struct):
@@ -121,27 +125,32 @@ class _Connection:
         listener = Listener(claims.user, outbox)
         connected = {"type": "connected", "user": claims.user, "expires_at": claims.expires_at}
         await self._text(msgspec.json.encode(connected))
+        # The writer is shielded: a frame is never cut off half way (the
+        # client would read garbage instead of the close frame after it). It
+        # stops between frames once its inbox is closed, or at a deadline set
+        # when the connection ends, for a client that stopped reading.
+        writer = trio.CancelScope(shield=True)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._read, listener, claims, nursery.cancel_scope)
-                nursery.start_soon(self._write, inbox, nursery.cancel_scope)
+
+                def stop() -> None:
+                    writer.deadline = min(writer.deadline, trio.current_time() + FRAME_S)
+                    inbox.close()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(self._read, listener, claims, stop)
+                nursery.start_soon(self._write, inbox, writer)
                 nursery.start_soon(
-                    self._until,
-                    listener.too_slow.wait,
-                    POLICY,
-                    "too slow: send buffer full",
-                    nursery.cancel_scope,
+                    self._until, listener.too_slow.wait, POLICY, "too slow: send buffer full", stop
                 )
                 nursery.start_soon(
                     self._until,
                     self.socket.closing.wait,
                     GOING_AWAY,
                     "the server is stopping",
-                    nursery.cancel_scope,
+                    stop,
                 )
-                nursery.start_soon(
-                    self._until, self._expiry(claims), POLICY, "token expired", nursery.cancel_scope
-                )
+                nursery.start_soon(self._until, self._expiry(claims), POLICY, "token expired", stop)
         finally:
             # Shielded, and bounded: a client that stopped reading would
             # otherwise hold this task (and its buffer) on the close frame.
@@ -182,7 +191,7 @@ class _Connection:
                 return None
 
     async def _read(
-        self, listener: Listener, claims: SubscriberClaims, scope: trio.CancelScope
+        self, listener: Listener, claims: SubscriberClaims, stop: Callable[[], None]
     ) -> None:
         while (frame := await self._next_frame()) is not None:
             if frame.type == "subscribe":
@@ -198,7 +207,7 @@ class _Connection:
                 await self.socket.hub.ask(Unsubscribe(listener, frame.topic))
             else:
                 self._say(listener, {"type": "error", "message": f"unknown frame {frame.type!r}"})
-        scope.cancel()
+        stop()
 
     def _say(self, listener: Listener, frame: dict[str, Any]) -> None:
         try:
@@ -207,30 +216,31 @@ class _Connection:
             listener.too_slow.set()
 
     async def _write(
-        self, inbox: trio.MemoryReceiveChannel[bytes], scope: trio.CancelScope
+        self, inbox: trio.MemoryReceiveChannel[bytes], shielded: trio.CancelScope
     ) -> None:
         ping = msgspec.json.encode({"type": "ping"})
-        while True:
-            try:
-                # A busy connection takes what waits without a timer per frame.
-                frame = inbox.receive_nowait()
-            except trio.WouldBlock:
-                frame = ping
-                with trio.move_on_after(self.socket.settings.heartbeat_s):
-                    frame = await inbox.receive()
-            await self._text(frame)
+        with shielded, contextlib.suppress(trio.ClosedResourceError):
+            while True:
+                try:
+                    # A busy connection takes what waits without a timer per frame.
+                    frame = inbox.receive_nowait()
+                except trio.WouldBlock:
+                    frame = ping
+                    with trio.move_on_after(self.socket.settings.heartbeat_s):
+                        frame = await inbox.receive()
+                await self._text(frame)
 
     async def _until(
         self,
         event: Callable[[], Awaitable[object]],
         code: int,
         reason: str,
-        scope: trio.CancelScope,
+        stop: Callable[[], None],
     ) -> None:
         await event()
         if self.close_with is None:
             self.close_with = (code, reason)
-        scope.cancel()
+        stop()
 
     def _expiry(self, claims: SubscriberClaims) -> Callable[[], Awaitable[None]]:
         async def wait() -> None:

@@ -6,7 +6,9 @@ wants neither: past ``max_connections`` a new connection is answered 503 and
 closed (so the admin listener, the store and outgoing calls keep their file
 descriptors), and HTTP/2 without TLS (prior knowledge or an ``Upgrade: h2c``)
 is refused unless configured. Each connection is still served by hypercorn's
-own ``TCPServer``, with its header and keep-alive timeouts.
+own ``TCPServer``, with its header and keep-alive timeouts, except a
+websocket upgrade as a connection's first request: trio-websocket serves it
+(``_websocket.py``), behind the same ASGI app.
 
 This leans on hypercorn's worker pieces (``TCPServer``, ``Lifespan``,
 ``WorkerContext``), which is why ``pyproject.toml`` pins hypercorn's minor
@@ -31,6 +33,7 @@ from hypercorn.typing import ConnectionState
 from hypercorn.utils import repr_socket_addr, wrap_app
 
 from .. import metrics
+from ._websocket import Replay, asks_for_websocket, read_head, serve_websocket
 
 log = logging.getLogger("olactors.http")
 
@@ -102,8 +105,15 @@ async def serve(
         gate = _Gate(name, limits)
 
         async def connection(stream: trio.SocketStream) -> None:
-            guarded = stream if limits.http2_cleartext else _Http1Only(stream)
             try:
+                head = await read_head(stream, config.keep_alive_timeout)
+                if head is None:
+                    return  # its head did not come in time: closed, as hypercorn would
+                replay = Replay(stream, head)
+                if asks_for_websocket(head):
+                    await serve_websocket(app, replay, config.keep_alive_timeout)
+                    return
+                guarded = replay if limits.http2_cleartext else _Http1Only(replay)
                 await TCPServer(wrapped, config, context, ConnectionState(state.copy()), guarded)  # type: ignore[arg-type]
             finally:
                 # Cancelled at the graceful deadline, hypercorn's own close can
@@ -205,7 +215,7 @@ class _Http1Only(trio.abc.HalfCloseableStream):
     passes). Either way the connection is closed.
     """
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: Replay) -> None:
         self._stream = stream
         #: The connection's first bytes, while they could still be the preface
         #: (a client may send it a byte at a time); None once they cannot.
