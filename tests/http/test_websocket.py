@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import trio
-from trio_websocket import open_websocket_url
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from olactors.http import EdgeLimits, PrefixDispatcher, hypercorn_config, serve
 
@@ -50,9 +50,18 @@ async def test_a_websocket_is_served_behind_the_same_asgi_app(url: str) -> None:
             assert await ws.get_message() == "/ws hello"
 
 
-async def test_a_failing_websocket_handler_leaves_the_listener_serving(url: str) -> None:
+async def test_a_failing_websocket_handler_closes_with_1011_and_the_listener_serves_on(
+    url: str,
+) -> None:
     async with open_websocket_url(f"{url}/ws") as broken:
         await broken.send_message("boom")
+        with trio.fail_after(10), pytest.raises(ConnectionClosed) as closed:
+            await broken.get_message()
+        # trio-websocket 0.12 leaves its TCP stream open when the server closes
+        # first: close it.
+        await broken._stream.aclose()
+    assert closed.value.reason is not None
+    assert closed.value.reason.code == 1011
     async with open_websocket_url(f"{url}/ws") as ws:
         await ws.send_message("still here")
         with trio.fail_after(10):
@@ -83,3 +92,28 @@ async def _read_until(stream: trio.SocketStream, marker: bytes) -> bytes:
         while marker not in received:
             received += await stream.receive_some(65536)
     return received
+
+
+async def test_an_upgrade_wsproto_cannot_decode_never_takes_the_listener_down(url: str) -> None:
+    host, port = url.removeprefix("ws://").split(":")
+    async with await trio.open_tcp_stream(host, int(port)) as stream:
+        key = base64.b64encode(secrets.token_bytes(16))
+        await stream.send_all(
+            b"GET /ws HTTP/1.1\r\nhost: \xff\r\nupgrade: websocket\r\nconnection: upgrade\r\n"
+            b"sec-websocket-version: 13\r\nsec-websocket-key: " + key + b"\r\n\r\n"
+        )
+        with trio.move_on_after(10):  # a hang guard: the server answers or hangs up
+            while await stream.receive_some(65536):
+                pass
+    async with open_websocket_url(f"{url}/ws") as ws:
+        await ws.send_message("after")
+        with trio.fail_after(10):
+            assert await ws.get_message() == "/ws after"
+
+
+async def test_a_get_with_upgrade_but_no_connection_upgrade_is_plain_http(url: str) -> None:
+    host, port = url.removeprefix("ws://").split(":")
+    async with await trio.open_tcp_stream(host, int(port)) as stream:
+        await stream.send_all(b"GET /ws HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\n\r\n")
+        answer = await _read_until(stream, b"plain")
+    assert answer.startswith(b"HTTP/1.1 200")

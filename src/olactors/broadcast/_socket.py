@@ -193,21 +193,28 @@ class _Connection:
     async def _read(
         self, listener: Listener, claims: SubscriberClaims, stop: Callable[[], None]
     ) -> None:
-        while (frame := await self._next_frame()) is not None:
-            if frame.type == "subscribe":
-                if frame.topic not in claims.topics:
-                    self._say(listener, {"type": "error", "message": f"not allowed: {frame.topic}"})
-                    continue
-                try:
-                    await self.socket.hub.ask(Subscribe(listener, frame.topic, frame.offset))
-                except StoreError:
-                    message = f"cannot subscribe to {frame.topic} now; try again"
-                    self._say(listener, {"type": "error", "message": message})
-            elif frame.type == "unsubscribe":
-                await self.socket.hub.ask(Unsubscribe(listener, frame.topic))
-            else:
-                self._say(listener, {"type": "error", "message": f"unknown frame {frame.type!r}"})
-        stop()
+        try:
+            while (frame := await self._next_frame()) is not None:
+                if frame.type == "subscribe":
+                    if frame.topic not in claims.topics:
+                        self._say(
+                            listener, {"type": "error", "message": f"not allowed: {frame.topic}"}
+                        )
+                        continue
+                    try:
+                        await self.socket.hub.ask(Subscribe(listener, frame.topic, frame.offset))
+                    except StoreError:
+                        message = f"cannot subscribe to {frame.topic} now; try again"
+                        self._say(listener, {"type": "error", "message": message})
+                elif frame.type == "unsubscribe":
+                    await self.socket.hub.ask(Unsubscribe(listener, frame.topic))
+                else:
+                    self._say(
+                        listener, {"type": "error", "message": f"unknown frame {frame.type!r}"}
+                    )
+        finally:
+            # Every way out (a hub that did not answer, too) ends the writer.
+            stop()
 
     def _say(self, listener: Listener, frame: dict[str, Any]) -> None:
         try:
@@ -237,10 +244,12 @@ class _Connection:
         reason: str,
         stop: Callable[[], None],
     ) -> None:
-        await event()
-        if self.close_with is None:
-            self.close_with = (code, reason)
-        stop()
+        try:
+            await event()
+            if self.close_with is None:
+                self.close_with = (code, reason)
+        finally:
+            stop()
 
     def _expiry(self, claims: SubscriberClaims) -> Callable[[], Awaitable[None]]:
         async def wait() -> None:

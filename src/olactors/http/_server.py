@@ -104,14 +104,24 @@ async def serve(
             binds.append(f"http://{repr_socket_addr(sock.family, sock.getsockname())}")
         gate = _Gate(name, limits)
 
+        #: Connections still waiting for their first request's head: closed at
+        #: once when shutdown begins, as hypercorn closes idle connections.
+        waiting: set[trio.CancelScope] = set()
+
         async def connection(stream: trio.SocketStream) -> None:
             try:
-                head = await read_head(stream, config.keep_alive_timeout)
+                head = None
+                with trio.CancelScope() as scope:
+                    waiting.add(scope)
+                    try:
+                        head = await read_head(stream, config.keep_alive_timeout)
+                    finally:
+                        waiting.discard(scope)
                 if head is None:
-                    return  # its head did not come in time: closed, as hypercorn would
+                    return  # no head in time, or shutting down: closed, as hypercorn would
                 replay = Replay(stream, head)
                 if asks_for_websocket(head):
-                    await serve_websocket(app, replay, config.keep_alive_timeout)
+                    await serve_websocket(app, replay, head, config.keep_alive_timeout)
                     return
                 guarded = replay if limits.http2_cleartext else _Http1Only(replay)
                 await TCPServer(wrapped, config, context, ConnectionState(state.copy()), guarded)  # type: ignore[arg-type]
@@ -133,6 +143,8 @@ async def serve(
                 for listener in listeners:
                     await trio.aclose_forcefully(listener)
             await context.terminated.set()
+            for scope in list(waiting):
+                scope.cancel()
             connections.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
         await lifespan.wait_for_shutdown()
         lifespan_nursery.cancel_scope.cancel()

@@ -4,7 +4,7 @@ Hypercorn speaks websocket too, but each frame goes through its ASGI event
 machinery (an event object, a protocol hop, a send lock) before the socket:
 fanned out to thousands of clients, that is half the throughput of a bare
 trio-websocket loop (``scripts/bench_broadcast.py``). So a connection whose
-first request asks to upgrade to websocket is handed to trio-websocket
+first request is a well-formed websocket upgrade is handed to trio-websocket
 (wsproto underneath) instead, and its ASGI app is driven through
 :class:`_AsgiOverWebsocket`: the same ``(scope, receive, send)`` contract, the
 same prefix dispatcher and apps. Every other connection, and an upgrade on a
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,8 +32,14 @@ log = logging.getLogger("olactors.http")
 #: The most a request head may take before it is looked at (hypercorn's
 #: own limit applies to what it serves).
 MAX_HEAD_BYTES = 16 * 1024
+#: Where a request head ends, as h11 reads it (a bare LF is allowed).
+_HEAD_END = re.compile(rb"\n\r?\n")
 #: Client frames waiting to be read by the app.
 _INBOX = 16
+#: The longest an app's close frame (or the one after the app) may take.
+_CLOSE_S = 5.0
+#: Close codes when the app failed: after its accept, and before it (an HTTP status).
+_APP_FAILED, _APP_FAILED_STATUS = 1011, 500
 
 
 class Replay(trio.abc.HalfCloseableStream):
@@ -70,7 +77,7 @@ async def read_head(stream: trio.SocketStream, timeout_s: float) -> bytes | None
     header deadline hypercorn would have held it to)."""
     head = b""
     with trio.move_on_after(timeout_s):
-        while b"\r\n\r\n" not in head and len(head) < MAX_HEAD_BYTES:
+        while not _HEAD_END.search(head) and len(head) < MAX_HEAD_BYTES:
             try:
                 chunk = await stream.receive_some(MAX_HEAD_BYTES)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -82,53 +89,94 @@ async def read_head(stream: trio.SocketStream, timeout_s: float) -> bytes | None
     return None
 
 
+def _fields(head: bytes) -> list[tuple[bytes, bytes]] | None:
+    """The head's header fields, names lowercased; None unless it is a complete GET head
+    in the plain form (no folded lines, each line a name and a value)."""
+    found = _HEAD_END.search(head)
+    if found is None or not head.startswith(b"GET "):
+        return None
+    lines = head[: found.start()].replace(b"\r\n", b"\n").split(b"\n")
+    fields = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or line[:1] in (b" ", b"\t"):
+            return None  # obs-fold, or no field at all: hypercorn decides
+        fields.append((name.lower(), value.strip()))
+    return fields
+
+
 def asks_for_websocket(head: bytes) -> bool:
-    """True for a complete HTTP/1.1 GET head with ``Upgrade: websocket``."""
-    end = head.find(b"\r\n\r\n")
-    if end < 0 or not head.startswith(b"GET "):
+    """True for a GET head that asks for a websocket as RFC 6455 has it: ``Upgrade:
+    websocket``, an ``upgrade`` token in ``Connection``, a key, version 13. Anything
+    less goes to hypercorn, which answers it as it always has."""
+    fields = _fields(head)
+    if fields is None:
         return False
-    for line in head[:end].split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"upgrade" and value.strip().lower() == b"websocket":
-            return True
-    return False
+    values: dict[bytes, list[bytes]] = {}
+    for name, value in fields:
+        values.setdefault(name, []).append(value.lower())
+    connection = {t.strip() for v in values.get(b"connection", []) for t in v.split(b",")}
+    return (
+        values.get(b"upgrade") == [b"websocket"]
+        and b"upgrade" in connection
+        and len(values.get(b"sec-websocket-key", [])) == 1
+        and values.get(b"sec-websocket-version") == [b"13"]
+    )
 
 
-async def serve_websocket(app: Any, stream: Replay, timeout_s: float) -> None:
-    """Do the handshake with trio-websocket and run ``app`` for the connection."""
-    async with trio.open_nursery() as nursery:
-        request: WebSocketRequest | None = None
-        with trio.move_on_after(timeout_s):
-            request = await wrap_server_stream(nursery, stream, message_queue_size=_INBOX)
-        if request is not None:
-            adapter = _AsgiOverWebsocket(request, stream)
-            try:
-                await app(adapter.scope(stream), adapter.receive, adapter.send)
-            except Exception:
-                # As hypercorn does: one connection's failure is logged, the
-                # listener serves on.
-                log.exception("websocket %s: the app failed", request.path)
-            finally:
-                await adapter.finish()
-        nursery.cancel_scope.cancel()  # trio-websocket's reader task
+async def serve_websocket(app: Any, stream: Replay, head: bytes, timeout_s: float) -> None:
+    """Do the handshake with trio-websocket and run ``app`` for the connection.
+
+    Whatever fails here (a handshake wsproto refuses, a reset, the app) ends
+    this connection alone, logged: it never reaches the listener.
+    """
+    try:
+        async with trio.open_nursery() as nursery:
+            request: WebSocketRequest | None = None
+            with trio.move_on_after(timeout_s):
+                request = await wrap_server_stream(nursery, stream, message_queue_size=_INBOX)
+            if request is not None:
+                adapter = _AsgiOverWebsocket(request, stream, _fields(head) or [])
+                failed = False
+                try:
+                    await app(adapter.scope(), adapter.receive, adapter.send)
+                except Exception:
+                    # As hypercorn does: logged, and the client told (1011 or 500).
+                    failed = True
+                    log.exception("websocket %s: the app failed", request.path)
+                finally:
+                    await adapter.finish(failed=failed)
+            nursery.cancel_scope.cancel()  # trio-websocket's reader task
+    except Exception:
+        log.warning("websocket connection ended by an error", exc_info=True)
 
 
 class _AsgiOverWebsocket:
     """The ASGI websocket contract over one trio-websocket connection."""
 
-    def __init__(self, request: WebSocketRequest, stream: Replay) -> None:
+    def __init__(
+        self, request: WebSocketRequest, stream: Replay, fields: list[tuple[bytes, bytes]]
+    ) -> None:
         self._request = request
         self._stream = stream
+        self._fields = fields
         self._ws: WebSocketConnection | None = None
         self._connected = False
         self._closed = False
         self._midframe = False
 
-    def scope(self, stream: Replay) -> dict[str, Any]:
+    def scope(self) -> dict[str, Any]:
         target = self._request.path
         path, _, query = target.partition("?")
-        local = stream.socket.getsockname()
-        remote = stream.socket.getpeername()
+        local = self._stream.socket.getsockname()
+        remote = self._stream.socket.getpeername()
+        offered = [
+            p.strip().decode("latin-1")
+            for name, value in self._fields
+            if name == b"sec-websocket-protocol"
+            for p in value.split(b",")
+            if p.strip()
+        ]
         return {
             "type": "websocket",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -138,10 +186,10 @@ class _AsgiOverWebsocket:
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(name.lower(), value) for name, value in self._request.headers],
+            "headers": list(self._fields),
             "client": (remote[0], remote[1]),
             "server": (local[0], local[1]),
-            "subprotocols": [],
+            "subprotocols": offered,
             "extensions": {},
         }
 
@@ -149,10 +197,11 @@ class _AsgiOverWebsocket:
         if not self._connected:
             self._connected = True
             return {"type": "websocket.connect"}
-        if self._ws is None or self._closed:
-            await trio.sleep_forever()  # as hypercorn: nothing more comes
+        if self._ws is None:
+            await trio.sleep_forever()  # not accepted: nothing can come
         assert self._ws is not None
         try:
+            # Also once closed: it raises at once, with the close code.
             message = await self._ws.get_message()
         except ConnectionClosed as exc:
             self._closed = True
@@ -164,22 +213,17 @@ class _AsgiOverWebsocket:
     async def send(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         if kind == "websocket.accept":
-            self._ws = await self._request.accept()
+            self._ws = await self._request.accept(
+                subprotocol=message.get("subprotocol"),
+                extra_headers=list(message.get("headers") or []),
+            )
         elif kind == "websocket.send":
             if self._ws is None or self._closed:
                 return  # gone: the app hears it as a disconnect from receive()
             payload = message.get("text")
             await self._frame(self._ws, payload if payload is not None else message["bytes"])
         elif kind == "websocket.close":
-            if self._ws is None:
-                await self._request.reject(403)
-            elif self._midframe:
-                self._closed = True
-                await trio.aclose_forcefully(self._stream)
-            elif not self._closed:
-                self._closed = True
-                with contextlib.suppress(ConnectionClosed):
-                    await self._ws.aclose(message.get("code", 1000), message.get("reason"))
+            await self._close(message.get("code", 1000), message.get("reason"))
 
     async def _frame(self, ws: WebSocketConnection, payload: str | bytes) -> None:
         # Cancelled before the frame was all out, the stream is left mid-frame:
@@ -191,11 +235,24 @@ class _AsgiOverWebsocket:
             self._closed = True
         self._midframe = False
 
-    async def finish(self) -> None:
-        """After the app: a connection it left open is closed normally."""
-        if self._midframe:
-            await trio.aclose_forcefully(self._stream)
-        elif self._ws is not None and not self._closed:
-            self._closed = True
-            with contextlib.suppress(ConnectionClosed), trio.move_on_after(1.0):
-                await self._ws.aclose(1000)
+    async def _close(self, code: int, reason: str | None) -> None:
+        """A close frame, bounded: a client that stopped reading (or never answers the
+        close) has its connection dropped instead."""
+        if self._ws is None:
+            with trio.move_on_after(_CLOSE_S):
+                await self._request.reject(403 if code != _APP_FAILED else _APP_FAILED_STATUS)
+            return
+        if self._closed:
+            return
+        self._closed = True
+        if not self._midframe:
+            with trio.move_on_after(_CLOSE_S), contextlib.suppress(ConnectionClosed):
+                await self._ws.aclose(code, reason)
+                return
+        await trio.aclose_forcefully(self._stream)
+
+    async def finish(self, *, failed: bool) -> None:
+        """After the app: a connection it left open is closed (1011 if it failed)."""
+        if self._ws is None and not failed:
+            return
+        await self._close(_APP_FAILED if failed else 1000, None)
