@@ -33,7 +33,7 @@ from hypercorn.typing import ConnectionState
 from hypercorn.utils import repr_socket_addr, wrap_app
 
 from .. import metrics
-from ._websocket import Replay, asks_for_websocket, read_head, serve_websocket
+from ._websocket import Replay, Wrapped, asks_for_websocket, read_head, serve_websocket
 
 log = logging.getLogger("olactors.http")
 
@@ -217,7 +217,7 @@ async def _refuse(stream: trio.SocketStream, gate: _Gate) -> None:
     gate.refusing -= 1
 
 
-class _Http1Only(trio.abc.HalfCloseableStream):
+class _Http1Only(Wrapped):
     """A connection on which hypercorn may not switch to HTTP/2.
 
     HTTP/2 starts in one of two ways on cleartext: the client's first bytes
@@ -228,11 +228,10 @@ class _Http1Only(trio.abc.HalfCloseableStream):
     """
 
     def __init__(self, stream: Replay) -> None:
-        self._stream = stream
+        super().__init__(stream)
         #: The connection's first bytes, while they could still be the preface
         #: (a client may send it a byte at a time); None once they cannot.
         self._head: bytes | None = b""
-        self.socket = stream.socket
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         data = await self._stream.receive_some(max_bytes)
@@ -252,12 +251,3 @@ class _Http1Only(trio.abc.HalfCloseableStream):
             await self._stream.aclose()
             raise trio.BrokenResourceError("HTTP/2 in cleartext is not enabled")
         await self._stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self._stream.wait_send_all_might_not_block()
-
-    async def send_eof(self) -> None:
-        await self._stream.send_eof()
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()

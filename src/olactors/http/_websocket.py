@@ -42,20 +42,15 @@ _CLOSE_S = 5.0
 _APP_FAILED, _APP_FAILED_STATUS = 1011, 500
 
 
-class Replay(trio.abc.HalfCloseableStream):
-    """A stream that gives back what was already read from it, then reads on."""
+class Wrapped(trio.abc.HalfCloseableStream):
+    """A connection's stream around another: everything passes through, unless a
+    subclass says otherwise. ``socket`` is the connection's (for its addresses)."""
 
-    def __init__(self, stream: trio.SocketStream, head: bytes) -> None:
+    def __init__(self, stream: trio.SocketStream | Wrapped) -> None:
         self._stream = stream
-        self._head = head
-        self.socket = stream.socket
+        self.socket: trio.socket.SocketType = stream.socket
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        if self._head:
-            size = len(self._head) if max_bytes is None else max_bytes
-            chunk, self._head = self._head[:size], self._head[size:]
-            await trio.lowlevel.checkpoint()
-            return chunk
         return await self._stream.receive_some(max_bytes)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
@@ -69,6 +64,22 @@ class Replay(trio.abc.HalfCloseableStream):
 
     async def aclose(self) -> None:
         await self._stream.aclose()
+
+
+class Replay(Wrapped):
+    """A stream that gives back what was already read from it, then reads on."""
+
+    def __init__(self, stream: trio.SocketStream, head: bytes) -> None:
+        super().__init__(stream)
+        self._head = head
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        if self._head:
+            size = len(self._head) if max_bytes is None else max_bytes
+            chunk, self._head = self._head[:size], self._head[size:]
+            await trio.lowlevel.checkpoint()
+            return chunk
+        return await self._stream.receive_some(max_bytes)
 
 
 async def read_head(stream: trio.SocketStream, timeout_s: float) -> bytes | None:
