@@ -154,7 +154,10 @@ class WebhookIngress:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         declared = headers.get("content-length", "")
         try:
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
+            # ASCII digits only (int() refuses "²", which isdigit() takes), and
+            # never converted past 18 of them (Python refuses 4,300 and more).
+            digits = declared.isascii() and declared.isdigit()
+            if digits and (len(declared) > 18 or int(declared) > self.max_body_bytes):
                 raise BodyTooLarge(f"body over {self.max_body_bytes} bytes")
             # Refused on its headers alone (a sender outside allow_from, no
             # signature, a stale timestamp, a wrong AbacatePay secret), a
