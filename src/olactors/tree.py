@@ -23,6 +23,7 @@ from .broadcast import (
 from .config import Config
 from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
+from .oauth import OAuth
 from .resilience import resilience_spec
 from .runtime import ActorSpec, SupervisorSpec
 from .store import STORE_PATH, store_spec
@@ -53,6 +54,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
         if store.shared
         else None  # one process: whoever stores work wakes its couriers itself
     )
+    oauth = OAuth(config, env)
     return SupervisorSpec(
         "root",
         children=[
@@ -74,9 +76,10 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 "http",
                 children=[
                     public_listener(
-                        config, [webhooks_mount(config, env), broadcast_mount(config, env)]
+                        config,
+                        [webhooks_mount(config, env), broadcast_mount(config, env), oauth.mount()],
                     ),
-                    api_spec(config, env, [broadcast_api(config, env)]),
+                    api_spec(config, env, [broadcast_api(config, env), oauth.api()]),
                     admin_spec(config, env, STORE_PATH),
                 ],
                 **supervised,

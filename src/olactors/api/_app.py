@@ -11,6 +11,7 @@ import msgspec
 from quart import Response, g, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from ..http import closes_after, retry_after
 from ..runtime import ActorContext
@@ -25,6 +26,18 @@ log = logging.getLogger("olactors.api")
 #: What a capability adds to the app API: its operations, given the listener's
 #: context (to find its actors) and the store.
 ApiPart = Callable[[Operations, ActorContext, Store], None]
+
+#: Path segments that are an operation's verb where an id could stand
+#: (``/v1/connections/{provider}/authorize`` beside ``.../{user}``): an id
+#: never takes one of them, so each URL has one resource and one ``Allow``.
+VERBS = ("authorize",)
+
+
+class IdConverter(BaseConverter):
+    """``<id:name>``: an id segment that is never one of the :data:`VERBS`."""
+
+    regex = r"(?!(?:" + "|".join(VERBS) + r")(?:/|$))[A-Za-z0-9_.:@-]{1,128}"
+
 
 #: Paths answered without a key: the description of the API itself.
 OPEN = frozenset({"/v1/openapi.json"})
@@ -45,6 +58,7 @@ def api_app(
     "details"}}``; every POST honours ``Idempotency-Key``."""
     # No static folder: nothing is served from the working directory.
     app = QuartTrio("olactors-api", static_folder=None)
+    app.url_map.converters["id"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["BODY_TIMEOUT"] = body_timeout_s
     operations = Operations()

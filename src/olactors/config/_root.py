@@ -16,6 +16,7 @@ from .broadcast import BroadcastConfig
 from .daemon import DaemonConfig, SupervisionConfig
 from .delivery import DeliveryConfig
 from .log import LogConfig
+from .oauth import OAuthConfig
 from .providers import ProviderConfig, default_providers
 from .server import ServerConfig
 from .store import StoreConfig
@@ -35,6 +36,7 @@ class Config(Section):
     admin: AdminConfig = AdminConfig()
     api: ApiConfig = ApiConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
+    oauth: OAuthConfig = OAuthConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     store: StoreConfig = StoreConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=default_providers)
@@ -103,7 +105,7 @@ class Config(Section):
 
     def anchored(self, base: Path, *, only_set: bool = False) -> Config:
         """This configuration with its relative paths (state_dir, sqlite_path, the FCM
-        service account) under ``base``.
+        service account, the OAuth vault's key file) under ``base``.
 
         With ``only_set``, only the paths the file wrote are read against
         ``base`` (its directory); the defaults it left alone are read against
@@ -123,4 +125,9 @@ class Config(Section):
         if broadcast.fcm_credentials_file is not None:
             anchored = under(broadcast, "fcm_credentials_file")
             broadcast = broadcast.model_copy(update={"fcm_credentials_file": anchored})
-        return self.model_copy(update={"daemon": daemon, "store": store, "broadcast": broadcast})
+        oauth = self.oauth
+        if oauth.keys_file is not None:
+            oauth = oauth.model_copy(update={"keys_file": under(oauth, "keys_file")})
+        return self.model_copy(
+            update={"daemon": daemon, "store": store, "broadcast": broadcast, "oauth": oauth}
+        )

@@ -50,6 +50,13 @@ def named_secrets(config: Config) -> list[NamedSecret]:
     if broadcast.expo and broadcast.expo_access_token_env:
         where = "broadcast.expo_access_token_env"
         named.append(NamedSecret(broadcast.expo_access_token_env, "Expo access token", where, True))
+    oauth = config.oauth
+    if oauth.providers and oauth.keys_file is None:
+        named.append(NamedSecret(oauth.keys_env, "OAuth vault keys", "oauth.keys_env", True))
+    for name, entry in oauth.providers.items():
+        where = f"oauth.providers.{name}"
+        named.append(NamedSecret(entry.client_id_env, f"{name} client id", where, True))
+        named.append(NamedSecret(entry.client_secret_env, f"{name} client secret", where, True))
     for name, provider in config.providers.items():
         if provider.secret_env:
             where = f"providers.{name}.secret_env"

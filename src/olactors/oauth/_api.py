@@ -1,0 +1,179 @@
+"""``/v1/connections``: the app starts a user's connection, gets a valid token, ends it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from ..api import ApiPart, Conflict, NotFound, Operations, Unavailable
+from ..runtime import ActorContext
+from ..store import Store
+from ._connections import Connections, Status
+from ._flow import Authorizations
+from ._providers import OAuthProvider
+from ._refresh import NeedsReauth, NotConnected, RefreshBusy, Refresher
+from ._tokens import TokenEndpoint, TokenError
+from ._vault import Keyring
+
+Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,40}$", examples=["google"])]
+#: The app's own id of its user; never "authorize" (that is the verb beside it).
+User = Annotated[
+    str, msgspec.Meta(pattern=r"^(?!authorize$)[A-Za-z0-9_.:@-]{1,128}$", examples=["42"])
+]
+Scope = Annotated[str, msgspec.Meta(pattern=r"^[!#-\[\]-~]{1,200}$")]
+ReturnUrl = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^https?://[^\s]{1,2000}$", examples=["https://app.example.com/settings"]
+    ),
+]
+
+
+class ReauthNeeded(Conflict):
+    type = "needs_reauth"
+
+
+class AuthorizeRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    user: User
+    return_url: ReturnUrl
+    #: Empty: the provider's configured scopes.
+    scopes: Annotated[list[Scope], msgspec.Meta(max_length=50)] = []
+
+
+class AuthorizeAnswer(msgspec.Struct, frozen=True):
+    authorization_url: str
+    expires_at: str
+
+
+class TokenView(msgspec.Struct, frozen=True):
+    access_token: str
+    expires_at: str | None
+    scopes: list[str]
+    status: Status
+
+
+class Disconnected(msgspec.Struct, frozen=True):
+    provider: str
+    user: str
+    deleted: bool
+    #: Whether the provider revoked the token too (where it has an endpoint for it).
+    revoked: bool
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return (
+        datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+def connections_part(
+    providers: Mapping[str, OAuthProvider], keys: Keyring | None, state_ttl_s: float
+) -> ApiPart:
+    def part(operations: Operations, context: ActorContext, store: Store) -> None:
+        connections = Connections(store, keys) if keys is not None else None
+
+        def services() -> tuple[Connections, Authorizations, Refresher]:
+            assert connections is not None  # providers exist only with a keyring
+            flow = Authorizations(
+                store, connections, TokenEndpoint, context.clock, state_ttl_s=state_ttl_s
+            )
+            return connections, flow, Refresher(store, connections, TokenEndpoint, context.clock)
+
+        def provider_named(name: str) -> OAuthProvider:
+            provider = providers.get(name)
+            if provider is None:
+                raise NotFound(f"no OAuth provider {name} is configured")
+            return provider
+
+        built: dict[str, Any] = {}
+
+        def ready() -> tuple[Connections, Authorizations, Refresher]:
+            if not built:
+                built["services"] = services()
+            result: tuple[Connections, Authorizations, Refresher] = built["services"]
+            return result
+
+        names = {"provider": Name}
+        users = {"provider": Name, "user": User}
+
+        @operations.add(
+            "POST",
+            "/v1/connections/<provider>/authorize",
+            summary="Start a user's connection: the URL to send them to (PKCE, single-use state)",
+            body=AuthorizeRequest,
+            response=AuthorizeAnswer,
+            status=201,
+            tag="connections",
+            errors=(404,),
+            params=names,
+        )
+        async def authorize_connection(
+            body: AuthorizeRequest, query: None, provider: str
+        ) -> AuthorizeAnswer:
+            chosen = provider_named(provider)
+            _, flow, _ = ready()
+            url, until = await flow.start(chosen, body.user, list(body.scopes), body.return_url)
+            return AuthorizeAnswer(url, _iso(until) or "")
+
+        @operations.add(
+            "GET",
+            "/v1/connections/<provider>/<id:user>",
+            summary="A valid access token for the user (refreshed first when it is due)",
+            response=TokenView,
+            tag="connections",
+            errors=(404, 409),
+            params=users,
+        )
+        async def get_connection(body: None, query: None, provider: str, user: str) -> TokenView:
+            chosen = provider_named(provider)
+            _, _, refresher = ready()
+            try:
+                connection = await refresher.fresh(chosen, user)
+            except NotConnected as exc:
+                raise NotFound(str(exc)) from None
+            except NeedsReauth as exc:
+                raise ReauthNeeded(str(exc)) from None
+            except (TokenError, RefreshBusy) as exc:
+                raise Unavailable(f"{provider} could not refresh the token now: {exc}") from None
+            return TokenView(
+                connection.access_token,
+                _iso(connection.expires_at),
+                connection.scopes,
+                connection.status,
+            )
+
+        @operations.add(
+            "DELETE",
+            "/v1/connections/<provider>/<id:user>",
+            summary="Revoke the user's token at the provider (where it can) and forget it",
+            response=Disconnected,
+            tag="connections",
+            errors=(404,),
+            params=users,
+        )
+        async def delete_connection(
+            body: None, query: None, provider: str, user: str
+        ) -> Disconnected:
+            chosen = provider_named(provider)
+            held, _, _ = ready()
+            connection = await held.get(provider, user)
+            if connection is None:
+                raise NotFound(f"{user} has no {provider} connection")
+            revoked = False
+            if chosen.revoke_url is not None:
+                with contextlib.suppress(TokenError):
+                    # The refresh token revokes the whole grant (Google).
+                    await TokenEndpoint(chosen).revoke(
+                        connection.refresh_token or connection.access_token
+                    )
+                    revoked = True
+            await held.delete(provider, user)
+            return Disconnected(provider, user, True, revoked)
+
+    return part

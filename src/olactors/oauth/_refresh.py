@@ -1,0 +1,147 @@
+"""A valid access token on demand: refreshed ahead of expiry, once however many ask.
+
+Single flight twice over: in one process, callers for one connection queue
+on one lock and the first refreshes; across replicas, a store lock (a
+``put_if_absent`` with a TTL and an owner value, released by
+compare-and-delete) lets one replica refresh while the others wait and read
+the token again instead of refreshing it too. A refresh token the provider
+rotates replaces the old one in the same write as the new access token.
+
+``invalid_grant`` (revoked, expired, a password change) marks the connection
+``needs_reauth``; no answer or a 5xx leaves it as it was, to be tried again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from weakref import WeakValueDictionary
+
+import msgspec
+import trio
+
+from ..runtime import Clock
+from ..store import Store
+from ._connections import Connection, Connections, connection_key
+from ._providers import OAuthProvider
+from ._tokens import TokenEndpoint, TokenError
+
+#: How long one replica may hold a connection's refresh before another may take it.
+REFRESH_LOCK_S = 30.0
+#: Instagram refreshes a long-lived token only once it is a day old.
+LONG_LIVED_MIN_AGE_S = 24 * 3600.0
+
+
+class NotConnected(Exception):
+    pass
+
+
+class NeedsReauth(Exception):
+    """The user must connect again: the provider refused the refresh token."""
+
+
+class RefreshBusy(Exception):
+    """Another replica's refresh neither finished nor let go in time."""
+
+
+def due(connection: Connection, provider: OAuthProvider, now: float) -> bool:
+    """True when the access token should be refreshed before it is handed out."""
+    if connection.expires_at is None:
+        return False
+    lifetime = max(0.0, connection.expires_at - connection.refreshed_at)
+    margin = min(provider.refresh_margin_s, lifetime / 2)
+    if connection.expires_at - now > margin:
+        return False
+    if provider.long_lived:
+        # Instagram refuses a token less than a day old; one that young and
+        # this close to expiry cannot be refreshed, only used.
+        return now - connection.refreshed_at >= LONG_LIVED_MIN_AGE_S
+    return connection.refresh_token is not None
+
+
+class Refresher:
+    def __init__(
+        self,
+        store: Store,
+        connections: Connections,
+        endpoint: Callable[[OAuthProvider], TokenEndpoint],
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._connections = connections
+        self._endpoint = endpoint
+        self._clock = clock
+        self._locks: WeakValueDictionary[str, trio.Lock] = WeakValueDictionary()
+        self.refreshes = 0
+
+    async def fresh(self, provider: OAuthProvider, user: str) -> Connection:
+        """The connection with an access token good for at least the margin."""
+        connection = await self._read(provider, user)
+        if not due(connection, provider, self._clock()):
+            return connection
+        key = connection_key(provider.name, user)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = trio.Lock()
+        async with lock:
+            connection = await self._read(provider, user)
+            if not due(connection, provider, self._clock()):
+                return connection  # refreshed while this one waited
+            return await self._refresh_shared(provider, user, key)
+
+    async def _read(self, provider: OAuthProvider, user: str) -> Connection:
+        connection = await self._connections.get(provider.name, user)
+        if connection is None:
+            raise NotConnected(f"{user} has no {provider.name} connection")
+        if connection.status == "needs_reauth":
+            raise NeedsReauth(f"{user} must connect {provider.name} again")
+        return connection
+
+    async def _refresh_shared(self, provider: OAuthProvider, user: str, key: str) -> Connection:
+        lock_key, owner = f"{key}:refreshing", secrets.token_hex(8).encode()
+        deadline = trio.current_time() + REFRESH_LOCK_S
+        while not await self._store.put_if_absent(lock_key, owner, ttl_s=REFRESH_LOCK_S):
+            # Another replica refreshes: read again rather than refresh twice.
+            await trio.sleep(0.05)
+            connection = await self._read(provider, user)
+            if not due(connection, provider, self._clock()):
+                return connection
+            if trio.current_time() >= deadline:
+                raise RefreshBusy(f"the refresh of {provider.name}/{user} is taking too long")
+        try:
+            connection = await self._read(provider, user)
+            if not due(connection, provider, self._clock()):
+                return connection
+            return await self._refresh(provider, connection)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self._store.delete(lock_key, if_value=owner)
+
+    async def _refresh(self, provider: OAuthProvider, connection: Connection) -> Connection:
+        endpoint = self._endpoint(provider)
+        try:
+            if provider.long_lived:
+                answer = await endpoint.refresh_long_lived(connection.access_token)
+            else:
+                assert connection.refresh_token is not None  # due() checked
+                answer = await endpoint.refresh(connection.refresh_token)
+        except TokenError as exc:
+            if not exc.transient:
+                await self._connections.put(
+                    msgspec.structs.replace(connection, status="needs_reauth")
+                )
+                raise NeedsReauth(f"{provider.name} refused the refresh: {exc.error}") from None
+            raise
+        self.refreshes += 1
+        now = self._clock()
+        fresh = msgspec.structs.replace(
+            connection,
+            access_token=answer.access_token,
+            # A rotated refresh token replaces the old one in this same write.
+            refresh_token=answer.refresh_token or connection.refresh_token,
+            expires_at=now + answer.expires_in if answer.expires_in else None,
+            refreshed_at=now,
+            scopes=answer.scope.split() if answer.scope else connection.scopes,
+        )
+        await self._connections.put(fresh)
+        return fresh

@@ -1,0 +1,51 @@
+"""The OAuth capability's share of the app API and of the public listener."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import trio
+
+from ..api import ApiPart
+from ..config import Config
+from ..http import Mount
+from ..runtime import ActorContext
+from ..store import STORE_PATH, Store
+from ._api import connections_part
+from ._callback import OAuthCallback
+from ._connections import Connections
+from ._flow import Authorizations
+from ._providers import providers
+from ._tokens import TokenEndpoint
+from ._vault import keyring
+
+
+class OAuth:
+    """Providers and vault keys read once, at start: a daemon that could not open its
+    vault, or lacks a client secret, fails then rather than at the first user."""
+
+    def __init__(self, config: Config, env: Mapping[str, str]) -> None:
+        oauth = config.oauth
+        self.providers = providers(oauth, env)
+        self.keys = keyring(oauth.keys_env, oauth.keys_file, env) if self.providers else None
+        self.state_ttl_s = oauth.state_ttl_s
+        self.store_timeout_s = config.store.timeout_s
+
+    def api(self) -> ApiPart:
+        return connections_part(self.providers, self.keys, self.state_ttl_s)
+
+    def mount(self) -> Mount:
+        def app(context: ActorContext, closing: trio.Event) -> OAuthCallback:
+            flow = None
+            if self.keys is not None:
+                store = Store.at(context, STORE_PATH, timeout_s=self.store_timeout_s)
+                flow = Authorizations(
+                    store,
+                    Connections(store, self.keys),
+                    TokenEndpoint,
+                    context.clock,
+                    state_ttl_s=self.state_ttl_s,
+                )
+            return OAuthCallback(self.providers, flow)
+
+        return Mount("/oauth/", app)
