@@ -80,7 +80,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                         [webhooks_mount(config, env), broadcast_mount(config, env), oauth.mount()],
                     ),
                     api_spec(config, env, [broadcast_api(config, env), oauth.api()]),
-                    admin_spec(config, env, STORE_PATH),
+                    admin_spec(config, env, STORE_PATH, [oauth.admin()]),
                 ],
                 **supervised,
             ),

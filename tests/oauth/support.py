@@ -23,6 +23,7 @@ from olactors.tree import build_tree
 
 CLIENT_ID, CLIENT_SECRET = "client-123.apps.example", "client-secret-456"
 API_KEY = "app-key-0123456789abcdefghij"
+ADMIN_TOKEN = "admin-token-0123456789abcdefghij"
 KEYS = (
     "k2:"
     + base64.b64encode(b"\x02" * 32).decode()
@@ -176,6 +177,15 @@ class Daemon:
                 method, path, json=body, headers={"authorization": f"Bearer {API_KEY}"}
             )
 
+    async def admin(self, method: str, path: str) -> Any:
+        admin = self.system.actor_snapshot("/root/http/admin").state["addresses"][0]
+        async with httpx.AsyncClient(base_url=admin) as client:
+            answer = await client.request(
+                method, path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+            )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
     async def callback(self, provider: str, query: Mapping[str, str]) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.public_url) as client:
             return await client.get(f"/oauth/{provider}/callback", params=dict(query))
@@ -216,6 +226,7 @@ async def run_daemon(
     *,
     store: Mapping[str, Any] | None = None,
     public_port: int = 0,
+    keys: str = KEYS,
 ) -> AsyncIterator[Daemon]:
     instagram = provider_config(auth, "instagram")
     config = Config.model_validate(
@@ -234,7 +245,8 @@ async def run_daemon(
     env = {
         "OLACTORS_API_KEYS": API_KEY,
         "OLACTORS_SUBSCRIBER_KEY": "subscriber-key-0123456789abcdef0123456789",
-        "OLACTORS_OAUTH_KEYS": KEYS,
+        "OLACTORS_OAUTH_KEYS": keys,
+        "OLACTORS_ADMIN_TOKEN": ADMIN_TOKEN,
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
     }

@@ -188,3 +188,21 @@ def test_a_vault_key_that_is_not_32_bytes_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="not 32 bytes"):
         Keyring.parse("k1:" + base64.b64encode(b"short").decode(), "OLACTORS_OAUTH_KEYS")
+
+
+async def test_rekey_seals_every_connection_under_the_newest_key(
+    tmp_path: Path, auth: AuthorizationServer
+) -> None:
+    old_only = "k1:" + base64.b64encode(b"\x01" * 32).decode()
+    async with run_daemon(tmp_path, auth, keys=old_only) as daemon:
+        await daemon.connect(auth, user="42")
+        await daemon.connect(auth, user="7")
+    async with run_daemon(tmp_path, auth) as daemon:  # k2 first now, k1 still there
+        store = Store.at(daemon.system, STORE_PATH)
+        report = await daemon.admin("POST", "/connections/rekey")
+        sealed = await store.get("oauth:conn:google:42")
+        token = (await daemon.call("GET", "/v1/connections/google/7")).json()
+    assert report == {"resealed": 2, "current": 0, "failed": 0, "key": "k2"}
+    assert sealed is not None
+    assert Keyring.parse(KEYS, "test").key_of(sealed) == "k2"
+    assert token["status"] == "connected"

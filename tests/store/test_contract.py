@@ -370,3 +370,26 @@ async def test_a_hold_delays_every_slot_of_the_budget(store: Store) -> None:
     granted, delay = await store.reserve("instagram", interval_s=0.01, tolerance_s=0.09)
     assert granted is True
     assert delay == pytest.approx(5, abs=0.1)
+
+
+async def test_keys_are_listed_by_prefix_a_page_at_a_time(store: Store) -> None:
+    for n in range(7):
+        await store.put(f"oauth:conn:google:{n}", b"x")
+    await store.put("oauth:state:abc", b"x")
+    await store.put("oauth:conn:google:gone", b"x", ttl_s=SHORT)
+    await trio.sleep(SHORT + 0.2)
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = await store.keys("oauth:conn:", cursor=cursor, limit=3)
+        seen += page.keys
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(set(seen)) == [f"oauth:conn:google:{n}" for n in range(7)]
+
+
+async def test_a_prefix_with_glob_characters_matches_only_itself(store: Store) -> None:
+    await store.put("a*b:1", b"x")
+    await store.put("axb:1", b"x")
+    assert (await store.keys("a*b:")).keys == ["a*b:1"]

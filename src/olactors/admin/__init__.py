@@ -1,6 +1,6 @@
 """The admin listener: an authenticated Quart (quart-trio) app to see and steer the daemon."""
 
-from ._app import LOOPBACK_NAMES, admin_app
+from ._app import LOOPBACK_NAMES, AdminPart, admin_app
 from ._guard import Sessions
 from ._probes import PROBES
 from ._token import TOKEN_FILE, configured_token, generated_token, stored_token
@@ -10,6 +10,7 @@ __all__ = [
     "LOOPBACK_NAMES",
     "PROBES",
     "TOKEN_FILE",
+    "AdminPart",
     "Sessions",
     "admin_app",
     "admin_spec",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import trio
 from quart import Response, g, request
@@ -35,6 +35,10 @@ LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_BODY_BYTES = 64 * 1024
 
 
+#: What a capability adds to the admin: its routes, behind the same guard.
+AdminPart = Callable[[QuartTrio, ActorContext, Store], None]
+
+
 def admin_app(
     context: ActorContext,
     store: Store,
@@ -47,6 +51,7 @@ def admin_app(
     secure_cookie: bool = False,
     body_timeout_s: float = 10.0,
     closing: trio.Event | None = None,
+    parts: Sequence[AdminPart] = (),
 ) -> QuartTrio:
     """The admin app. Every route needs ``Authorization: Bearer <token>`` or a
     dashboard session (compared in constant time), except the probes when
@@ -123,5 +128,7 @@ def admin_app(
     register_dead_letters(app, context, store)
     register_routes(app, context)
     register_events(app, context, store, routers or {})
+    for part in parts:
+        part(app, context, store)
 
     return app

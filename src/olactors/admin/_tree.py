@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import trio
@@ -12,7 +12,7 @@ from ..http import EdgeLimits, bind_host, is_loopback, listener_spec
 from ..runtime import ActorContext, ActorSpec
 from ..store import Store
 from ..webhooks import webhook_routers
-from ._app import LOOPBACK_NAMES, admin_app
+from ._app import LOOPBACK_NAMES, AdminPart, admin_app
 from ._guard import Sessions
 from ._token import configured_token, generated_token
 
@@ -20,7 +20,9 @@ from ._token import configured_token, generated_token
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- names to leave out, not a bind
 
 
-def admin_spec(config: Config, env: Mapping[str, str], store_path: str) -> ActorSpec:
+def admin_spec(
+    config: Config, env: Mapping[str, str], store_path: str, parts: Sequence[AdminPart] = ()
+) -> ActorSpec:
     """The admin listener, always behind a token.
 
     The token comes from the variable ``admin.token_env`` names; on loopback
@@ -56,6 +58,7 @@ def admin_spec(config: Config, env: Mapping[str, str], store_path: str) -> Actor
             secure_cookie=not loopback,
             closing=closing,
             body_timeout_s=server.body_timeout_s,
+            parts=parts,
         )
 
     # The dashboard's stream is open as long as a page is: it ends at the

@@ -101,6 +101,14 @@ def add_commands(commands: Any) -> None:
         if name == "pause":
             verb.add_argument("--reason", help="shown with the route's state")
 
+    connections = commands.add_parser("connections", help="OAuth connections kept in the vault")
+    vault = connections.add_subparsers(dest="action", required=True, metavar="ACTION")
+    vault.add_parser(
+        "rekey",
+        parents=[common],
+        help="seal every connection again under the newest vault key (then drop the old one)",
+    )
+
 
 def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """Run one admin command; 0 on success, 1 with a line on stderr otherwise."""
@@ -133,6 +141,9 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
         return _events(client, args)
     if args.command == "routes":
         return _routes(client, args)
+    if args.command == "connections":
+        _show(call(client, "POST", "/connections/rekey"), args.json)
+        return 0
     queue = {"queue": args.queue}
     if args.action == "list":
         params: dict[str, Any] = {**queue, "limit": args.limit}

@@ -32,6 +32,12 @@ REFRESH_LOCK_S = 30.0
 LONG_LIVED_MIN_AGE_S = 24 * 3600.0
 
 
+def refresh_lock(connection: str) -> str:
+    """The store key of a connection's refresh lock: beside the records, not among them
+    (a listing of ``oauth:conn:`` finds connections only)."""
+    return "oauth:refreshing:" + connection.removeprefix("oauth:conn:")
+
+
 class NotConnected(Exception):
     pass
 
@@ -98,7 +104,7 @@ class Refresher:
         return connection
 
     async def _refresh_shared(self, provider: OAuthProvider, user: str, key: str) -> Connection:
-        lock_key, owner = f"{key}:refreshing", secrets.token_hex(8).encode()
+        lock_key, owner = refresh_lock(key), secrets.token_hex(8).encode()
         deadline = trio.current_time() + REFRESH_LOCK_S
         while not await self._store.put_if_absent(lock_key, owner, ttl_s=REFRESH_LOCK_S):
             # Another replica refreshes: read again rather than refresh twice.

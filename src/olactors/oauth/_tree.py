@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import msgspec
 import trio
+from quart import Response
+from quart_trio import QuartTrio
 
+from ..admin import AdminPart
 from ..api import ApiPart
 from ..config import Config
 from ..http import Mount
@@ -16,6 +20,7 @@ from ._callback import OAuthCallback
 from ._connections import Connections
 from ._flow import Authorizations
 from ._providers import providers
+from ._rekey import rekey
 from ._tokens import TokenEndpoint
 from ._vault import keyring
 
@@ -33,6 +38,22 @@ class OAuth:
 
     def api(self) -> ApiPart:
         return connections_part(self.providers, self.keys, self.state_ttl_s)
+
+    def admin(self) -> AdminPart:
+        """``POST /connections/rekey`` on the admin: every connection sealed under the newest key
+        (what ``olactors connections rekey`` calls)."""
+        keys = self.keys
+
+        def part(app: QuartTrio, context: ActorContext, store: Store) -> None:
+            @app.post("/connections/rekey")
+            async def rekey_connections() -> Response:
+                if keys is None:
+                    body = {"error": "no OAuth providers are configured: nothing to rekey"}
+                    return Response(msgspec.json.encode(body), 409, content_type="application/json")
+                report = await rekey(store, keys)
+                return Response(msgspec.json.encode(report), content_type="application/json")
+
+        return part
 
     def mount(self) -> Mount:
         def app(context: ActorContext, closing: trio.Event) -> OAuthCallback:

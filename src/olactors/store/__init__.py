@@ -8,7 +8,7 @@ redis-py.
 
 from ._actor import StoreActor
 from ._backend import Backend, BackendFactory, Role
-from ._commands import Settlement, TopicLog
+from ._commands import KeyPage, Settlement, TopicLog
 from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreError, StoreUnavailable
 from ._eventlog import (
     DEAD,
@@ -66,6 +66,7 @@ __all__ = [
     "EventSummary",
     "InvalidStoreCall",
     "ItemNotFound",
+    "KeyPage",
     "Lease",
     "LeaseLost",
     "NewItem",

@@ -258,6 +258,28 @@ class Hold(msgspec.Struct, frozen=True, tag=True):
         _positive(self.seconds, "seconds")
 
 
+class KvKeys(msgspec.Struct, frozen=True, tag=True):
+    """Live keys starting with ``prefix``, about ``limit`` a page (a :class:`KeyPage`);
+    ``cursor`` is the previous page's ``next_cursor`` ("" for the first)."""
+
+    prefix: str
+    cursor: str = ""
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        _key(self.prefix, "prefix")
+        if not 1 <= self.limit <= 1000:
+            raise InvalidStoreCall("limit is between 1 and 1000")
+
+
+class KeyPage(msgspec.Struct, frozen=True):
+    """Keys of one page; ``next_cursor`` None at the end. A key may come twice across
+    pages (Redis's SCAN), never not at all if it lived throughout."""
+
+    keys: list[str]
+    next_cursor: str | None
+
+
 class TopicPublish(msgspec.Struct, frozen=True, tag=True):
     """Give ``frame_data`` (JSON) the topic's next offset, keep it in the topic's history
     (its last ``size``, for ``ttl_s``) and publish the frame to every replica.
@@ -316,7 +338,7 @@ Write = (
     | TopicPublish
     | TopicHistory
 )
-Read = ListDead | GetDead | Counts | Queues | KvGet | ListEvents | GetEvent
+Read = ListDead | GetDead | Counts | Queues | KvGet | KvKeys | ListEvents | GetEvent
 Command = Write | Read
 
 #: Commands that change state and so go to the writer.

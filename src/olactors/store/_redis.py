@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,8 +29,10 @@ from ._commands import (
     Expedite,
     GetDead,
     Hold,
+    KeyPage,
     KvDelete,
     KvGet,
+    KvKeys,
     KvPut,
     ListDead,
     Nack,
@@ -153,6 +156,7 @@ class RedisBackend:
             KvGet: self._add_kv_get,
             KvPut: self._add_kv_put,
             KvDelete: self._add_kv_delete,
+            KvKeys: self._add_kv_keys,
             TopicPublish: self._add_topic_publish,
             TopicHistory: self._add_topic_history,
         }
@@ -493,6 +497,18 @@ class RedisBackend:
         else:
             pipe.delete(key)
         return lambda reply: reply == 1
+
+    def _add_kv_keys(self, pipe: Any, command: KvKeys) -> Parse:
+        base = f"{self.prefix}:kv:"
+        pattern = base + re.sub(r"([*?\[\]\\])", r"\\\1", command.prefix) + "*"
+        pipe.scan(int(command.cursor or 0), match=pattern, count=command.limit)
+
+        def page(reply: Any) -> KeyPage:
+            cursor, found = reply
+            keys = sorted(bytes(k).decode()[len(base) :] for k in found)
+            return KeyPage(keys, None if int(cursor) == 0 else str(int(cursor)))
+
+        return page
 
     @property
     def topic_channel(self) -> str:

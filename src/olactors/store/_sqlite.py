@@ -27,8 +27,10 @@ from ._commands import (
     Expedite,
     GetDead,
     Hold,
+    KeyPage,
     KvDelete,
     KvGet,
+    KvKeys,
     KvPut,
     ListDead,
     Nack,
@@ -133,6 +135,7 @@ class SqliteBackend:
             KvGet: self._kv_get,
             KvPut: self._kv_put,
             KvDelete: self._kv_delete,
+            KvKeys: self._kv_keys,
             TopicPublish: self._topics,
             TopicHistory: self._topics,
             Reserve: self._reserve,
@@ -629,6 +632,15 @@ class SqliteBackend:
     def _topics(self, command: TopicPublish | TopicHistory, now: float) -> InvalidStoreCall:
         # Returned, not raised: the rest of the batch goes on.
         return InvalidStoreCall("topics are shared through redis; one process keeps its own")
+
+    def _kv_keys(self, command: KvKeys, now: float) -> KeyPage:
+        rows = self._db.execute(
+            "SELECT key FROM kv WHERE substr(key, 1, ?) = ? AND key > ? "
+            "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key LIMIT ?",
+            (len(command.prefix), command.prefix, command.cursor, now, command.limit),
+        ).fetchall()
+        keys = [row[0] for row in rows]
+        return KeyPage(keys, keys[-1] if len(keys) == command.limit else None)
 
     def _kv_delete(self, command: KvDelete, now: float) -> bool:
         if command.if_value is not None:

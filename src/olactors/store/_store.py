@@ -30,8 +30,10 @@ from ._commands import (
     Expedite,
     GetDead,
     Hold,
+    KeyPage,
     KvDelete,
     KvGet,
+    KvKeys,
     KvPut,
     ListDead,
     Nack,
@@ -333,6 +335,11 @@ class Store:
         only while it holds that value (a lock released by its owner), in one step."""
         deleted: bool = await self._call(KvDelete(key, if_value))
         return deleted
+
+    async def keys(self, prefix: str, *, cursor: str = "", limit: int = 100) -> KeyPage:
+        """Live keys starting with ``prefix``, a page at a time (see :class:`KeyPage`)."""
+        page: KeyPage = await self._call(KvKeys(prefix, cursor, limit))
+        return page
 
     # -- websocket topics (Redis) -------------------------------------------------
 
