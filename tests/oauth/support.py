@@ -186,6 +186,13 @@ class Daemon:
         assert answer.status_code == 200, answer.text
         return answer.json()
 
+    async def admin_text(self, path: str) -> str:
+        admin = self.system.actor_snapshot("/root/http/admin").state["addresses"][0]
+        async with httpx.AsyncClient(base_url=admin) as client:
+            answer = await client.get(path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert answer.status_code == 200, (path, answer.text)
+        return answer.text
+
     async def callback(self, provider: str, query: Mapping[str, str]) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.public_url) as client:
             return await client.get(f"/oauth/{provider}/callback", params=dict(query))
