@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -177,21 +178,25 @@ class Daemon:
                 method, path, json=body, headers={"authorization": f"Bearer {API_KEY}"}
             )
 
-    async def admin(self, method: str, path: str) -> Any:
+    async def admin_text(self, path: str, method: str = "GET") -> str:
         admin = self.system.actor_snapshot("/root/http/admin").state["addresses"][0]
         async with httpx.AsyncClient(base_url=admin) as client:
             answer = await client.request(
                 method, path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
             )
-        assert answer.status_code == 200, answer.text
-        return answer.json()
-
-    async def admin_text(self, path: str) -> str:
-        admin = self.system.actor_snapshot("/root/http/admin").state["addresses"][0]
-        async with httpx.AsyncClient(base_url=admin) as client:
-            answer = await client.get(path, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
         assert answer.status_code == 200, (path, answer.text)
         return answer.text
+
+    async def admin(self, method: str, path: str) -> Any:
+        return json.loads(await self.admin_text(path, method))
+
+    async def authorize(self, provider: str = "google", user: str = "42") -> str:
+        """The authorization URL the app gets for ``user``."""
+        started = await self.call(
+            "POST", f"/v1/connections/{provider}/authorize", {"user": user, "return_url": RETURN}
+        )
+        assert started.status_code == 201, started.text
+        return str(started.json()["authorization_url"])
 
     async def callback(self, provider: str, query: Mapping[str, str]) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.public_url) as client:
@@ -200,11 +205,7 @@ class Daemon:
     async def connect(
         self, auth: AuthorizationServer, provider: str = "google", user: str = "42"
     ) -> str:
-        started = await self.call(
-            "POST", f"/v1/connections/{provider}/authorize", {"user": user, "return_url": RETURN}
-        )
-        assert started.status_code == 201, started.text
-        back = await self.callback(provider, auth.approve(started.json()["authorization_url"]))
+        back = await self.callback(provider, auth.approve(await self.authorize(provider, user)))
         assert back.status_code == 303, back.text
         return str(back.headers["location"])
 

@@ -39,10 +39,7 @@ async def daemon(tmp_path: Path, auth: AuthorizationServer) -> AsyncIterator[Dae
 async def test_the_authorization_url_asks_for_pkce_s256_and_offline_access(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
-    started = await daemon.call(
-        "POST", "/v1/connections/google/authorize", {"user": "42", "return_url": RETURN}
-    )
-    query = query_of(started.json()["authorization_url"])
+    query = query_of(await daemon.authorize())
     assert query["code_challenge_method"] == "S256"
     assert len(query["code_challenge"]) == 43
     assert (query["access_type"], query["prompt"]) == ("offline", "consent")
@@ -66,10 +63,7 @@ async def test_a_connected_user_s_token_reaches_the_app(
 async def test_a_state_used_once_is_refused_the_second_time(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
-    started = await daemon.call(
-        "POST", "/v1/connections/google/authorize", {"user": "42", "return_url": RETURN}
-    )
-    approval = auth.approve(started.json()["authorization_url"])
+    approval = auth.approve(await daemon.authorize())
     assert (await daemon.callback("google", approval)).status_code == 303
     again = await daemon.callback("google", approval)
     assert again.status_code == 400
@@ -79,10 +73,7 @@ async def test_a_state_used_once_is_refused_the_second_time(
 async def test_a_denied_consent_goes_back_to_the_app_with_the_error(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
-    started = await daemon.call(
-        "POST", "/v1/connections/google/authorize", {"user": "42", "return_url": RETURN}
-    )
-    state = query_of(started.json()["authorization_url"])["state"]
+    state = query_of(await daemon.authorize())["state"]
     back = await daemon.callback("google", {"error": "access_denied", "state": state})
     assert back.status_code == 303
     assert query_of(back.headers["location"])["error"] == "access_denied"
@@ -92,10 +83,7 @@ async def test_a_denied_consent_goes_back_to_the_app_with_the_error(
 async def test_a_provider_refusing_the_code_goes_back_with_its_error(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
-    started = await daemon.call(
-        "POST", "/v1/connections/google/authorize", {"user": "42", "return_url": RETURN}
-    )
-    approval = auth.approve(started.json()["authorization_url"])
+    approval = auth.approve(await daemon.authorize())
     auth.codes.clear()  # the code expired at the provider
     back = await daemon.callback("google", approval)
     assert query_of(back.headers["location"])["error"] == "invalid_grant"
