@@ -71,6 +71,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                 **(supervised | {"max_restarts": max(supervision.max_restarts, 5)}),
             ),
             broadcast_spec(config, env, supervised),
+            oauth.spec(supervised),
             # Last, so an orderly shutdown stops taking requests first.
             SupervisorSpec(
                 "http",

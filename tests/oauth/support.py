@@ -235,6 +235,7 @@ async def run_daemon(
     store: Mapping[str, Any] | None = None,
     public_port: int = 0,
     keys: str = KEYS,
+    scan_s: float = 300.0,
 ) -> AsyncIterator[Daemon]:
     instagram = provider_config(auth, "instagram")
     config = Config.model_validate(
@@ -246,6 +247,7 @@ async def run_daemon(
             "api": {"bind": "127.0.0.1:0"},
             "oauth": {
                 "public_url": "https://hooks.example.com",
+                "refresh_scan_s": scan_s,
                 "providers": {"google": provider_config(auth), "instagram": instagram},
             },
         }

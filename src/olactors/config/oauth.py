@@ -43,6 +43,8 @@ class OAuthConfig(Section):
     #: first: the newest encrypts, any decrypts. From this variable, or a file.
     keys_env: str = "OLACTORS_OAUTH_KEYS"
     keys_file: Path | None = None
+    #: How often idle connections are looked at and refreshed ahead of expiry.
+    refresh_scan_s: float = Field(default=300.0, gt=0)
     #: An authorization must come back within this long, once.
     state_ttl_s: float = Field(default=600.0, gt=0, le=3600)
     providers: dict[str, OAuthProviderConfig] = Field(default_factory=dict)

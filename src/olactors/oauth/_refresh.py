@@ -50,19 +50,24 @@ class RefreshBusy(Exception):
     """Another replica's refresh neither finished nor let go in time."""
 
 
-def due(connection: Connection, provider: OAuthProvider, now: float) -> bool:
-    """True when the access token should be refreshed before it is handed out."""
+def due(
+    connection: Connection, provider: OAuthProvider, now: float, *, ahead_s: float = 0.0
+) -> bool:
+    """True when the access token should be refreshed before it is handed out; with
+    ``ahead_s``, before it would be due that much later (a proactive refresh)."""
     if connection.expires_at is None:
         return False
     lifetime = max(0.0, connection.expires_at - connection.refreshed_at)
-    margin = min(provider.refresh_margin_s, lifetime / 2)
-    if connection.expires_at - now > margin:
-        return False
+    margin = min(provider.refresh_margin_s, lifetime / 2) + ahead_s
     if provider.long_lived:
+        if ahead_s:
+            # Idle 60-day tokens are kept alive from half their life on.
+            margin = max(margin, lifetime / 2)
         # Instagram refuses a token less than a day old; one that young and
         # this close to expiry cannot be refreshed, only used.
-        return now - connection.refreshed_at >= LONG_LIVED_MIN_AGE_S
-    return connection.refresh_token is not None
+        old_enough = now - connection.refreshed_at >= LONG_LIVED_MIN_AGE_S
+        return connection.expires_at - now <= margin and old_enough
+    return connection.expires_at - now <= margin and connection.refresh_token is not None
 
 
 class Refresher:
@@ -80,10 +85,17 @@ class Refresher:
         self._locks: WeakValueDictionary[str, trio.Lock] = WeakValueDictionary()
         self.refreshes = 0
 
-    async def fresh(self, provider: OAuthProvider, user: str) -> Connection:
-        """The connection with an access token good for at least the margin."""
+    async def fresh(
+        self, provider: OAuthProvider, user: str, *, ahead_s: float = 0.0
+    ) -> Connection:
+        """The connection with an access token good for at least the margin (and
+        ``ahead_s`` more: the proactive refresher looks that far ahead)."""
+
+        def stale(connection: Connection) -> bool:
+            return due(connection, provider, self._clock(), ahead_s=ahead_s)
+
         connection = await self._read(provider, user)
-        if not due(connection, provider, self._clock()):
+        if not stale(connection):
             return connection
         key = connection_key(provider.name, user)
         lock = self._locks.get(key)
@@ -91,9 +103,9 @@ class Refresher:
             lock = self._locks[key] = trio.Lock()
         async with lock:
             connection = await self._read(provider, user)
-            if not due(connection, provider, self._clock()):
+            if not stale(connection):
                 return connection  # refreshed while this one waited
-            return await self._refresh_shared(provider, user, key)
+            return await self._refresh_shared(provider, user, key, stale)
 
     async def _read(self, provider: OAuthProvider, user: str) -> Connection:
         connection = await self._connections.get(provider.name, user)
@@ -103,20 +115,26 @@ class Refresher:
             raise NeedsReauth(f"{user} must connect {provider.name} again")
         return connection
 
-    async def _refresh_shared(self, provider: OAuthProvider, user: str, key: str) -> Connection:
+    async def _refresh_shared(
+        self,
+        provider: OAuthProvider,
+        user: str,
+        key: str,
+        stale: Callable[[Connection], bool],
+    ) -> Connection:
         lock_key, owner = refresh_lock(key), secrets.token_hex(8).encode()
         deadline = trio.current_time() + REFRESH_LOCK_S
         while not await self._store.put_if_absent(lock_key, owner, ttl_s=REFRESH_LOCK_S):
             # Another replica refreshes: read again rather than refresh twice.
             await trio.sleep(0.05)
             connection = await self._read(provider, user)
-            if not due(connection, provider, self._clock()):
+            if not stale(connection):
                 return connection
             if trio.current_time() >= deadline:
                 raise RefreshBusy(f"the refresh of {provider.name}/{user} is taking too long")
         try:
             connection = await self._read(provider, user)
-            if not due(connection, provider, self._clock()):
+            if not stale(connection):
                 return connection
             return await self._refresh(provider, connection)
         finally:

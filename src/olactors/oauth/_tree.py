@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 import trio
@@ -13,12 +14,13 @@ from ..admin import AdminPart
 from ..api import ApiPart
 from ..config import Config
 from ..http import Mount
-from ..runtime import ActorContext
+from ..runtime import ActorContext, ActorSpec, SupervisorSpec
 from ..store import STORE_PATH, Store
 from ._api import connections_part
 from ._callback import OAuthCallback
 from ._connections import Connections
 from ._flow import Authorizations
+from ._proactive import ProactiveRefresher
 from ._providers import providers
 from ._rekey import rekey
 from ._tokens import TokenEndpoint
@@ -34,7 +36,19 @@ class OAuth:
         self.providers = providers(oauth, env)
         self.keys = keyring(oauth.keys_env, oauth.keys_file, env) if self.providers else None
         self.state_ttl_s = oauth.state_ttl_s
+        self.scan_s = oauth.refresh_scan_s
         self.store_timeout_s = config.store.timeout_s
+
+    def spec(self, supervised: Mapping[str, Any]) -> SupervisorSpec:
+        """``/root/oauth``: the proactive refresher, when there is something to refresh."""
+        children: list[ActorSpec | SupervisorSpec] = []
+        keys = self.keys
+        if keys is not None:
+            providers, scan_s = self.providers, self.scan_s
+            children.append(
+                ActorSpec("refresher", lambda: ProactiveRefresher(providers, keys, scan_s=scan_s))
+            )
+        return SupervisorSpec("oauth", children=children, **supervised)
 
     def api(self) -> ApiPart:
         return connections_part(self.providers, self.keys, self.state_ttl_s)

@@ -1,0 +1,94 @@
+"""The proactive refresher: connections nobody asks for are kept alive.
+
+Every ``scan_s`` it reads every connection and refreshes those that would be
+due before the next scan (and Instagram's 60-day tokens from half their
+life), through the same :class:`Refresher` as the API: the same locks, so a
+scan on each replica and the app's own requests still refresh a connection
+once. A refusal marks the connection ``needs_reauth`` as it would on a
+request; a provider that does not answer is tried again at the next scan.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import trio
+
+from ..runtime import Actor
+from ..store import STORE_PATH, Store, StoreError
+from ._connections import Connections
+from ._providers import OAuthProvider
+from ._refresh import NeedsReauth, NotConnected, RefreshBusy, Refresher
+from ._tokens import TokenEndpoint, TokenError
+from ._vault import Keyring, VaultError
+
+log = logging.getLogger("olactors.oauth")
+
+
+class ProactiveRefresher(Actor[Any]):
+    def __init__(
+        self, providers: Mapping[str, OAuthProvider], keys: Keyring, *, scan_s: float
+    ) -> None:
+        self.providers = providers
+        self.keys = keys
+        self.scan_s = scan_s
+        self.scans = self.refreshed = self.failed = 0
+        self.last_scan_at: float | None = None
+
+    async def started(self) -> None:
+        store = Store.at(self.context, STORE_PATH)
+        self._store = store
+        self._refresher = Refresher(
+            store, Connections(store, self.keys), TokenEndpoint, self.context.clock
+        )
+        self.context.nursery.start_soon(self._every)
+
+    async def receive(self, message: Any) -> None:
+        raise TypeError("the proactive refresher takes no messages")
+
+    async def _every(self) -> None:
+        while True:
+            await trio.sleep(self.scan_s)
+            try:
+                await self.scan()
+            except StoreError as exc:
+                log.warning("oauth: proactive refresh skipped a scan: %s", exc)
+
+    async def scan(self) -> None:
+        cursor = ""
+        while True:
+            page = await self._store.keys("oauth:conn:", cursor=cursor, limit=200)
+            for key in page.keys:
+                await self._one(key)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        self.scans += 1
+        self.last_scan_at = self.context.clock()
+
+    async def _one(self, key: str) -> None:
+        name, _, user = key.removeprefix("oauth:conn:").partition(":")
+        provider = self.providers.get(name)
+        if provider is None:
+            return  # a provider no longer configured: its connections wait
+        before = self._refresher.refreshes
+        try:
+            await self._refresher.fresh(provider, user, ahead_s=self.scan_s)
+        except (NotConnected, NeedsReauth):
+            return
+        except (TokenError, RefreshBusy, VaultError) as exc:
+            self.failed += 1
+            log.warning("oauth: %s/%s not refreshed ahead: %s", name, user, type(exc).__name__)
+            return
+        self.refreshed += self._refresher.refreshes - before
+
+    def inspect(self) -> dict[str, Any]:
+        return {
+            "scan_s": self.scan_s,
+            "scans": self.scans,
+            "refreshed": self.refreshed,
+            "failed": self.failed,
+            "last_scan_at": self.last_scan_at,
+        }
