@@ -19,6 +19,7 @@ from .broadcast import (
     broadcast_mount,
     broadcast_spec,
     channel_courier,
+    domain_events,
 )
 from .config import Config
 from .delivery import delivery_spec, queue_wakes
@@ -54,7 +55,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
         if store.shared
         else None  # one process: whoever stores work wakes its couriers itself
     )
-    oauth = OAuth(config, env)
+    oauth = OAuth(config, env, domain_events(config))
     return SupervisorSpec(
         "root",
         children=[

@@ -245,6 +245,7 @@ async def run_daemon(
             "server": {"public_bind": f"127.0.0.1:{public_port}"},
             "admin": {"bind": "127.0.0.1:0"},
             "api": {"bind": "127.0.0.1:0"},
+            "broadcast": {"allow_private_endpoints": True, "retry_schedule_s": [0.01]},
             "oauth": {
                 "public_url": "https://hooks.example.com",
                 "refresh_scan_s": scan_s,

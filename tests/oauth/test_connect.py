@@ -12,6 +12,7 @@ import trio
 
 from olactors.oauth import Keyring, VaultError
 from olactors.store import STORE_PATH, Store
+from olactors.testing import Canned, FakeProvider
 
 from .support import (
     KEYS,
@@ -194,3 +195,32 @@ async def test_rekey_seals_every_connection_under_the_newest_key(
     assert sealed is not None
     assert Keyring.parse(KEYS, "test").key_of(sealed) == "k2"
     assert token["status"] == "connected"
+
+
+async def test_a_revoked_grant_tells_the_app_with_a_needs_reauth_event(
+    daemon: Daemon, auth: AuthorizationServer
+) -> None:
+    app = FakeProvider(Canned(200, json={"ok": True}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(app.serve)
+        registered = await daemon.call(
+            "POST",
+            "/v1/endpoints",
+            {"url": f"{app.url}/hooks", "event_types": ["connection.needs_reauth"]},
+        )
+        assert registered.status_code == 201, registered.text
+        auth.expires_in = 1
+        await daemon.connect(auth)
+        auth.revoked |= auth.refresh_tokens
+        await trio.sleep(0.6)
+        assert (await daemon.call("GET", "/v1/connections/google/42")).status_code == 409
+        with trio.fail_after(10):  # a hang guard
+            while not app.seen("/hooks"):
+                await trio.sleep(0.02)
+        nursery.cancel_scope.cancel()
+    [told] = app.seen("/hooks")
+    event = told.json()
+    assert (event["event"], event["data"]) == (
+        "connection.needs_reauth",
+        {"provider": "google", "user": "42"},
+    )

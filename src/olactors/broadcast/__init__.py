@@ -13,13 +13,14 @@ from ._tokens import (
     SubscriberTokens,
     token_key,
 )
-from ._tree import broadcast_api, broadcast_mount, broadcast_spec
+from ._tree import Emit, broadcast_api, broadcast_mount, broadcast_spec, domain_events
 
 __all__ = [
     "BROADCAST_NAMESPACE",
     "BROADCAST_PATH",
     "KEY_FILE",
     "WEBSOCKET_HUB",
+    "Emit",
     "InvalidToken",
     "Leave",
     "Listener",
@@ -38,6 +39,7 @@ __all__ = [
     "broadcast_mount",
     "broadcast_spec",
     "channel_courier",
+    "domain_events",
     "guarded_transport",
     "is_public",
     "token_key",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -24,7 +24,7 @@ from ._devices_api import devices_part
 from ._endpoints import Endpoints
 from ._endpoints_api import endpoints_part
 from ._hub import Remote, WebsocketHub
-from ._model import NAMESPACE
+from ._model import NAMESPACE, BroadcastEvent, BroadcastRequest, WebhookTarget
 from ._paths import EMAIL, PUSH, PUSH_RECEIPTS, WEBSOCKET, WEBSOCKET_HUB
 from ._push import ExpoSender, FcmAuth, FcmSender, load_service_account
 from ._push_channel import ExpoReceipts, PushChannel
@@ -228,6 +228,35 @@ def broadcast_api(config: Config, env: Mapping[str, str]) -> ApiPart:
             each(operations, context, store)
 
     return part
+
+
+#: Stores a domain event of the daemon's own for every webhook endpoint taking its type:
+#: ``emit(type, payload, event_id)``.
+Emit = Callable[[str, dict[str, Any], str], Awaitable[None]]
+
+
+def domain_events(config: Config) -> Callable[[ActorContext, Store], Emit]:
+    """How another capability tells the app something happened (a connection that needs
+    the user again): a broadcast to every enabled webhook endpoint taking the type."""
+    limit = config.broadcast.max_endpoints
+    on = channels(config)
+
+    def make(context: ActorContext, store: Store) -> Emit:
+        broadcasts = Broadcasts(
+            store,
+            Endpoints(store, context.clock, limit=limit),
+            context,
+            channels=lambda: on,
+            retention_s=DEFAULT_KEEP_S,
+        )
+
+        async def emit(event_type: str, payload: dict[str, Any], event_id: str) -> None:
+            event = BroadcastEvent(event_type, payload, event_id)
+            await broadcasts.store(BroadcastRequest(event, [WebhookTarget()]))
+
+        return emit
+
+    return make
 
 
 def broadcast_mount(config: Config, env: Mapping[str, str]) -> Mount:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,7 +15,7 @@ from ..store import Store
 from ._connections import Connections, Status
 from ._flow import Authorizations
 from ._providers import OAuthProvider
-from ._refresh import NeedsReauth, NotConnected, RefreshBusy, Refresher
+from ._refresh import NeedsReauth, NotConnected, OnReauth, RefreshBusy, Refresher
 from ._tokens import TokenEndpoint, TokenError
 from ._vault import Keyring
 
@@ -73,7 +73,10 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def connections_part(
-    providers: Mapping[str, OAuthProvider], keys: Keyring | None, state_ttl_s: float
+    providers: Mapping[str, OAuthProvider],
+    keys: Keyring | None,
+    state_ttl_s: float,
+    reauth: Callable[[ActorContext, Store], OnReauth] | None = None,
 ) -> ApiPart:
     def part(operations: Operations, context: ActorContext, store: Store) -> None:
         connections = Connections(store, keys) if keys is not None else None
@@ -83,7 +86,9 @@ def connections_part(
             flow = Authorizations(
                 store, connections, TokenEndpoint, context.clock, state_ttl_s=state_ttl_s
             )
-            return connections, flow, Refresher(store, connections, TokenEndpoint, context.clock)
+            tell = reauth(context, store) if reauth is not None else None
+            refresher = Refresher(store, connections, TokenEndpoint, context.clock, on_reauth=tell)
+            return connections, flow, refresher
 
         def provider_named(name: str) -> OAuthProvider:
             provider = providers.get(name)

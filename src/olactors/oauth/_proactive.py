@@ -11,16 +11,16 @@ request; a provider that does not answer is tried again at the next scan.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
 
-from ..runtime import Actor
+from ..runtime import Actor, ActorContext
 from ..store import STORE_PATH, Store, StoreError
 from ._connections import Connections
 from ._providers import OAuthProvider
-from ._refresh import NeedsReauth, NotConnected, RefreshBusy, Refresher
+from ._refresh import NeedsReauth, NotConnected, OnReauth, RefreshBusy, Refresher
 from ._tokens import TokenEndpoint, TokenError
 from ._vault import Keyring, VaultError
 
@@ -29,19 +29,26 @@ log = logging.getLogger("olactors.oauth")
 
 class ProactiveRefresher(Actor[Any]):
     def __init__(
-        self, providers: Mapping[str, OAuthProvider], keys: Keyring, *, scan_s: float
+        self,
+        providers: Mapping[str, OAuthProvider],
+        keys: Keyring,
+        *,
+        scan_s: float,
+        reauth: Callable[[ActorContext, Store], OnReauth] | None = None,
     ) -> None:
         self.providers = providers
         self.keys = keys
         self.scan_s = scan_s
+        self.reauth = reauth
         self.scans = self.refreshed = self.failed = 0
         self.last_scan_at: float | None = None
 
     async def started(self) -> None:
         store = Store.at(self.context, STORE_PATH)
         self._store = store
+        tell = self.reauth(self.context, store) if self.reauth is not None else None
         self._refresher = Refresher(
-            store, Connections(store, self.keys), TokenEndpoint, self.context.clock
+            store, Connections(store, self.keys), TokenEndpoint, self.context.clock, on_reauth=tell
         )
         self.context.nursery.start_soon(self._every)
 

@@ -13,8 +13,9 @@ rotates replaces the old one in the same write as the new access token.
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from weakref import WeakValueDictionary
 
 import msgspec
@@ -26,6 +27,8 @@ from ._connections import Connection, Connections, connection_key
 from ._providers import OAuthProvider
 from ._tokens import TokenEndpoint, TokenError
 
+log = logging.getLogger("olactors.oauth")
+
 #: How long one replica may hold a connection's refresh before another may take it.
 REFRESH_LOCK_S = 30.0
 #: Instagram refreshes a long-lived token only once it is a day old.
@@ -36,6 +39,10 @@ def refresh_lock(connection: str) -> str:
     """The store key of a connection's refresh lock: beside the records, not among them
     (a listing of ``oauth:conn:`` finds connections only)."""
     return "oauth:refreshing:" + connection.removeprefix("oauth:conn:")
+
+
+#: Told of a connection just marked ``needs_reauth``.
+OnReauth = Callable[[Connection], Awaitable[None]]
 
 
 class NotConnected(Exception):
@@ -77,11 +84,14 @@ class Refresher:
         connections: Connections,
         endpoint: Callable[[OAuthProvider], TokenEndpoint],
         clock: Clock,
+        *,
+        on_reauth: OnReauth | None = None,
     ) -> None:
         self._store = store
         self._connections = connections
         self._endpoint = endpoint
         self._clock = clock
+        self._on_reauth = on_reauth
         self._locks: WeakValueDictionary[str, trio.Lock] = WeakValueDictionary()
         self.refreshes = 0
 
@@ -141,6 +151,21 @@ class Refresher:
             with trio.CancelScope(shield=True):
                 await self._store.delete(lock_key, if_value=owner)
 
+    async def _tell(self, connection: Connection) -> None:
+        """The app hears of it (``connection.needs_reauth``); a failure to say so is
+        logged, the connection is marked all the same."""
+        if self._on_reauth is None:
+            return
+        try:
+            await self._on_reauth(connection)
+        except Exception as exc:
+            log.warning(
+                "oauth: %s/%s needs reauthorization; the event was not stored: %s",
+                connection.provider,
+                connection.user,
+                type(exc).__name__,
+            )
+
     async def _refresh(self, provider: OAuthProvider, connection: Connection) -> Connection:
         endpoint = self._endpoint(provider)
         try:
@@ -154,6 +179,7 @@ class Refresher:
                 await self._connections.put(
                     msgspec.structs.replace(connection, status="needs_reauth")
                 )
+                await self._tell(connection)
                 raise NeedsReauth(f"{provider.name} refused the refresh: {exc.error}") from None
             raise
         self.refreshes += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -12,16 +12,18 @@ from quart_trio import QuartTrio
 
 from ..admin import AdminPart
 from ..api import ApiPart
+from ..broadcast import Emit
 from ..config import Config
 from ..http import Mount
 from ..runtime import ActorContext, ActorSpec, SupervisorSpec
 from ..store import STORE_PATH, Store
 from ._api import connections_part
 from ._callback import OAuthCallback
-from ._connections import Connections
+from ._connections import Connection, Connections
 from ._flow import Authorizations
 from ._proactive import ProactiveRefresher
 from ._providers import providers
+from ._refresh import OnReauth
 from ._rekey import rekey
 from ._tokens import TokenEndpoint
 from ._vault import keyring
@@ -31,8 +33,14 @@ class OAuth:
     """Providers and vault keys read once, at start: a daemon that could not open its
     vault, or lacks a client secret, fails then rather than at the first user."""
 
-    def __init__(self, config: Config, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        env: Mapping[str, str],
+        events: Callable[[ActorContext, Store], Emit] | None = None,
+    ) -> None:
         oauth = config.oauth
+        self.reauth = _reauth_event(events) if events is not None else None
         self.providers = providers(oauth, env)
         self.keys = keyring(oauth.keys_env, oauth.keys_file, env) if self.providers else None
         self.state_ttl_s = oauth.state_ttl_s
@@ -44,14 +52,17 @@ class OAuth:
         children: list[ActorSpec | SupervisorSpec] = []
         keys = self.keys
         if keys is not None:
-            providers, scan_s = self.providers, self.scan_s
+            providers, scan_s, reauth = self.providers, self.scan_s, self.reauth
             children.append(
-                ActorSpec("refresher", lambda: ProactiveRefresher(providers, keys, scan_s=scan_s))
+                ActorSpec(
+                    "refresher",
+                    lambda: ProactiveRefresher(providers, keys, scan_s=scan_s, reauth=reauth),
+                )
             )
         return SupervisorSpec("oauth", children=children, **supervised)
 
     def api(self) -> ApiPart:
-        return connections_part(self.providers, self.keys, self.state_ttl_s)
+        return connections_part(self.providers, self.keys, self.state_ttl_s, self.reauth)
 
     def admin(self) -> AdminPart:
         """``POST /connections/rekey`` on the admin: every connection sealed under the newest key
@@ -84,3 +95,25 @@ class OAuth:
             return OAuthCallback(self.providers, flow)
 
         return Mount("/oauth/", app)
+
+
+def _reauth_event(
+    events: Callable[[ActorContext, Store], Emit],
+) -> Callable[[ActorContext, Store], OnReauth]:
+    """``connection.needs_reauth`` to the app's webhook endpoints taking it, once per
+    refusal (its id names the connection and when its token was last refreshed)."""
+
+    def make(context: ActorContext, store: Store) -> OnReauth:
+        emit = events(context, store)
+
+        async def tell(connection: Connection) -> None:
+            event_id = (
+                f"needs_reauth:{connection.provider}:{connection.user}:"
+                f"{int(connection.refreshed_at)}"
+            )
+            payload = {"provider": connection.provider, "user": connection.user}
+            await emit("connection.needs_reauth", payload, event_id)
+
+        return tell
+
+    return make
