@@ -12,6 +12,7 @@ from olactors.store import (
     InvalidStoreCall,
     ItemNotFound,
     LeaseLost,
+    LockBusy,
     NewItem,
     QueueCounts,
     Store,
@@ -393,3 +394,13 @@ async def test_a_prefix_with_glob_characters_matches_only_itself(store: Store) -
     await store.put("a*b:1", b"x")
     await store.put("axb:1", b"x")
     assert (await store.keys("a*b:")).keys == ["a*b:1"]
+
+
+async def test_a_held_lock_makes_another_holder_wait_then_give_up(store: Store) -> None:
+    async with store.lock("lock:shared", ttl_s=60, wait_s=1):
+        with pytest.raises(LockBusy):
+            async with store.lock("lock:shared", ttl_s=60, wait_s=0.1):
+                pass
+    async with store.lock("lock:shared", ttl_s=60, wait_s=0.1):
+        assert await store.get("lock:shared") is not None
+    assert await store.get("lock:shared") is None

@@ -15,7 +15,7 @@ from werkzeug.routing import BaseConverter
 
 from ..http import closes_after, retry_after
 from ..runtime import ActorContext
-from ..store import Store, StoreError
+from ..store import LockBusy, Store, StoreError
 from ._errors import ApiError, ErrorBody, ErrorInfo, Unauthorized, Unavailable, error_status
 from ._idempotency import Idempotency
 from ._keys import ApiKeys
@@ -114,6 +114,8 @@ def api_app(
 
     @app.errorhandler(StoreError)
     async def store_down(error: StoreError) -> Response:
+        if isinstance(error, LockBusy):  # held by another request, a moment longer
+            return await refused(Unavailable(str(error)))
         return await refused(Unavailable(f"the store did not answer: {error}"))
 
     @app.errorhandler(HTTPException)

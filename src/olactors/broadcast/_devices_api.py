@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ..api import ErrorDetail, NotFound, Operations, Unavailable, ValidationFailed
+from ..api import ErrorDetail, NotFound, Operations, ValidationFailed
 from ..runtime import ActorContext
 from ..store import Store
 from ._broadcasts import iso
 from ._devices import Device, Devices, Platform, TooManyDevices
-from ._document import Busy
 from ._model import User
 
 DeviceId = Annotated[str, msgspec.Meta(pattern=r"^dv_[0-9a-f]{24}$")]
@@ -70,8 +69,6 @@ def devices_part(make: Callable[[ActorContext, Store], Devices]) -> Any:
                 return _view(await devices.add(user, body.platform, body.token))
             except TooManyDevices as exc:
                 raise ValidationFailed(str(exc)) from None
-            except Busy as exc:
-                raise Unavailable(str(exc)) from None
 
         @operations.add(
             "GET",
@@ -96,10 +93,7 @@ def devices_part(make: Callable[[ActorContext, Store], Devices]) -> Any:
         async def delete_device(
             body: None, query: None, user: str, device_id: str
         ) -> DeviceDeleted:
-            try:
-                removed = await devices.remove(user, device_id)
-            except Busy as exc:
-                raise Unavailable(str(exc)) from None
+            removed = await devices.remove(user, device_id)
             if not removed:
                 raise NotFound(f"user {user} has no device {device_id}")
             return DeviceDeleted(device_id, True)

@@ -8,12 +8,10 @@ with a short expiry, so a replica that dies holding it frees it by itself.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import msgspec
-import trio
 
 from ..store import Store
 
@@ -21,10 +19,6 @@ T = TypeVar("T")
 A = TypeVar("A")
 
 LOCK_S = 5.0
-
-
-class Busy(Exception):
-    """Another replica held the document's lock for longer than a request may wait."""
 
 
 class LockedDocument(Generic[T]):
@@ -44,28 +38,14 @@ class LockedDocument(Generic[T]):
     async def change(self, edit: Callable[[dict[str, T]], A]) -> A:
         """Apply ``edit`` to the document in place and store it; ``edit``'s answer back.
 
-        An exception from ``edit`` stores nothing. :class:`Busy` if the lock
-        stays taken for ``lock_s``.
+        An exception from ``edit`` stores nothing. :class:`LockBusy` if the
+        lock stays taken for ``lock_s``.
         """
-        token = secrets.token_hex(8).encode()
-        # A deadline between tries, never a cancel around one: a put that was
-        # cut off after it took the lock would leave the lock held.
-        deadline = trio.current_time() + self._lock_s
-        # The holder may be another replica: no event reaches us, so poll.
-        while not await self._store.put_if_absent(self._lock, token, ttl_s=self._lock_s):
-            if trio.current_time() >= deadline:
-                raise Busy(f"{self.key} is being changed elsewhere; try again")
-            await trio.sleep(0.02)
-        try:
+        async with self._store.lock(self._lock, ttl_s=self._lock_s, wait_s=self._lock_s):
             document = await self.read()
             answer = edit(document)
             if document:
                 await self._store.put(self.key, msgspec.json.encode(document))
             else:
                 await self._store.delete(self.key)
-            return answer
-        finally:
-            # Only our own lock (after an expiry another may hold it), and even
-            # when this request is being cancelled.
-            with trio.CancelScope(shield=True):
-                await self._store.delete(self._lock, if_value=token)
+        return answer

@@ -89,7 +89,7 @@ class Endpoints:
         self, edit: Callable[[dict[str, Endpoint]], Endpoint | None]
     ) -> Endpoint | None:
         """Apply ``edit`` to the document under its lock and store it; its answer back.
-        :class:`Busy` when the lock stays taken; :class:`TooManyEndpoints` past the limit."""
+        :class:`LockBusy` when the lock stays taken; :class:`TooManyEndpoints` past the limit."""
 
         def bounded(endpoints: dict[str, Endpoint]) -> Endpoint | None:
             before = len(endpoints)

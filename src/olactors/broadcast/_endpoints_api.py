@@ -14,12 +14,11 @@ from typing import Annotated, Any
 
 import msgspec
 
-from ..api import ErrorDetail, NotFound, Operations, Unavailable, ValidationFailed
+from ..api import ErrorDetail, NotFound, Operations, ValidationFailed
 from ..delivery import Pause, Resume, RouteState, state_key
 from ..runtime import ActorContext, ActorError
 from ..store import Store
 from ._broadcasts import iso
-from ._document import Busy
 from ._endpoints import (
     Endpoint,
     Endpoints,
@@ -121,8 +120,6 @@ class EndpointApi:
             changed = await self.endpoints.change(edit)
         except TooManyEndpoints as exc:
             raise ValidationFailed(str(exc)) from None
-        except Busy as exc:
-            raise Unavailable(str(exc)) from None
         with contextlib.suppress(ActorError):
             self._context.actor_ref(f"{WEBHOOK_PATH}/registry").tell_nowait(Sync())
         return changed
@@ -303,10 +300,7 @@ def endpoints_part(allow_private: bool, make: Callable[[ActorContext, Store], En
         async def rotate_endpoint_secret(
             body: None, query: None, endpoint_id: str
         ) -> RotatedSecret:
-            try:
-                rotated = await api.endpoints.rotate(endpoint_id)
-            except Busy as exc:
-                raise Unavailable(str(exc)) from None
+            rotated = await api.endpoints.rotate(endpoint_id)
             if rotated is None:
                 raise NotFound(f"no endpoint {endpoint_id}")
             endpoint, secret = rotated

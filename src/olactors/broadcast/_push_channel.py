@@ -27,7 +27,6 @@ from ..runtime import Clock
 from ..store import NewItem, QueueItem, Store, StoreError
 from ._channels import for_push, unpack
 from ._devices import Device, Devices
-from ._document import Busy
 from ._model import NAMESPACE, PushTarget
 from ._paths import PUSH_RECEIPTS
 from ._push import EXPO_BATCH, ExpoSender, FcmSender, Gone, Later, Outcome, Refused, Sent
@@ -111,7 +110,7 @@ class PushChannel:
             if isinstance(outcome, Gone):
                 try:
                     await self._devices.gone(user, device)
-                except (Busy, StoreError):
+                except StoreError:  # LockBusy among them
                     log.warning("push: a dead token of user %s stays for now", user)
             if isinstance(outcome, Sent) and outcome.ticket:
                 tickets[outcome.ticket] = [user, device.id]
@@ -180,7 +179,7 @@ class ExpoReceipts:
             if (receipt.get("details") or {}).get("error") == "DeviceNotRegistered":
                 devices = {d.id: d for d in await self._devices.of(user)}
                 if device_id in devices:
-                    await self._devices.gone(user, devices[device_id])  # Busy: retried
+                    await self._devices.gone(user, devices[device_id])  # LockBusy: retried
                     gone += 1
         missing = [t for t in check.tickets if t not in receipts]
         if missing:

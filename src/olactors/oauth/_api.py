@@ -15,7 +15,7 @@ from ..store import Store
 from ._connections import Connections, Status
 from ._flow import Authorizations
 from ._providers import OAuthProvider
-from ._refresh import NeedsReauth, NotConnected, OnReauth, RefreshBusy, Refresher
+from ._refresh import NeedsReauth, NotConnected, OnReauth, Refresher
 from ._tokens import TokenEndpoint, TokenError
 from ._vault import Keyring
 
@@ -144,7 +144,7 @@ def connections_part(
                 raise NotFound(str(exc)) from None
             except NeedsReauth as exc:
                 raise ReauthNeeded(str(exc)) from None
-            except (TokenError, RefreshBusy) as exc:
+            except TokenError as exc:
                 raise Unavailable(f"{provider} could not refresh the token now: {exc}") from None
             return TokenView(
                 connection.access_token,

@@ -17,10 +17,10 @@ from typing import Any
 import trio
 
 from ..runtime import Actor, ActorContext
-from ..store import STORE_PATH, Store, StoreError
+from ..store import STORE_PATH, LockBusy, Store, StoreError
 from ._connections import Connections
 from ._providers import OAuthProvider
-from ._refresh import NeedsReauth, NotConnected, OnReauth, RefreshBusy, Refresher
+from ._refresh import NeedsReauth, NotConnected, OnReauth, Refresher
 from ._tokens import TokenEndpoint, TokenError
 from ._vault import Keyring, VaultError
 
@@ -85,7 +85,7 @@ class ProactiveRefresher(Actor[Any]):
             await self._refresher.fresh(provider, user, ahead_s=self.scan_s)
         except (NotConnected, NeedsReauth):
             return
-        except (TokenError, RefreshBusy, VaultError) as exc:
+        except (TokenError, LockBusy, VaultError) as exc:
             self.failed += 1
             log.warning("oauth: %s/%s not refreshed ahead: %s", name, user, type(exc).__name__)
             return

@@ -14,7 +14,6 @@ rotates replaces the old one in the same write as the new access token.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from weakref import WeakValueDictionary
 
@@ -51,10 +50,6 @@ class NotConnected(Exception):
 
 class NeedsReauth(Exception):
     """The user must connect again: the provider refused the refresh token."""
-
-
-class RefreshBusy(Exception):
-    """Another replica's refresh neither finished nor let go in time."""
 
 
 def due(
@@ -132,24 +127,14 @@ class Refresher:
         key: str,
         stale: Callable[[Connection], bool],
     ) -> Connection:
-        lock_key, owner = refresh_lock(key), secrets.token_hex(8).encode()
-        deadline = trio.current_time() + REFRESH_LOCK_S
-        while not await self._store.put_if_absent(lock_key, owner, ttl_s=REFRESH_LOCK_S):
-            # Another replica refreshes: read again rather than refresh twice.
-            await trio.sleep(0.05)
-            connection = await self._read(provider, user)
-            if not stale(connection):
-                return connection
-            if trio.current_time() >= deadline:
-                raise RefreshBusy(f"the refresh of {provider.name}/{user} is taking too long")
-        try:
+        # LockBusy if another replica's refresh neither ends nor lets go in time.
+        lock = refresh_lock(key)
+        async with self._store.lock(lock, ttl_s=REFRESH_LOCK_S, wait_s=REFRESH_LOCK_S, poll_s=0.05):
+            # Whoever waited reads the token another replica refreshed meanwhile.
             connection = await self._read(provider, user)
             if not stale(connection):
                 return connection
             return await self._refresh(provider, connection)
-        finally:
-            with trio.CancelScope(shield=True):
-                await self._store.delete(lock_key, if_value=owner)
 
     async def _tell(self, connection: Connection) -> None:
         """The app hears of it (``connection.needs_reauth``); a failure to say so is

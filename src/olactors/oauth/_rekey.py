@@ -7,12 +7,9 @@ overwritten by the record as it was before it.
 
 from __future__ import annotations
 
-import secrets
-
 import msgspec
-import trio
 
-from ..store import Store
+from ..store import LockBusy, Store
 from ._refresh import REFRESH_LOCK_S, refresh_lock
 from ._vault import Keyring, VaultError
 
@@ -44,25 +41,18 @@ async def rekey(store: Store, keys: Keyring, *, wait_s: float = REFRESH_LOCK_S) 
 
 
 async def _reseal(store: Store, keys: Keyring, key: str, wait_s: float) -> str:
-    lock, owner = refresh_lock(key), secrets.token_hex(8).encode()
-    with trio.move_on_after(wait_s) as waited:
-        # The holder may be another replica: no event reaches us, so poll.
-        while not await store.put_if_absent(lock, owner, ttl_s=REFRESH_LOCK_S):  # noqa: ASYNC110
-            await trio.sleep(0.05)
-    if waited.cancelled_caught:
-        return "failed"
     try:
-        record = await store.get(key)
-        if record is None:
-            return "current"  # deleted meanwhile: nothing left to reseal
-        if keys.key_of(record) == keys.newest:
-            return "current"
-        try:
-            plain = keys.open(record, key)
-        except VaultError:
-            return "failed"
-        await store.put(key, keys.seal(plain, key))
-        return "resealed"
-    finally:
-        with trio.CancelScope(shield=True):
-            await store.delete(lock, if_value=owner)
+        async with store.lock(refresh_lock(key), ttl_s=REFRESH_LOCK_S, wait_s=wait_s, poll_s=0.05):
+            record = await store.get(key)
+            if record is None:
+                return "current"  # deleted meanwhile: nothing left to reseal
+            if keys.key_of(record) == keys.newest:
+                return "current"
+            try:
+                plain = keys.open(record, key)
+            except VaultError:
+                return "failed"
+            await store.put(key, keys.seal(plain, key))
+            return "resealed"
+    except LockBusy:
+        return "failed"

@@ -9,7 +9,14 @@ redis-py.
 from ._actor import StoreActor
 from ._backend import Backend, BackendFactory, Role
 from ._commands import KeyPage, Settlement, TopicLog
-from ._errors import InvalidStoreCall, ItemNotFound, LeaseLost, StoreError, StoreUnavailable
+from ._errors import (
+    InvalidStoreCall,
+    ItemNotFound,
+    LeaseLost,
+    LockBusy,
+    StoreError,
+    StoreUnavailable,
+)
 from ._eventlog import (
     DEAD,
     DELIVERED,
@@ -69,6 +76,7 @@ __all__ = [
     "KeyPage",
     "Lease",
     "LeaseLost",
+    "LockBusy",
     "NewItem",
     "OnWake",
     "QueueCounts",

@@ -65,3 +65,10 @@ class InvalidStoreCall(StoreError, ValueError):
 
     Raised where the call is made, before anything reaches a backend.
     """
+
+
+class LockBusy(StoreError):
+    """A :meth:`Store.lock` stayed held elsewhere (another request, another replica) for
+    longer than the caller would wait."""
+
+    retry_after_s = 1.0

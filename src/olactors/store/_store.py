@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+
+import trio
 
 from ..runtime import (
     ActorError,
@@ -47,7 +51,7 @@ from ._commands import (
     TopicLog,
     TopicPublish,
 )
-from ._errors import LeaseLost, StoreError, StoreUnavailable
+from ._errors import LeaseLost, LockBusy, StoreError, StoreUnavailable
 from ._eventlog import (
     UNROUTED,
     AddDeliveries,
@@ -329,6 +333,32 @@ class Store:
     async def hold(self, key: str, seconds: float) -> None:
         """No slot of budget ``key`` goes for ``seconds``, on any replica."""
         await self._call(Hold(key, seconds))
+
+    @asynccontextmanager
+    async def lock(
+        self, key: str, *, ttl_s: float, wait_s: float, poll_s: float = 0.02
+    ) -> AsyncIterator[None]:
+        """Hold ``key`` as a lock across replicas for the block: a ``put_if_absent`` with
+        an owner value, freed by compare-and-delete (or by itself after ``ttl_s``, if
+        this replica dies). :class:`LockBusy` after ``wait_s`` of trying.
+
+        The holder may be another replica, so no event can wake a waiter: it polls.
+        The deadline is checked between tries, never a cancel around one: a put cut
+        off after it took the lock would leave the lock held.
+        """
+        owner = secrets.token_hex(8).encode()
+        deadline = trio.current_time() + wait_s
+        while not await self.put_if_absent(key, owner, ttl_s=ttl_s):
+            if trio.current_time() >= deadline:
+                raise LockBusy(f"{key} is held elsewhere; try again")
+            await trio.sleep(poll_s)
+        try:
+            yield
+        finally:
+            # Only our own lock (after an expiry another may hold it), and even
+            # when the block is being cancelled.
+            with trio.CancelScope(shield=True):
+                await self.delete(key, if_value=owner)
 
     async def delete(self, key: str, *, if_value: bytes | None = None) -> bool:
         """Remove ``key``; False if it was not there (or had expired). With ``if_value``,
