@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+
+from ..times import iso_utc
 
 
 def iso(unix: float | None) -> str:
     """A unix time as ISO 8601 in UTC, to the second (``-`` for none)."""
-    if unix is None:
-        return "-"
-    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return "-" if unix is None else iso_utc(unix)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], *, empty: str) -> str:

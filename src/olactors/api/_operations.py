@@ -57,8 +57,6 @@ class Operations:
     """The app API's operations, in the order they were declared."""
 
     declared: list[Operation] = field(default_factory=list)
-    #: Each routed operation's view, by its Quart endpoint name.
-    views: dict[str, Callable[..., Awaitable[Response]]] = field(default_factory=dict)
 
     def add(
         self,
@@ -98,11 +96,10 @@ class Operations:
         with an ``Idempotency-Key`` runs ``once``."""
         for operation in self.declared:
             endpoint = f"{operation.method} {operation.path}"
-            self.views[endpoint] = _view(operation, once)
             app.add_url_rule(
                 operation.path,
                 endpoint=endpoint,
-                view_func=self.views[endpoint],
+                view_func=_view(operation, once),
                 methods=[operation.method],
             )
 

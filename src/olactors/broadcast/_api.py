@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -12,6 +11,7 @@ from ..api import ApiPart, Operations
 from ..config import Config
 from ..runtime import ActorContext
 from ..store import Store
+from ..times import iso_utc
 from ._model import Topic, User
 from ._tokens import SubscriberTokens, token_key
 
@@ -56,7 +56,6 @@ def token_part(config: Config, env: Mapping[str, str]) -> ApiPart:
         )
         async def mint_subscriber_token(body: Any, query: None, user: str) -> TokenAnswer:
             token, expires = tokens.mint(user, list(dict.fromkeys(body.topics)), body.ttl_s)
-            stamp = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
-            return TokenAnswer(token, stamp.replace("+00:00", "Z"))
+            return TokenAnswer(token, iso_utc(expires))
 
     return part

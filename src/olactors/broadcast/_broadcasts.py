@@ -22,6 +22,7 @@ from ..api import ErrorDetail, NotFound, Operations, ValidationFailed
 from ..delivery import RouteState, Wake, queue_name, state_key
 from ..runtime import ActorContext, ActorError
 from ..store import DEAD, DELIVERED, DROPPED, Delivery, EventRecord, ItemNotFound, Store
+from ..times import iso_utc
 from ._channels import TARGET
 from ._endpoints import Endpoints
 from ._model import (
@@ -58,7 +59,7 @@ class WaitQuery(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+    return iso_utc(timestamp, timespec="auto")
 
 
 def courier_of(target: Target) -> str:

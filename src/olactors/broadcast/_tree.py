@@ -11,7 +11,7 @@ import trio
 from .. import metrics
 from ..api import ApiPart, Operations
 from ..config import Config, read_secret
-from ..delivery import Courier, DestinationSpec, RetryPolicy, SlotPool
+from ..delivery import DestinationSpec, RetryPolicy, SlotPool, courier_spec
 from ..http import Mount
 from ..provider_clients import provider_client
 from ..runtime import ActorContext, ActorError, ActorSpec, Refs, Strategy, SupervisorSpec
@@ -103,12 +103,9 @@ def push_spec(
 
 
 def _courier(spec: DestinationSpec, name: str, drain_s: float) -> ActorSpec:
+    """A channel's courier, with slots of its own."""
     shared = SlotPool(spec.max_in_flight)
-    return ActorSpec(
-        name,
-        lambda: Courier(spec, STORE_PATH, shared, drain_s=drain_s),
-        shutdown_timeout_s=drain_s + 5.0,
-    )
+    return courier_spec(spec, STORE_PATH, shared, drain_s=drain_s, name=name)
 
 
 def topic_frames(config: Config, env: Mapping[str, str]) -> ActorSpec:

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 import trio
 
-from ..delivery import Courier, DestinationSpec, RetryPolicy, SlotPool, destination_of
+from ..delivery import DestinationSpec, RetryPolicy, SlotPool, courier_spec, destination_of
 from ..runtime import Actor, ActorContext, ActorError, ActorSpec, Strategy, SupervisorSpec
 from ..store import Store, StoreError
 from ._endpoints import EndpointDestination, Endpoints
@@ -62,11 +62,7 @@ class EndpointCouriers:
             )
 
         spec = DestinationSpec(NAMESPACE, endpoint_id, destination, policy=self.policy)
-        return ActorSpec(
-            endpoint_id,
-            lambda: Courier(spec, self.store_path, self.shared, drain_s=self.drain_s),
-            shutdown_timeout_s=self.drain_s + 5.0,
-        )
+        return courier_spec(spec, self.store_path, self.shared, drain_s=self.drain_s)
 
 
 class EndpointRegistry(Actor[Sync]):

@@ -36,6 +36,27 @@ class DeliveryGroup:
             raise ValueError(f"every destination of {self.namespace} must be in that namespace")
 
 
+def courier_spec(
+    spec: DestinationSpec,
+    store_path: str,
+    shared: SlotPool,
+    *,
+    drain_s: float,
+    refresh_s: float = STATE_REFRESH_S,
+    name: str | None = None,
+) -> ActorSpec:
+    """One destination's courier, named for it unless ``name`` says otherwise.
+
+    Its shutdown limit is its drain time plus room to give back what it did
+    not finish, so an orderly stop never has to cancel a courier.
+    """
+
+    def make() -> Courier:
+        return Courier(spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s)
+
+    return ActorSpec(name or spec.name, make, shutdown_timeout_s=drain_s + 5.0)
+
+
 def delivery_spec(
     groups: Sequence[DeliveryGroup],
     store_path: str,
@@ -49,17 +70,9 @@ def delivery_spec(
 ) -> SupervisorSpec:
     """One supervisor per namespace, one courier per destination.
 
-    A courier's shutdown limit is its drain time plus room to give back what
-    it did not finish, so an orderly stop never has to cancel a courier.
     ``wakes`` (the store's wake listener, on Redis) joins last, so it stops
     before the couriers it wakes.
     """
-
-    def courier(spec: DestinationSpec, shared: SlotPool) -> ActorSpec:
-        def make() -> Courier:
-            return Courier(spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s)
-
-        return ActorSpec(spec.name, make, shutdown_timeout_s=drain_s + 5.0)
 
     supervisors = []
     for group in groups:
@@ -68,7 +81,10 @@ def delivery_spec(
         supervisors.append(
             SupervisorSpec(
                 group.namespace,
-                children=[courier(spec, shared) for spec in group.destinations],
+                children=[
+                    courier_spec(spec, store_path, shared, drain_s=drain_s, refresh_s=refresh_s)
+                    for spec in group.destinations
+                ],
                 max_restarts=max_restarts,
                 within_s=within_s,
                 backoff=backoff or Backoff(),

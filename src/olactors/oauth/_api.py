@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
 from ..api import ApiPart, Conflict, NotFound, Operations, Unavailable
 from ..runtime import ActorContext
 from ..store import Store
+from ..times import iso_utc
 from ._connections import Connections, Status
 from ._flow import Authorizations
 from ._providers import OAuthProvider
@@ -65,11 +65,7 @@ class Disconnected(msgspec.Struct, frozen=True):
 
 
 def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return (
-        datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    )
+    return None if timestamp is None else iso_utc(timestamp)
 
 
 def connections_part(
@@ -79,16 +75,15 @@ def connections_part(
     reauth: Callable[[ActorContext, Store], OnReauth] | None = None,
 ) -> ApiPart:
     def part(operations: Operations, context: ActorContext, store: Store) -> None:
-        connections = Connections(store, keys) if keys is not None else None
-
-        def services() -> tuple[Connections, Authorizations, Refresher]:
-            assert connections is not None  # providers exist only with a keyring
+        services = None
+        if keys is not None:  # there are providers
+            connections = Connections(store, keys)
             flow = Authorizations(
                 store, connections, TokenEndpoint, context.clock, state_ttl_s=state_ttl_s
             )
             tell = reauth(context, store) if reauth is not None else None
             refresher = Refresher(store, connections, TokenEndpoint, context.clock, on_reauth=tell)
-            return connections, flow, refresher
+            services = connections, flow, refresher
 
         def provider_named(name: str) -> OAuthProvider:
             provider = providers.get(name)
@@ -96,13 +91,10 @@ def connections_part(
                 raise NotFound(f"no OAuth provider {name} is configured")
             return provider
 
-        built: dict[str, Any] = {}
-
         def ready() -> tuple[Connections, Authorizations, Refresher]:
-            if not built:
-                built["services"] = services()
-            result: tuple[Connections, Authorizations, Refresher] = built["services"]
-            return result
+            # Asked only once provider_named found a provider, which needs keys.
+            assert services is not None
+            return services
 
         names = {"provider": Name}
         users = {"provider": Name, "user": User}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Literal
 
 import msgspec
@@ -31,8 +32,12 @@ class Connection(msgspec.Struct, frozen=True, omit_defaults=True):
         return f"<Connection {self.provider}/{self.user} {self.status}>"
 
 
+#: Where connections are kept: ``<PREFIX><provider>:<user>``.
+PREFIX = "oauth:conn:"
+
+
 def connection_key(provider: str, user: str) -> str:
-    return f"oauth:conn:{provider}:{user}"
+    return f"{PREFIX}{provider}:{user}"
 
 
 class Connections:
@@ -56,3 +61,15 @@ class Connections:
 
     async def delete(self, provider: str, user: str) -> bool:
         return await self._store.delete(connection_key(provider, user))
+
+
+async def all_keys(store: Store) -> AsyncIterator[str]:
+    """Every connection's store key (``<PREFIX><provider>:<user>``)."""
+    cursor = ""
+    while True:
+        page = await store.keys(PREFIX, cursor=cursor, limit=200)
+        for key in page.keys:
+            yield key
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor

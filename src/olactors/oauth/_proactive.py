@@ -18,7 +18,7 @@ import trio
 
 from ..runtime import Actor, ActorContext
 from ..store import STORE_PATH, LockBusy, Store, StoreError
-from ._connections import Connections
+from ._connections import PREFIX, Connections, all_keys
 from ._providers import OAuthProvider
 from ._refresh import NeedsReauth, NotConnected, OnReauth, Refresher
 from ._tokens import TokenEndpoint, TokenError
@@ -64,19 +64,13 @@ class ProactiveRefresher(Actor[Any]):
                 log.warning("oauth: proactive refresh skipped a scan: %s", exc)
 
     async def scan(self) -> None:
-        cursor = ""
-        while True:
-            page = await self._store.keys("oauth:conn:", cursor=cursor, limit=200)
-            for key in page.keys:
-                await self._one(key)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+        async for key in all_keys(self._store):
+            await self._one(key)
         self.scans += 1
         self.last_scan_at = self.context.clock()
 
     async def _one(self, key: str) -> None:
-        name, _, user = key.removeprefix("oauth:conn:").partition(":")
+        name, _, user = key.removeprefix(PREFIX).partition(":")
         provider = self.providers.get(name)
         if provider is None:
             return  # a provider no longer configured: its connections wait

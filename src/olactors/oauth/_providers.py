@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..config import ConfigError, read_secret
 from ..config.oauth import OAuthConfig, OAuthProviderConfig
@@ -51,7 +51,6 @@ class OAuthProvider:
     #: which refreshes itself (no refresh token).
     long_lived: bool = False
     graph_url: str = INSTAGRAM_GRAPH
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<OAuthProvider {self.name}>"

@@ -22,7 +22,7 @@ import trio
 
 from ..runtime import Clock
 from ..store import Store
-from ._connections import Connection, Connections, connection_key
+from ._connections import PREFIX, Connection, Connections, connection_key
 from ._providers import OAuthProvider
 from ._tokens import TokenEndpoint, TokenError
 
@@ -37,7 +37,7 @@ LONG_LIVED_MIN_AGE_S = 24 * 3600.0
 def refresh_lock(connection: str) -> str:
     """The store key of a connection's refresh lock: beside the records, not among them
     (a listing of ``oauth:conn:`` finds connections only)."""
-    return "oauth:refreshing:" + connection.removeprefix("oauth:conn:")
+    return "oauth:refreshing:" + connection.removeprefix(PREFIX)
 
 
 #: Told of a connection just marked ``needs_reauth``.

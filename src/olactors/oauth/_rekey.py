@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from ..store import LockBusy, Store
+from ._connections import all_keys
 from ._refresh import REFRESH_LOCK_S, refresh_lock
 from ._vault import Keyring, VaultError
 
@@ -26,17 +27,11 @@ class RekeyReport(msgspec.Struct, frozen=True):
 
 async def rekey(store: Store, keys: Keyring, *, wait_s: float = REFRESH_LOCK_S) -> RekeyReport:
     resealed = current = failed = 0
-    cursor = ""
-    while True:
-        page = await store.keys("oauth:conn:", cursor=cursor, limit=200)
-        for key in page.keys:
-            outcome = await _reseal(store, keys, key, wait_s)
-            resealed += outcome == "resealed"
-            current += outcome == "current"
-            failed += outcome == "failed"
-        if page.next_cursor is None:
-            break
-        cursor = page.next_cursor
+    async for key in all_keys(store):
+        outcome = await _reseal(store, keys, key, wait_s)
+        resealed += outcome == "resealed"
+        current += outcome == "current"
+        failed += outcome == "failed"
     return RekeyReport(resealed, current, failed, keys.newest)
 
 

@@ -13,7 +13,6 @@ import copy
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..config import SourceConfig, SourceKind
 from ..signing import secret_key, sign_headers
+from ..times import iso_utc
 from ._events import events_of
 from .verifiers import abacatepay, sendgrid, stripe
 
@@ -111,9 +111,7 @@ def _encode(document: object) -> bytes:
 
 
 def _iso(now: float) -> str:
-    return (
-        datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return iso_utc(now, timespec="milliseconds")
 
 
 def _sendgrid_id() -> str:
