@@ -102,6 +102,9 @@ def public_listener(config: Config, mounts: Sequence[Mount]) -> ActorSpec:
         graceful_timeout_s=server.graceful_timeout_s,
         settle_s=config.store.timeout_s,
         header_timeout_s=server.header_timeout_s,
-        limits=EdgeLimits(server.max_connections, http2_cleartext=server.http2_cleartext),
+        # /ws is served here: each connection's first head is read ahead.
+        limits=EdgeLimits(
+            server.max_connections, http2_cleartext=server.http2_cleartext, websockets=True
+        ),
         setting="server.public_bind",
     )

@@ -37,7 +37,14 @@ async def url() -> AsyncIterator[str]:
         config = hypercorn_config("127.0.0.1:0", graceful_timeout_s=1.0, header_timeout_s=5.0)
         app = PrefixDispatcher({"/ws": echo})
         binds = await nursery.start(
-            partial(serve, app, config, EdgeLimits(), name="t", shutdown_trigger=stop.wait)
+            partial(
+                serve,
+                app,
+                config,
+                EdgeLimits(websockets=True),
+                name="t",
+                shutdown_trigger=stop.wait,
+            )
         )
         yield binds[0].replace("http://", "ws://")
         stop.set()

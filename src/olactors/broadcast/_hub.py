@@ -43,7 +43,7 @@ class Listener:
     """One websocket connection as the hub sees it: where to put its frames."""
 
     user: str
-    send: trio.MemorySendChannel[bytes]
+    send: trio.MemorySendChannel[str]
     #: Set by the hub when the buffer overflowed: the connection closes with 1008.
     too_slow: trio.Event = field(default_factory=trio.Event)
     topics: set[str] = field(default_factory=set)
@@ -82,13 +82,13 @@ class Remote(msgspec.Struct, frozen=True):
 
     topic: str
     offset: int
-    frame: bytes
+    frame: str
 
     @classmethod
     def parse(cls, heard: str) -> Remote:
         """From what the store publishes: ``<topic> <offset> <frame>``."""
         topic, offset, frame = heard.split(" ", 2)
-        return cls(topic, int(offset), frame.encode())
+        return cls(topic, int(offset), frame)
 
 
 HubMessage = Publish | Subscribe | Unsubscribe | Leave | Remote
@@ -102,8 +102,13 @@ class _Topic:
         # offset from before is older than anything kept, and it is told
         # its history is lost instead of being sent the wrong messages.
         self.next_offset = int(now * 1_000_000)
-        self.history: deque[tuple[int, float, bytes]] = deque(maxlen=size)
+        self.history: deque[tuple[int, float, str]] = deque(maxlen=size)
         self.listeners: set[Listener] = set()
+
+
+def text(value: Any) -> str:
+    """A frame as it goes on the wire: JSON text, made once for every listener."""
+    return msgspec.json.encode(value).decode()
 
 
 def _lost(topic: str) -> dict[str, str]:
@@ -163,7 +168,7 @@ class WebsocketHub(Actor[HubMessage]):
         topic = self._topic(message.topic)
         offset = topic.next_offset
         topic.next_offset += 1
-        frame = msgspec.json.encode(
+        frame = text(
             {"type": "message", "topic": message.topic, "offset": offset, "data": message.data}
         )
         topic.history.append((offset, self._now(), frame))
@@ -171,7 +176,7 @@ class WebsocketHub(Actor[HubMessage]):
         self._fan_out(topic, offset, frame)
         return offset
 
-    def _fan_out(self, topic: _Topic, offset: int, frame: bytes) -> None:
+    def _fan_out(self, topic: _Topic, offset: int, frame: str) -> None:
         if self._store is None:
             # One process: this actor gives the offsets, so none can come twice.
             for listener in list(topic.listeners):
@@ -185,7 +190,7 @@ class WebsocketHub(Actor[HubMessage]):
                 # Offsets are consecutive: frames went missing on the way here
                 # (a pub/sub reconnect, a full mailbox). Say so: the client
                 # gets them from the history when it subscribes again.
-                self._deliver(listener, msgspec.json.encode(_lost(topic.name)))
+                self._deliver(listener, text(_lost(topic.name)))
             listener.sent[topic.name] = offset
             self._deliver(listener, frame)
 
@@ -193,7 +198,7 @@ class WebsocketHub(Actor[HubMessage]):
         """As :meth:`_subscribe`, from the history kept in Redis."""
         log = await store.topic_history(message.topic)
         cutoff = self._now() - self.history_ttl_s
-        kept = [(offset, at, frame) for offset, at, frame in log.frames if at >= cutoff]
+        kept = [(n, at, frame.decode()) for n, at, frame in log.frames if at >= cutoff]
         return self._join(message, log.last, kept)
 
     def _subscribe(self, message: Subscribe) -> int:
@@ -201,21 +206,21 @@ class WebsocketHub(Actor[HubMessage]):
         topic = self._topic(message.topic)
         return self._join(message, topic.next_offset - 1, self._fresh(topic))
 
-    def _join(self, message: Subscribe, last: int, kept: list[tuple[int, float, bytes]]) -> int:
+    def _join(self, message: Subscribe, last: int, kept: list[tuple[int, float, str]]) -> int:
         topic = self._topic(message.topic)
         listener: Listener = message.listener
         # First the answer, then what was missed, then (once added) what is new.
         subscribed = {"type": "subscribed", "topic": message.topic, "offset": last}
-        self._deliver(listener, msgspec.json.encode(subscribed))
+        self._deliver(listener, text(subscribed))
         if message.offset is not None and message.offset > last:
             # An offset this topic never gave: from before a restart.
             lost = _lost(message.topic)
-            self._deliver(listener, msgspec.json.encode(lost))
+            self._deliver(listener, text(lost))
         elif message.offset is not None and message.offset < last:
             oldest = kept[0][0] if kept else last + 1
             if message.offset + 1 < oldest:
                 lost = _lost(message.topic)
-                self._deliver(listener, msgspec.json.encode(lost))
+                self._deliver(listener, text(lost))
             else:
                 for offset, _, frame in kept:
                     if message.offset < offset <= last:
@@ -232,13 +237,13 @@ class WebsocketHub(Actor[HubMessage]):
             topic = self._topics[name] = _Topic(name, self.history_size, self._now())
         return topic
 
-    def _fresh(self, topic: _Topic) -> list[tuple[int, float, bytes]]:
+    def _fresh(self, topic: _Topic) -> list[tuple[int, float, str]]:
         cutoff = self._now() - self.history_ttl_s
         while topic.history and topic.history[0][1] < cutoff:
             topic.history.popleft()
         return list(topic.history)
 
-    def _deliver(self, listener: Listener, frame: bytes) -> None:
+    def _deliver(self, listener: Listener, frame: str) -> None:
         if listener.too_slow.is_set():
             return
         try:

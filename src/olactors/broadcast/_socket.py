@@ -34,7 +34,7 @@ import trio
 
 from ..runtime import ActorRef, Clock
 from ..store import StoreError
-from ._hub import Leave, Listener, Subscribe, Unsubscribe
+from ._hub import Leave, Listener, Subscribe, Unsubscribe, text
 from ._tokens import InvalidToken, SubscriberClaims, SubscriberTokens
 
 log = logging.getLogger("olactors.broadcast")
@@ -121,10 +121,10 @@ class _Connection:
                 with trio.move_on_after(5.0):
                     await self._close(POLICY, reason)
             return
-        outbox, inbox = trio.open_memory_channel[bytes](settings.send_buffer)
+        outbox, inbox = trio.open_memory_channel[str](settings.send_buffer)
         listener = Listener(claims.user, outbox)
         connected = {"type": "connected", "user": claims.user, "expires_at": claims.expires_at}
-        await self._text(msgspec.json.encode(connected))
+        await self._text(text(connected))
         # The writer is shielded: a frame is never cut off half way (the
         # client would read garbage instead of the close frame after it). It
         # stops between frames once its inbox is closed, or at a deadline set
@@ -218,14 +218,14 @@ class _Connection:
 
     def _say(self, listener: Listener, frame: dict[str, Any]) -> None:
         try:
-            listener.send.send_nowait(msgspec.json.encode(frame))
+            listener.send.send_nowait(text(frame))
         except trio.WouldBlock:
             listener.too_slow.set()
 
     async def _write(
-        self, inbox: trio.MemoryReceiveChannel[bytes], shielded: trio.CancelScope
+        self, inbox: trio.MemoryReceiveChannel[str], shielded: trio.CancelScope
     ) -> None:
-        ping = msgspec.json.encode({"type": "ping"})
+        ping = text({"type": "ping"})
         with shielded, contextlib.suppress(trio.ClosedResourceError):
             while True:
                 try:
@@ -257,8 +257,8 @@ class _Connection:
 
         return wait
 
-    async def _text(self, frame: bytes) -> None:
-        await self.send({"type": "websocket.send", "text": frame.decode()})
+    async def _text(self, frame: str) -> None:
+        await self.send({"type": "websocket.send", "text": frame})
 
     async def _close(self, code: int, reason: str) -> None:
         try:

@@ -63,10 +63,13 @@ _H2C_SWITCH = b"HTTP/1.1 101 "
 
 @dataclass(frozen=True, slots=True)
 class EdgeLimits:
-    """What one listener holds at most, and whether it speaks HTTP/2 in cleartext."""
+    """What one listener holds at most, whether it speaks HTTP/2 in cleartext, and
+    whether it serves websockets (each connection's first head is then read ahead,
+    to hand an upgrade to trio-websocket)."""
 
     max_connections: int = 1000
     http2_cleartext: bool = False
+    websockets: bool = False
 
     def __post_init__(self) -> None:
         if self.max_connections < 1:
@@ -110,20 +113,22 @@ async def serve(
 
         async def connection(stream: trio.SocketStream) -> None:
             try:
-                head = None
-                with trio.CancelScope() as scope:
-                    waiting.add(scope)
-                    try:
-                        head = await read_head(stream, config.keep_alive_timeout)
-                    finally:
-                        waiting.discard(scope)
-                if head is None:
-                    return  # no head in time, or shutting down: closed, as hypercorn would
-                replay = Replay(stream, head)
-                if asks_for_websocket(head):
-                    await serve_websocket(app, replay, head, config.keep_alive_timeout)
-                    return
-                guarded = replay if limits.http2_cleartext else _Http1Only(replay)
+                served: trio.SocketStream | Wrapped = stream
+                if limits.websockets:
+                    head = None
+                    with trio.CancelScope() as scope:
+                        waiting.add(scope)
+                        try:
+                            head = await read_head(stream, config.keep_alive_timeout)
+                        finally:
+                            waiting.discard(scope)
+                    if head is None:
+                        return  # no head in time, or shutting down: closed, as hypercorn would
+                    served = Replay(stream, head)
+                    if asks_for_websocket(head):
+                        await serve_websocket(app, served, head, config.keep_alive_timeout)
+                        return
+                guarded = served if limits.http2_cleartext else _Http1Only(served)
                 await TCPServer(wrapped, config, context, ConnectionState(state.copy()), guarded)  # type: ignore[arg-type]
             finally:
                 # Cancelled at the graceful deadline, hypercorn's own close can
@@ -227,7 +232,7 @@ class _Http1Only(Wrapped):
     passes). Either way the connection is closed.
     """
 
-    def __init__(self, stream: Replay) -> None:
+    def __init__(self, stream: trio.SocketStream | Wrapped) -> None:
         super().__init__(stream)
         #: The connection's first bytes, while they could still be the preface
         #: (a client may send it a byte at a time); None once they cannot.
