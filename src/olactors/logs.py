@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+import httpx
+
 LogFormat = Literal["auto", "json", "text"]
 
 #: Record attributes that carry context, when a log call passes them in ``extra``.
@@ -130,6 +132,27 @@ class _Burst:
     start: float
     held: int = 0
     last: logging.LogRecord | None = None
+
+
+class _WithoutQueries(logging.Filter):
+    """httpx logs each request's URL at INFO, and a URL's query can carry credentials
+    (Graph API tokens, Instagram's client_secret on its token exchange, a signing
+    token in an endpoint's URL): its records keep the URL without the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+def hide_url_queries() -> None:
+    """Keep query strings out of httpx's log records, wherever they are sent. Idempotent."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _WithoutQueries) for f in logger.filters):
+        logger.addFilter(_WithoutQueries())
 
 
 def configure(level: str, log_format: LogFormat = "auto") -> None:

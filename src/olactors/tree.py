@@ -25,6 +25,7 @@ from .config import Config
 from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
 from .oauth import OAuth
+from .proxy import proxy_part
 from .resilience import resilience_spec
 from .runtime import ActorSpec, SupervisorSpec
 from .store import STORE_PATH, store_spec
@@ -81,7 +82,11 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                         config,
                         [webhooks_mount(config, env), broadcast_mount(config, env), oauth.mount()],
                     ),
-                    api_spec(config, env, [broadcast_api(config, env), oauth.api()]),
+                    api_spec(
+                        config,
+                        env,
+                        [broadcast_api(config, env), oauth.api(), proxy_part(config, env, oauth)],
+                    ),
                     admin_spec(config, env, STORE_PATH, [oauth.admin()]),
                 ],
                 **supervised,

@@ -260,7 +260,7 @@ async def test_google_userinfo_is_read_with_the_users_token(
 ) -> None:
     provider, client = make
     claims = entry("userinfo_examples.json", "oidc_core")
-    provider.route("/v1/userinfo", Canned(200, json=claims))
+    provider.route("/oauth2/v3/userinfo", Canned(200, json=claims))
     info = await GoogleClient(client()).userinfo("ya29.user-token")
     assert (info.sub, info.email, info.name) == (claims["sub"], claims["email"], claims["name"])
     assert provider.requests[0].headers["authorization"] == "Bearer ya29.user-token"

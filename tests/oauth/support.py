@@ -49,6 +49,8 @@ class AuthorizationServer:
     refreshes: int = 0
     expires_in: int = 3599
     rotate: bool = False
+    #: False: a code gives no refresh token (a grant without offline access).
+    offline: bool = True
     issued: list[str] = field(default_factory=list)
 
     @property
@@ -87,18 +89,16 @@ class AuthorizationServer:
             challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
             if challenge.rstrip(b"=").decode() != asked.get("code_challenge"):
                 return Canned(400, json={"error": "invalid_grant", "error_description": "PKCE"})
-            refresh = "1//" + secrets.token_urlsafe(24)
-            self.refresh_tokens.add(refresh)
-            return Canned(
-                200,
-                json={
-                    "access_token": self._access(),
-                    "expires_in": self.expires_in,
-                    "token_type": "Bearer",
-                    "scope": asked.get("scope", ""),
-                    "refresh_token": refresh,
-                },
-            )
+            granted = {
+                "access_token": self._access(),
+                "expires_in": self.expires_in,
+                "token_type": "Bearer",
+                "scope": asked.get("scope", ""),
+            }
+            if self.offline:
+                granted["refresh_token"] = refresh = "1//" + secrets.token_urlsafe(24)
+                self.refresh_tokens.add(refresh)
+            return Canned(200, json=granted)
         if form.get("grant_type") == "refresh_token":
             given = form.get("refresh_token", "")
             if given in self.revoked or given not in self.refresh_tokens:
@@ -236,7 +236,11 @@ async def run_daemon(
     public_port: int = 0,
     keys: str = KEYS,
     scan_s: float = 300.0,
+    providers: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Daemon]:
+    """The daemon, its OAuth providers at ``auth``; ``providers`` replaces its
+    ``[providers]`` (where the proxy calls), ``env`` adds to its environment."""
     instagram = provider_config(auth, "instagram")
     config = Config.model_validate(
         {
@@ -251,17 +255,19 @@ async def run_daemon(
                 "refresh_scan_s": scan_s,
                 "providers": {"google": provider_config(auth), "instagram": instagram},
             },
+            **({"providers": providers} if providers is not None else {}),
         }
     )
-    env = {
+    environment = {
         "OLACTORS_API_KEYS": API_KEY,
         "OLACTORS_SUBSCRIBER_KEY": "subscriber-key-0123456789abcdef0123456789",
         "OLACTORS_OAUTH_KEYS": keys,
         "OLACTORS_ADMIN_TOKEN": ADMIN_TOKEN,
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
+        **(env or {}),
     }
-    system = ActorSystem(build_tree(config, env))
+    system = ActorSystem(build_tree(config, environment))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         public = system.actor_snapshot("/root/http/public").state["addresses"][0]

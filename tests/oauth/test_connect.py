@@ -152,6 +152,34 @@ async def test_a_revoked_grant_marks_the_connection_for_reauthorization(
     assert (await daemon.call("GET", "/v1/connections/google/42")).status_code == 409
 
 
+BUSY = Canned(503, json={"error": "temporarily_unavailable"})
+
+
+async def test_a_refresh_the_provider_did_not_answer_is_tried_again_within_the_call(
+    daemon: Daemon, auth: AuthorizationServer
+) -> None:
+    auth.expires_in = 1
+    await daemon.connect(auth)
+    await trio.sleep(0.6)
+    auth.server.script("/token", BUSY, BUSY)
+    answer = await daemon.call("GET", "/v1/connections/google/42")
+    assert (answer.status_code, answer.json()["access_token"]) == (200, auth.issued[-1])
+    assert len(auth.server.seen("/token")) == 1 + 3  # the code, then three refresh attempts
+
+
+async def test_a_refresh_that_keeps_failing_is_a_503_and_leaves_the_connection_connected(
+    daemon: Daemon, auth: AuthorizationServer
+) -> None:
+    auth.expires_in = 1
+    await daemon.connect(auth)
+    await trio.sleep(0.6)
+    auth.server.script("/token", BUSY, BUSY, BUSY)
+    busy = await daemon.call("GET", "/v1/connections/google/42")
+    assert (busy.status_code, busy.json()["error"]["type"]) == (503, "unavailable")
+    later = await daemon.call("GET", "/v1/connections/google/42")
+    assert (later.status_code, later.json()["status"]) == (200, "connected")
+
+
 async def test_disconnecting_revokes_at_the_provider_and_forgets(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:

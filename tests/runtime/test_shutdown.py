@@ -16,7 +16,7 @@ from olactors.runtime import (
     SupervisorSpec,
 )
 
-from .support import Journal, Recorder, Sleep, Work, recorder, running, tree
+from .support import Boom, Journal, Recorder, Sleep, Work, recorder, running, tree
 
 
 async def test_shutdown_stops_children_in_reverse_start_order(journal: Journal) -> None:
@@ -184,3 +184,33 @@ async def test_a_stop_requested_while_the_tree_starts_takes_effect_once_it_is_up
         system.shutdown()  # a SIGTERM during start-up
     assert journal.order("start") == ["s"]
     assert journal.order("stop") == ["s"]
+
+
+class Holding(Recorder):
+    """Holds something built for it, closed when its incarnation ends."""
+
+    async def started(self) -> None:
+        await super().started()
+        n = self.journal.count("start", self.name)
+
+        async def close() -> None:
+            await trio.sleep(0)  # a close that awaits, as an HTTP client's does
+            self.journal.add("closed", self.name, n)
+
+        self.context.close_at_end(close)
+
+
+async def test_what_an_actor_closes_at_end_is_closed_after_it_stops(journal: Journal) -> None:
+    async with running(tree(ActorSpec("h", lambda: Holding("h", journal)))):
+        await trio.testing.wait_all_tasks_blocked()
+        assert journal.count("closed") == 0
+    assert journal.events[-2:] == [("stop", "h", None), ("closed", "h", 1)]
+
+
+async def test_what_a_crashed_incarnation_held_is_closed_before_the_next_starts(
+    journal: Journal,
+) -> None:
+    async with running(tree(ActorSpec("h", lambda: Holding("h", journal)))) as system:
+        system.actor_ref("/root/h").tell_nowait(Boom("poison"))
+        await journal.wait_for(lambda: journal.count("start") == 2)
+        assert journal.of("closed") == [("closed", "h", 1)]

@@ -39,6 +39,13 @@ class _Kept(msgspec.Struct, frozen=True):
     fingerprint: str
     status: int
     answer: bytes
+    # A proxied answer is the provider's: its type and headers are replayed too.
+    content_type: str = "application/json"
+    headers: dict[str, str] = {}
+
+
+#: Headers the replay makes again itself.
+_OWN = frozenset({"content-type", "content-length"})
 
 
 class InProgress(Conflict):
@@ -79,7 +86,13 @@ class Idempotency:
             answer = await run()
             if 200 <= answer.status_code < 300:
                 body = await answer.get_data(as_text=False)
-                record = _Kept(fingerprint, answer.status_code, body)
+                record = _Kept(
+                    fingerprint,
+                    answer.status_code,
+                    body,
+                    answer.content_type or "application/octet-stream",
+                    {k: v for k, v in answer.headers.items() if k.lower() not in _OWN},
+                )
                 try:
                     await self._store.put(
                         f"idempotency:{name}", msgspec.msgpack.encode(record), ttl_s=self.ttl_s
@@ -103,6 +116,8 @@ def _replay(kept: _Kept, fingerprint: str) -> Response:
         raise IdempotencyConflict(
             "this Idempotency-Key was used with a different request (method, path or body)"
         )
-    answer = Response(kept.answer, status=kept.status, content_type="application/json")
+    answer = Response(kept.answer, status=kept.status, content_type=kept.content_type)
+    for name, value in kept.headers.items():
+        answer.headers[name] = value
     answer.headers["Idempotent-Replayed"] = "true"
     return answer

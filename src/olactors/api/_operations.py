@@ -21,7 +21,9 @@ from ._errors import ErrorBody, ErrorDetail, InvalidRequest, ValidationFailed, f
 from ._idempotency import KEY_PATTERN, Idempotency
 
 #: A handler gets the decoded body (or None), the decoded query (or None) and
-#: the path's parameters, and returns the answer (a msgspec type).
+#: the path's parameters, and returns the answer (a msgspec type). A raw
+#: operation's handler gets the request and its body's bytes instead, and
+#: returns the Response itself.
 Handler = Callable[..., Awaitable[Any]]
 
 _PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -42,6 +44,12 @@ class Operation:
     errors: tuple[int, ...] = ()
     #: The type of each path parameter (a constrained str, say); str if not named.
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Request headers it reads, by type, for the document (none required).
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    #: Body and answer pass as they are, of any type (the provider proxy).
+    raw: bool = False
+    #: Its operationId, where one handler serves several methods.
+    name: str | None = None
 
     @property
     def openapi_path(self) -> str:
@@ -71,6 +79,9 @@ class Operations:
         tag: str = "api",
         errors: tuple[int, ...] = (),
         params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, Any] | None = None,
+        raw: bool = False,
+        name: str | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             operation = Operation(
@@ -85,6 +96,9 @@ class Operations:
                 tag,
                 errors,
                 params or {},
+                headers or {},
+                raw,
+                name,
             )
             self.declared.append(operation)
             return handler
@@ -132,8 +146,11 @@ def _view(operation: Operation, once: Idempotency) -> Callable[..., Awaitable[Re
                 raise InvalidRequest("a query parameter is not valid", [detail]) from None
 
         async def run() -> Response:
-            answer = await operation.handler(body, query, **parameters)
-            return json_response(answer, operation.status)
+            if operation.raw:
+                answer: Response = await operation.handler(request, raw, **parameters)
+                return answer
+            decoded = await operation.handler(body, query, **parameters)
+            return json_response(decoded, operation.status)
 
         # After the request was read and checked: one refused for its shape
         # never spends (or holds) its key.
@@ -181,16 +198,22 @@ def openapi(operations: Operations, *, title: str, version: str) -> dict[str, An
                 {"name": name, "in": "query", "required": name in required, "schema": prop}
                 for name, prop in query_schema["properties"].items()
             ]
+        parameters += [
+            {"name": name, "in": "header", "required": False, "schema": msgspec.json.schema(kind)}
+            for name, kind in operation.headers.items()
+        ]
+        answer_content = (
+            {"*/*": {"schema": {}}}
+            if operation.raw
+            else {"application/json": {"schema": schema_of[operation.response]}}
+        )
         entry: dict[str, Any] = {
             "summary": operation.summary,
-            "operationId": operation.handler.__name__,
+            "operationId": operation.name or operation.handler.__name__,
             "tags": [operation.tag],
             "parameters": parameters,
             "responses": {
-                str(operation.status): {
-                    "description": "done",
-                    "content": {"application/json": {"schema": schema_of[operation.response]}},
-                },
+                str(operation.status): {"description": "done", "content": answer_content},
                 **{
                     str(status): error
                     for status in sorted(
@@ -204,6 +227,12 @@ def openapi(operations: Operations, *, title: str, version: str) -> dict[str, An
             entry["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": schema_of[operation.body]}},
+            }
+        elif operation.raw and operation.method in ("POST", "PUT", "PATCH"):
+            # Passed on as sent, whatever its type; JSON is the common case.
+            entry["requestBody"] = {
+                "required": False,
+                "content": {"application/json": {"schema": {}}},
             }
         if operation.method == "POST":
             entry["parameters"].append(

@@ -244,6 +244,7 @@ class ProviderClient:
                     status=reply.status_code,
                     body=reply.content,
                     retry_after_s=retry_after_s(reply.headers.get("retry-after"), self._clock()),
+                    headers=reply.headers,
                 )
             return Response(reply.status_code, dict(reply.headers), reply.content)
         finally:

@@ -18,6 +18,7 @@ unchanged: they are our own refusals, not the provider's.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -36,12 +37,15 @@ class ProviderError(Exception):
         status: int | None = None,
         body: bytes = b"",
         retry_after_s: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
         self.status = status
         self.body = body
         self.retry_after_s = retry_after_s
+        #: The provider's answer's headers (the proxy hands some of them on).
+        self.headers = dict(headers or {})
 
     def json(self) -> Any:
         """The provider's error body as JSON, or None if it is not JSON."""

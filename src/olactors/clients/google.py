@@ -1,4 +1,4 @@
-"""Google: the OpenID Connect userinfo of a signed-in user."""
+"""Google: the OpenID Connect userinfo of a signed-in user (on www.googleapis.com)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class GoogleClient:
     async def userinfo(self, access_token: str) -> UserInfo:
         response = await self.http.request(
             "GET",
-            "/v1/userinfo",
+            "/oauth2/v3/userinfo",
             endpoint="userinfo",
             headers={"Authorization": f"Bearer {access_token}"},
         )

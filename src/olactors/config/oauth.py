@@ -23,6 +23,10 @@ class OAuthProviderConfig(Section):
     userinfo_url: str | None = None
     #: Instagram's Graph host, where its long-lived tokens are made and refreshed.
     graph_url: str | None = None
+    #: How the provider proxy hands a user's token on: unset, as
+    #: ``Authorization: Bearer``; set, as this query parameter (Instagram's
+    #: Graph API documents ``access_token``).
+    token_param: str | None = None
     #: The variables holding the app's client id and secret at the provider.
     client_id_env: str
     client_secret_env: str

@@ -44,6 +44,10 @@ class ProviderConfig(Section):
 
     base_url: str
     secret_env: str | None = None
+    #: The header the provider reads an idempotency key from (Stripe's
+    #: ``Idempotency-Key``). Unset: it has none, so a proxied POST is sent once
+    #: and never retried (a retry after an unknown outcome could act twice).
+    idempotency_header: str | None = None
     rate_per_s: float = Field(default=10.0, gt=0)
     burst: int = Field(default=10, ge=1)
     usage_throttle_pct: float = Field(default=75.0, gt=0, le=100)
@@ -70,6 +74,7 @@ class ProviderConfig(Section):
             backoff_initial_s=self.backoff_initial_s,
             backoff_max_s=self.backoff_max_s,
             cache_ttl_s=self.cache_ttl_s,
+            idempotency_header=self.idempotency_header or "Idempotency-Key",
         )
 
 
@@ -80,6 +85,7 @@ def default_providers() -> dict[str, ProviderConfig]:
         "stripe": ProviderConfig(
             base_url="https://api.stripe.com",
             secret_env="STRIPE_SECRET_KEY",
+            idempotency_header="Idempotency-Key",
             rate_per_s=20,
             burst=20,
         ),
@@ -95,14 +101,18 @@ def default_providers() -> dict[str, ProviderConfig]:
             rate_per_s=10,
             burst=10,
         ),
+        # Instagram Login's tokens (the OAuth preset's) are good on graph.instagram.com.
         "instagram": ProviderConfig(
-            base_url="https://graph.facebook.com/v21.0", rate_per_s=2, burst=5
+            base_url="https://graph.instagram.com/v21.0", rate_per_s=2, burst=5
         ),
         # FCM's own limit is 600,000 messages a minute per project; Expo's is
         # 600 notifications a second, so 6 full batches of 100.
         "fcm": ProviderConfig(base_url="https://fcm.googleapis.com", rate_per_s=500, burst=500),
         "expo": ProviderConfig(base_url="https://exp.host", rate_per_s=6, burst=6),
         "google": ProviderConfig(
-            base_url="https://openidconnect.googleapis.com", rate_per_s=10, burst=10
+            # Google's common API host: userinfo, Drive, Gmail, Calendar... under one base.
+            base_url="https://www.googleapis.com",
+            rate_per_s=10,
+            burst=10,
         ),
     }

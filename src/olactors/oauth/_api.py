@@ -12,18 +12,17 @@ from ..api import ApiPart, Conflict, NotFound, Operations, Unavailable
 from ..runtime import ActorContext
 from ..store import Store
 from ..times import iso_utc
-from ._connections import Connections, Status
+from ._connections import Connection, Connections, Status
 from ._flow import Authorizations
 from ._providers import OAuthProvider
-from ._refresh import NeedsReauth, NotConnected, OnReauth, Refresher
+from ._refresh import NeedsReauth, NotConnected, Refresher
 from ._tokens import TokenEndpoint, TokenError
 from ._vault import Keyring
 
 Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9_-]{1,40}$", examples=["google"])]
 #: The app's own id of its user; never "authorize" (that is the verb beside it).
-User = Annotated[
-    str, msgspec.Meta(pattern=r"^(?!authorize$)[A-Za-z0-9_.:@-]{1,128}$", examples=["42"])
-]
+USER_PATTERN = r"^(?!authorize$)[A-Za-z0-9_.:@-]{1,128}$"
+User = Annotated[str, msgspec.Meta(pattern=USER_PATTERN, examples=["42"])]
 Scope = Annotated[str, msgspec.Meta(pattern=r"^[!#-\[\]-~]{1,200}$")]
 ReturnUrl = Annotated[
     str,
@@ -68,11 +67,26 @@ def _iso(timestamp: float | None) -> str | None:
     return None if timestamp is None else iso_utc(timestamp)
 
 
+async def fresh_or_refused(
+    refresher: Refresher, provider: OAuthProvider, user: str, *, rejected: str | None = None
+) -> Connection:
+    """The user's connection with a valid token, or the app API's error saying why not:
+    404 not connected, 409 ``needs_reauth``, 503 when the provider could not refresh it."""
+    try:
+        return await refresher.fresh(provider, user, rejected=rejected)
+    except NotConnected as exc:
+        raise NotFound(str(exc)) from None
+    except NeedsReauth as exc:
+        raise ReauthNeeded(str(exc)) from None
+    except TokenError as exc:
+        raise Unavailable(f"{provider.name} could not refresh the token now: {exc}") from None
+
+
 def connections_part(
     providers: Mapping[str, OAuthProvider],
     keys: Keyring | None,
     state_ttl_s: float,
-    reauth: Callable[[ActorContext, Store], OnReauth] | None = None,
+    refresher: Callable[[ActorContext, Store], Refresher],
 ) -> ApiPart:
     def part(operations: Operations, context: ActorContext, store: Store) -> None:
         services = None
@@ -81,9 +95,7 @@ def connections_part(
             flow = Authorizations(
                 store, connections, TokenEndpoint, context.clock, state_ttl_s=state_ttl_s
             )
-            tell = reauth(context, store) if reauth is not None else None
-            refresher = Refresher(store, connections, TokenEndpoint, context.clock, on_reauth=tell)
-            services = connections, flow, refresher
+            services = connections, flow, refresher(context, store)
 
         def provider_named(name: str) -> OAuthProvider:
             provider = providers.get(name)
@@ -130,14 +142,7 @@ def connections_part(
         async def get_connection(body: None, query: None, provider: str, user: str) -> TokenView:
             chosen = provider_named(provider)
             _, _, refresher = ready()
-            try:
-                connection = await refresher.fresh(chosen, user)
-            except NotConnected as exc:
-                raise NotFound(str(exc)) from None
-            except NeedsReauth as exc:
-                raise ReauthNeeded(str(exc)) from None
-            except TokenError as exc:
-                raise Unavailable(f"{provider} could not refresh the token now: {exc}") from None
+            connection = await fresh_or_refused(refresher, chosen, user)
             return TokenView(
                 connection.access_token,
                 _iso(connection.expires_at),

@@ -18,11 +18,11 @@ import trio
 
 from ..runtime import Actor, ActorContext
 from ..store import STORE_PATH, LockBusy, Store, StoreError
-from ._connections import PREFIX, Connections, all_keys
+from ._connections import PREFIX, all_keys
 from ._providers import OAuthProvider
-from ._refresh import NeedsReauth, NotConnected, OnReauth, Refresher
-from ._tokens import TokenEndpoint, TokenError
-from ._vault import Keyring, VaultError
+from ._refresh import NeedsReauth, NotConnected, Refresher
+from ._tokens import TokenError
+from ._vault import VaultError
 
 log = logging.getLogger("olactors.oauth")
 
@@ -31,25 +31,22 @@ class ProactiveRefresher(Actor[Any]):
     def __init__(
         self,
         providers: Mapping[str, OAuthProvider],
-        keys: Keyring,
+        refresher: Callable[[ActorContext, Store], Refresher],
         *,
         scan_s: float,
-        reauth: Callable[[ActorContext, Store], OnReauth] | None = None,
+        store_timeout_s: float,
     ) -> None:
         self.providers = providers
-        self.keys = keys
+        self.make_refresher = refresher
         self.scan_s = scan_s
-        self.reauth = reauth
+        self.store_timeout_s = store_timeout_s
         self.scans = self.refreshed = self.failed = 0
         self.last_scan_at: float | None = None
 
     async def started(self) -> None:
-        store = Store.at(self.context, STORE_PATH)
+        store = Store.at(self.context, STORE_PATH, timeout_s=self.store_timeout_s)
         self._store = store
-        tell = self.reauth(self.context, store) if self.reauth is not None else None
-        self._refresher = Refresher(
-            store, Connections(store, self.keys), TokenEndpoint, self.context.clock, on_reauth=tell
-        )
+        self._refresher = self.make_refresher(self.context, store)
         self.context.nursery.start_soon(self._every)
 
     async def receive(self, message: Any) -> None:

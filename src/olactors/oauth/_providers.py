@@ -21,6 +21,7 @@ PRESETS: dict[str, dict[str, object]] = {
         "authorize_url": "https://www.instagram.com/oauth/authorize",
         "token_url": "https://api.instagram.com/oauth/access_token",
         "graph_url": "https://graph.instagram.com",
+        "token_param": "access_token",
         "scopes": ["instagram_business_basic"],
     },
 }
@@ -51,6 +52,8 @@ class OAuthProvider:
     #: which refreshes itself (no refresh token).
     long_lived: bool = False
     graph_url: str = INSTAGRAM_GRAPH
+    #: The query parameter a proxied call carries the token in (else a Bearer header).
+    token_param: str | None = None
 
     def __repr__(self) -> str:
         return f"<OAuthProvider {self.name}>"
@@ -91,6 +94,7 @@ def _provider(
         offline_access=preset == "google",
         long_lived=preset == "instagram",
         graph_url=_text(merged.get("graph_url")) or INSTAGRAM_GRAPH,
+        token_param=_text(merged.get("token_param")),
     )
 
 

@@ -8,7 +8,8 @@ the token again instead of refreshing it too. A refresh token the provider
 rotates replaces the old one in the same write as the new access token.
 
 ``invalid_grant`` (revoked, expired, a password change) marks the connection
-``needs_reauth``; no answer or a 5xx leaves it as it was, to be tried again.
+``needs_reauth``; no answer, a 429 or a 5xx is tried again with backoff
+within the call, and after that leaves the connection as it was.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Awaitable, Callable
 from weakref import WeakValueDictionary
 
 import msgspec
+import tenacity
 import trio
 
 from ..runtime import Clock
 from ..store import Store
 from ._connections import PREFIX, Connection, Connections, connection_key
 from ._providers import OAuthProvider
-from ._tokens import TokenEndpoint, TokenError
+from ._tokens import TokenAnswer, TokenEndpoint, TokenError
 
 log = logging.getLogger("olactors.oauth")
 
@@ -32,6 +34,10 @@ log = logging.getLogger("olactors.oauth")
 REFRESH_LOCK_S = 30.0
 #: Instagram refreshes a long-lived token only once it is a day old.
 LONG_LIVED_MIN_AGE_S = 24 * 3600.0
+#: A refresh the provider could not answer (no answer, 429, 5xx) is tried this
+#: many times, backing off from REFRESH_BACKOFF_S, before the caller hears of it.
+REFRESH_ATTEMPTS = 3
+REFRESH_BACKOFF_S = 0.2
 
 
 def refresh_lock(connection: str) -> str:
@@ -81,23 +87,39 @@ class Refresher:
         clock: Clock,
         *,
         on_reauth: OnReauth | None = None,
+        locks: WeakValueDictionary[str, trio.Lock] | None = None,
     ) -> None:
         self._store = store
         self._connections = connections
         self._endpoint = endpoint
         self._clock = clock
         self._on_reauth = on_reauth
-        self._locks: WeakValueDictionary[str, trio.Lock] = WeakValueDictionary()
+        # Shared by every refresher of the process (the connections API's and
+        # the proxy's), so one connection is refreshed once however it is asked.
+        self._locks: WeakValueDictionary[str, trio.Lock] = (
+            locks if locks is not None else WeakValueDictionary()
+        )
         self.refreshes = 0
 
     async def fresh(
-        self, provider: OAuthProvider, user: str, *, ahead_s: float = 0.0
+        self,
+        provider: OAuthProvider,
+        user: str,
+        *,
+        ahead_s: float = 0.0,
+        rejected: str | None = None,
     ) -> Connection:
         """The connection with an access token good for at least the margin (and
-        ``ahead_s`` more: the proactive refresher looks that far ahead)."""
+        ``ahead_s`` more: the proactive refresher looks that far ahead).
+
+        ``rejected`` is an access token the provider just refused (a 401): it is
+        refreshed even if not due, unless someone refreshed it meanwhile (then
+        the newer token is the answer, and a hundred refused calls refresh once).
+        """
 
         def stale(connection: Connection) -> bool:
-            return due(connection, provider, self._clock(), ahead_s=ahead_s)
+            refused = rejected is not None and connection.access_token == rejected
+            return refused or due(connection, provider, self._clock(), ahead_s=ahead_s)
 
         connection = await self._read(provider, user)
         if not stale(connection):
@@ -151,21 +173,42 @@ class Refresher:
                 type(exc).__name__,
             )
 
+    async def _give_up(self, connection: Connection, why: str) -> NeedsReauth:
+        await self._connections.put(msgspec.structs.replace(connection, status="needs_reauth"))
+        await self._tell(connection)
+        return NeedsReauth(why)
+
     async def _refresh(self, provider: OAuthProvider, connection: Connection) -> Connection:
         endpoint = self._endpoint(provider)
-        try:
+        refresh_token = connection.refresh_token
+        if not provider.long_lived and refresh_token is None:
+            # Only a refused token gets here without one (due() wants one).
+            raise await self._give_up(
+                connection, f"{provider.name} refused the token and there is no refresh token"
+            )
+
+        async def ask() -> TokenAnswer:
             if provider.long_lived:
-                answer = await endpoint.refresh_long_lived(connection.access_token)
-            else:
-                assert connection.refresh_token is not None  # due() checked
-                answer = await endpoint.refresh(connection.refresh_token)
+                return await endpoint.refresh_long_lived(connection.access_token)
+            assert refresh_token is not None
+            return await endpoint.refresh(refresh_token)
+
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(REFRESH_ATTEMPTS),
+            wait=tenacity.wait_random_exponential(multiplier=REFRESH_BACKOFF_S, max=5.0),
+            retry=tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, TokenError) and exc.transient
+            ),
+            sleep=trio.sleep,
+            reraise=True,
+        )
+        try:
+            answer: TokenAnswer = await retrying(ask)
         except TokenError as exc:
             if not exc.transient:
-                await self._connections.put(
-                    msgspec.structs.replace(connection, status="needs_reauth")
-                )
-                await self._tell(connection)
-                raise NeedsReauth(f"{provider.name} refused the refresh: {exc.error}") from None
+                raise await self._give_up(
+                    connection, f"{provider.name} refused the refresh: {exc.error}"
+                ) from None
             raise
         self.refreshes += 1
         now = self._clock()

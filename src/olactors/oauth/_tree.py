@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from weakref import WeakValueDictionary
 
 import msgspec
 import trio
@@ -23,7 +24,7 @@ from ._connections import Connection, Connections
 from ._flow import Authorizations
 from ._proactive import ProactiveRefresher
 from ._providers import providers
-from ._refresh import OnReauth
+from ._refresh import OnReauth, Refresher
 from ._rekey import rekey
 from ._tokens import TokenEndpoint
 from ._vault import keyring
@@ -46,23 +47,41 @@ class OAuth:
         self.state_ttl_s = oauth.state_ttl_s
         self.scan_s = oauth.refresh_scan_s
         self.store_timeout_s = config.store.timeout_s
+        # One lock per connection being refreshed in this process, whichever
+        # part (the connections API, the proxy) asks for its token.
+        self._refreshing: WeakValueDictionary[str, trio.Lock] = WeakValueDictionary()
+
+    def refresher(self, context: ActorContext, store: Store) -> Refresher:
+        """A valid token on demand for code running in ``context`` (needs :attr:`keys`)."""
+        assert self.keys is not None
+        return Refresher(
+            store,
+            Connections(store, self.keys),
+            TokenEndpoint,
+            context.clock,
+            on_reauth=self.reauth(context, store) if self.reauth is not None else None,
+            locks=self._refreshing,
+        )
 
     def spec(self, supervised: Mapping[str, Any]) -> SupervisorSpec:
         """``/root/oauth``: the proactive refresher, when there is something to refresh."""
         children: list[ActorSpec | SupervisorSpec] = []
-        keys = self.keys
-        if keys is not None:
-            providers, scan_s, reauth = self.providers, self.scan_s, self.reauth
+        if self.keys is not None:
             children.append(
                 ActorSpec(
                     "refresher",
-                    lambda: ProactiveRefresher(providers, keys, scan_s=scan_s, reauth=reauth),
+                    lambda: ProactiveRefresher(
+                        self.providers,
+                        self.refresher,
+                        scan_s=self.scan_s,
+                        store_timeout_s=self.store_timeout_s,
+                    ),
                 )
             )
         return SupervisorSpec("oauth", children=children, **supervised)
 
     def api(self) -> ApiPart:
-        return connections_part(self.providers, self.keys, self.state_ttl_s, self.reauth)
+        return connections_part(self.providers, self.keys, self.state_ttl_s, self.refresher)
 
     def admin(self) -> AdminPart:
         """``POST /connections/rekey`` on the admin: every connection sealed under the newest key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
@@ -133,6 +133,23 @@ class ActorContext:
         inert: answering it does nothing.
         """
         return self._live_cell().defer_current()
+
+    def close_at_end(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Await ``close()`` when this incarnation ends, stopped or crashed.
+
+        For what is built on the actor's behalf and lives as long as it (the
+        HTTP clients of an app a listener serves): its nursery is cancelled
+        after ``stopping()``, and ``close`` runs then, shielded.
+        """
+
+        async def hold() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                with trio.CancelScope(shield=True):
+                    await close()
+
+        self.nursery.start_soon(hold)
 
 
 class Actor(Generic[M]):
