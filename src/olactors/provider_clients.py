@@ -13,15 +13,22 @@ from .store import STORE_PATH, Store
 
 
 def provider_client(
-    config: Config, name: str, refs: Refs, env: Mapping[str, str]
+    config: Config,
+    name: str,
+    refs: Refs,
+    env: Mapping[str, str],
+    *,
+    with_key: bool = True,
+    max_budget_wait_s: float | None = None,
 ) -> ProviderClient:
     """The client of provider ``name``, wired to its limiter and breaker in the tree.
 
-    Its API key, when the provider has one, comes from the variable that
+    Its API key, when the provider has one (and ``with_key``: calls that
+    carry a user's token have none), comes from the variable that
     ``secret_env`` names and goes out as a Bearer token; a missing variable
     is a :class:`ConfigError` naming it (never the value). Its GET cache is
     in memory, or in Redis through the store when the store is shared (so
-    every replica sees one cache).
+    every replica sees one cache). ``max_budget_wait_s``: see ClientSettings.
     """
     provider = config.providers[name]
     cache: ResponseCache = (
@@ -30,9 +37,11 @@ def provider_client(
         else MemoryCache()
     )
     headers: dict[str, str] = {}
-    if provider.secret_env is not None:
+    if with_key and provider.secret_env is not None:
         secret = read_secret(env, provider.secret_env, f"providers.{name}.secret_env")
         headers["Authorization"] = f"Bearer {secret}"
-    settings = dataclasses.replace(provider.client_settings(), headers=headers)
+    settings = dataclasses.replace(
+        provider.client_settings(), headers=headers, max_budget_wait_s=max_budget_wait_s
+    )
     guard = ProviderGuard.at(refs, RESILIENCE_PATH, name)
     return ProviderClient(name, settings, guard, cache=cache, classify=classifier(name))

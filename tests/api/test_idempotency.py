@@ -73,3 +73,29 @@ async def test_a_retry_while_the_first_still_runs_is_told_to_wait(once: Idempote
     replayed = await once.once("key_a", "k3", b"POST /v1/x\n{}", answering(201, calls))  # type: ignore[arg-type]
     assert replayed.headers["idempotent-replayed"] == "true"
     assert calls == []
+
+
+async def test_a_request_running_longer_than_its_hold_keeps_its_key(tmp_path: Path) -> None:
+    spec = SupervisorSpec(
+        "root",
+        children=[store_spec(lambda role: SqliteBackend(tmp_path / "o.db", role=role))],
+    )
+    system = ActorSystem(spec)
+    hold_s = 1.2
+    once = Idempotency(Store.at(system, "/root/store"), ttl_s=60, lock_s=hold_s)
+    started = trio.Event()
+
+    async def slow() -> Response:
+        started.set()
+        await trio.sleep(2.5 * hold_s)  # renewed every hold_s / 3 meanwhile
+        return Response(b"{}", status=201, content_type="application/json")
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        async with trio.open_nursery() as calls:
+            calls.start_soon(once.once, "key_a", "k4", b"POST /v1/x\n{}", slow)
+            await started.wait()
+            await trio.sleep(2 * hold_s)
+            with pytest.raises(InProgress):
+                await once.once("key_a", "k4", b"POST /v1/x\n{}", slow)
+        system.shutdown()

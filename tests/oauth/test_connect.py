@@ -11,6 +11,7 @@ import pytest
 import trio
 
 from olactors.oauth import Keyring, VaultError
+from olactors.oauth import _refresh as refresh
 from olactors.store import STORE_PATH, Store
 from olactors.testing import Canned, FakeProvider
 
@@ -178,6 +179,19 @@ async def test_a_refresh_that_keeps_failing_is_a_503_and_leaves_the_connection_c
     assert (busy.status_code, busy.json()["error"]["type"]) == (503, "unavailable")
     later = await daemon.call("GET", "/v1/connections/google/42")
     assert (later.status_code, later.json()["status"]) == (200, "connected")
+
+
+async def test_a_refresh_gives_up_at_its_deadline_inside_the_lock_s_lifetime(
+    daemon: Daemon, auth: AuthorizationServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(refresh, "REFRESH_DEADLINE_S", 0.3)
+    auth.expires_in = 1
+    await daemon.connect(auth)
+    await trio.sleep(0.6)
+    auth.server.script("/token", Canned(200, json={"access_token": "late"}, delay_s=5))
+    busy = await daemon.call("GET", "/v1/connections/google/42")
+    assert (busy.status_code, busy.json()["error"]["type"]) == (503, "unavailable")
+    assert "deadline" in busy.json()["error"]["message"]
 
 
 async def test_disconnecting_revokes_at_the_provider_and_forgets(

@@ -31,9 +31,9 @@ GOOGLE_401 = {
 }
 
 
-def providers(api: str, **stripe: Any) -> dict[str, Any]:
+def providers(api: str, google: Mapping[str, Any] | None = None, **stripe: Any) -> dict[str, Any]:
     return {
-        "google": {"base_url": api, **FAST},
+        "google": {"base_url": api, **FAST, **(google or {})},
         "instagram": {"base_url": f"{api}/v21.0", **FAST},
         "stripe": {
             "base_url": api,
@@ -71,10 +71,10 @@ class Rig:
         path: str,
         *,
         user: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
         content: bytes | None = None,
     ) -> httpx.Response:
-        sent = {"authorization": f"Bearer {API_KEY}", **(headers or {})}
+        sent: dict[str, str | bytes] = {"authorization": f"Bearer {API_KEY}", **(headers or {})}
         if user is not None:
             sent["olactors-user"] = user
         async with httpx.AsyncClient(base_url=self.daemon.api_url) as client:
@@ -83,14 +83,21 @@ class Rig:
 
 @asynccontextmanager
 async def proxied(
-    tmp_path: Path, *, env: Mapping[str, str] = ENV, **stripe: Any
+    tmp_path: Path,
+    *,
+    env: Mapping[str, str] = ENV,
+    google: Mapping[str, Any] | None = None,
+    **stripe: Any,
 ) -> AsyncIterator[Rig]:
+    """The rig; ``google`` and ``stripe`` add to those providers' settings."""
     api = FakeProvider()
     async with trio.open_nursery() as nursery:
         await nursery.start(api.serve)
         async with (
             authorization_server() as auth,
-            run_daemon(tmp_path, auth, providers=providers(api.url, **stripe), env=env) as daemon,
+            run_daemon(
+                tmp_path, auth, providers=providers(api.url, google, **stripe), env=env
+            ) as daemon,
         ):
             yield Rig(auth, api, daemon, set())
         nursery.cancel_scope.cancel()

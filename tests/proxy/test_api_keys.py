@@ -172,3 +172,71 @@ async def test_a_provider_whose_key_is_not_set_is_not_proxied(tmp_path: Path) ->
 async def test_an_unknown_provider_is_not_found(rig: Rig) -> None:
     answer = await rig.proxy("GET", "/v1/proxy/github/user")
     assert (answer.status_code, answer.json()["error"]["type"]) == (404, "not_found")
+
+
+async def test_a_spent_budget_is_a_429_at_once_without_calling_the_provider(rig: Rig) -> None:
+    slow_down = {"error": {"type": "rate_limit_error"}}
+    rig.api.route("/v1/customers", Canned(429, json=slow_down, headers={"retry-after": "120"}))
+    await rig.proxy("GET", "/v1/proxy/stripe/v1/customers")  # the limiter holds stripe 120 s
+    answer = await rig.proxy("GET", "/v1/proxy/stripe/v1/balance")
+    assert (answer.status_code, answer.json()["error"]["type"]) == (429, "rate_limited")
+    assert 100 < int(answer.headers["retry-after"]) <= 120
+    assert rig.api.seen("/v1/balance") == []
+
+
+async def test_a_429_without_retry_after_still_says_when_to_come_back(rig: Rig) -> None:
+    rig.api.route("/v1/customers", Canned(429, json={"error": {"type": "rate_limit_error"}}))
+    answer = await rig.proxy("GET", "/v1/proxy/stripe/v1/customers")
+    assert (answer.status_code, answer.headers["retry-after"]) == (429, "1")
+
+
+async def test_one_idempotency_key_with_another_query_is_a_conflict(rig: Rig) -> None:
+    rig.api.route("/v1/payment_intents", Canned(200, json=INTENT))
+    key = {**FORM_TYPE, "idempotency-key": "order-9"}
+    path = "/v1/proxy/stripe/v1/payment_intents"
+    await rig.proxy("POST", f"{path}?expand[]=customer", content=FORM, headers=key)
+    other = await rig.proxy("POST", path, content=FORM, headers=key)
+    assert (other.status_code, other.json()["error"]["type"]) == (409, "idempotency_conflict")
+    assert len(rig.api.seen("/v1/payment_intents")) == 1
+
+
+async def test_a_delete_passes_through_and_is_retried_as_safe(rig: Rig) -> None:
+    deleted = {"id": "cus_1", "object": "customer", "deleted": True}
+    rig.api.script("/v1/customers/cus_1", Canned(502, json={"error": {"type": "api_error"}}))
+    rig.api.route("/v1/customers/cus_1", Canned(200, json=deleted))
+    answer = await rig.proxy("DELETE", "/v1/proxy/stripe/v1/customers/cus_1")
+    assert (answer.status_code, answer.json()) == (200, deleted)
+    assert [s.method for s in rig.api.seen("/v1/customers/cus_1")] == ["DELETE", "DELETE"]
+
+
+async def test_a_patch_carries_an_idempotency_key_where_the_provider_reads_them(
+    rig: Rig,
+) -> None:
+    rig.api.route("/v1/customers/cus_1", Canned(200, json={"id": "cus_1"}))
+    await rig.proxy(
+        "PATCH", "/v1/proxy/stripe/v1/customers/cus_1", content=b"name=x", headers=FORM_TYPE
+    )
+    (seen,) = rig.api.seen("/v1/customers/cus_1")
+    assert (seen.method, seen.body, len(seen.headers["idempotency-key"])) == (
+        "PATCH",
+        b"name=x",
+        32,
+    )
+
+
+async def test_an_escaped_prefix_is_refused_rather_than_read_two_ways(rig: Rig) -> None:
+    answer = await rig.proxy("GET", "/v1%2Fproxy/stripe/v1/customers")
+    assert answer.status_code == 400
+    assert rig.api.requests == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"olactors-proxy-accept-encoding": b"br"}, {"olactors-proxy-x-note": "caf\u00e9".encode()}],
+)
+async def test_a_header_that_cannot_pass_as_sent_is_refused(
+    rig: Rig, header: dict[str, str | bytes]
+) -> None:
+    answer = await rig.proxy("GET", "/v1/proxy/stripe/v1/customers", headers=header)
+    assert answer.status_code == 400
+    assert rig.api.requests == []

@@ -100,7 +100,7 @@ async def test_a_grant_revoked_at_the_provider_is_a_needs_reauth_conflict(rig: R
     assert status.json()["error"]["type"] == "needs_reauth"
 
 
-async def test_a_refused_token_with_nothing_to_refresh_it_is_a_needs_reauth_conflict(
+async def test_a_refused_token_with_nothing_to_refresh_it_is_refused_and_stays_connected(
     rig: Rig,
 ) -> None:
     rig.auth.offline = False
@@ -108,8 +108,33 @@ async def test_a_refused_token_with_nothing_to_refresh_it_is_a_needs_reauth_conf
     rig.google(Canned(200, json=FILES))
     rig.refused.add(rig.auth.issued[-1])
     answer = await rig.proxy("GET", "/v1/proxy/google/drive/v3/files", user="7")
-    assert (answer.status_code, answer.json()["error"]["type"]) == (409, "needs_reauth")
-    assert rig.auth.refreshes == 0
+    assert (answer.status_code, answer.json()["error"]["type"]) == (502, "provider_auth_failure")
+    assert (rig.auth.refreshes, len(rig.api.seen("/drive/v3/files"))) == (0, 1)
+    status = await rig.daemon.call("GET", "/v1/connections/google/7")
+    assert status.json()["status"] == "connected"  # one 401 does not prove the grant gone
+
+
+async def test_an_instagram_token_too_young_to_refresh_is_not_refreshed_on_a_refusal(
+    rig: Rig,
+) -> None:
+    await rig.daemon.connect(rig.auth, "instagram", user="42")
+    expired = {"error": {"message": "Error validating access token", "code": 190}}
+    rig.api.route("/v21.0/me/media", Canned(400, json=expired))
+    answer = await rig.proxy("GET", "/v1/proxy/instagram/me/media", user="42")
+    assert (answer.status_code, answer.json()["error"]["type"]) == (502, "provider_auth_failure")
+    assert rig.auth.refreshes == 0  # Instagram refuses to refresh a token under a day old
+    status = await rig.daemon.call("GET", "/v1/connections/instagram/42")
+    assert status.json()["status"] == "connected"
+
+
+async def test_a_provider_with_an_unset_api_key_variable_still_takes_user_tokens(
+    tmp_path: Path,
+) -> None:
+    async with proxied(tmp_path, google={"secret_env": "GOOGLE_API_KEY"}) as rig:
+        await rig.daemon.connect(rig.auth)
+        rig.google(Canned(200, json=FILES))
+        answer = await rig.proxy("GET", "/v1/proxy/google/drive/v3/files", user="42")
+    assert (answer.status_code, answer.json()) == (200, FILES)
 
 
 async def test_a_user_without_a_connection_is_not_found(rig: Rig) -> None:
@@ -137,11 +162,35 @@ async def test_instagram_calls_carry_the_token_as_its_access_token_parameter(rig
 
 
 async def test_gets_are_cached_per_user_unless_the_app_asks_for_no_cache(rig: Rig) -> None:
-    rig.google(Canned(200, json=FILES))
+    await rig.daemon.connect(rig.auth, user="7")
+
+    def drive(request: Seen) -> Canned:
+        mine = rig.auth.issued.index(request.headers["authorization"].removeprefix("Bearer "))
+        return Canned(200, json={"token": mine})
+
+    rig.api.route("/drive/v3/files", drive)
     path = "/v1/proxy/google/drive/v3/files"
     first = await rig.proxy("GET", path, user="42")
     again = await rig.proxy("GET", path, user="42")
+    other = await rig.proxy("GET", path, user="7")
     fresh = await rig.proxy("GET", path, user="42", headers={"cache-control": "no-cache"})
-    assert [a.headers["olactors-cache"] for a in (first, again, fresh)] == ["miss", "hit", "miss"]
-    assert again.json() == FILES
-    assert len(rig.api.seen("/drive/v3/files")) == 2
+    assert [a.headers["olactors-cache"] for a in (first, again, other, fresh)] == [
+        "miss",
+        "hit",
+        "miss",
+        "miss",
+    ]
+    assert again.json() == first.json() != other.json()
+    assert len(rig.api.seen("/drive/v3/files")) == 3
+
+
+async def test_one_idempotency_key_for_two_users_is_a_conflict_not_a_replay(rig: Rig) -> None:
+    await rig.daemon.connect(rig.auth, user="7")
+    rig.api.route("/drive/v3/files", Canned(200, json=FILES))
+    key = {"idempotency-key": "upload-1", "content-type": "application/json"}
+    path = "/v1/proxy/google/drive/v3/files"
+    first = await rig.proxy("POST", path, user="42", headers=key, content=b"{}")
+    other = await rig.proxy("POST", path, user="7", headers=key, content=b"{}")
+    assert first.status_code == 200
+    assert (other.status_code, other.json()["error"]["type"]) == (409, "idempotency_conflict")
+    assert len(rig.api.seen("/drive/v3/files")) == 1

@@ -7,8 +7,9 @@ answers a retry with it (``Idempotent-Replayed: true``), and nothing is done
 twice. The same key with a different request (method, path or body) is a
 409. While the first request is still running, a second with its key is a
 409 too (``retry_after_s``): a ``put_if_absent`` in the store is the lock,
-across replicas, freed when the request ends (or ``LOCK_S`` after its
-replica died). Errors are not kept: a retry after a 4xx or 5xx runs again.
+across replicas, renewed while the request runs (a proxied call can take
+longer than ``LOCK_S``) and freed when it ends, or ``LOCK_S`` after its
+replica died. Errors are not kept: a retry after a 4xx or 5xx runs again.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import msgspec
 import trio
 from quart import Response
 
+from ..runtime import unwrap_group
 from ..store import Store, StoreError
 from ._errors import Conflict, IdempotencyConflict, InvalidRequest, Unavailable
 
 log = logging.getLogger("olactors.api")
 
-#: How long a request holds its key while it runs: more than any operation
-#: takes (they store and answer); a request that dies holding it frees it then.
+#: How long a request's hold on its key lasts unless renewed (every third of
+#: it, while the request runs); a request whose replica died frees it then.
 LOCK_S = 10.0
 #: What a key may be: visible ASCII (a UUID, a ULID, an order id), 1 to 255 of them.
 KEY_PATTERN = re.compile(r"^[!-~]{1,255}$")
@@ -53,9 +55,10 @@ class InProgress(Conflict):
 
 
 class Idempotency:
-    def __init__(self, store: Store, *, ttl_s: float) -> None:
+    def __init__(self, store: Store, *, ttl_s: float, lock_s: float = LOCK_S) -> None:
         self._store = store
         self.ttl_s = ttl_s
+        self.lock_s = lock_s
 
     async def once(
         self,
@@ -66,7 +69,8 @@ class Idempotency:
     ) -> Response:
         """``run()``'s answer, or the one kept for ``key`` if this request was made before.
 
-        ``request`` is what identifies the request: method, path and body.
+        ``request`` is what identifies the request: method, path, query and body
+        (and, for a proxied call, its user and the headers it passes on).
         """
         if not KEY_PATTERN.match(key):
             raise InvalidRequest("an Idempotency-Key is 1 to 255 visible ASCII characters")
@@ -77,13 +81,13 @@ class Idempotency:
             kept = await self._store.get(f"idempotency:{name}")
             if kept is not None:
                 return _replay(msgspec.msgpack.decode(kept, type=_Kept), fingerprint)
-            if not await self._store.put_if_absent(lock, b"1", ttl_s=LOCK_S):
+            if not await self._store.put_if_absent(lock, b"1", ttl_s=self.lock_s):
                 raise InProgress("a request with this Idempotency-Key is still running")
         except StoreError as exc:
             raise Unavailable(f"the store did not answer: {exc}") from exc
         kept_now = False
         try:
-            answer = await run()
+            answer = await self._holding(lock, run)
             if 200 <= answer.status_code < 300:
                 body = await answer.get_data(as_text=False)
                 record = _Kept(
@@ -109,6 +113,27 @@ class Idempotency:
                 # (a kept answer needs no lock: retries find it first).
                 with trio.CancelScope(shield=True), contextlib.suppress(StoreError):
                     await self._store.delete(lock)  # else it frees itself after LOCK_S
+
+    async def _holding(self, lock: str, run: Callable[[], Awaitable[Response]]) -> Response:
+        """``run()``, its key's lock renewed until it ends."""
+
+        async def renew() -> None:
+            while True:
+                await trio.sleep(self.lock_s / 3)
+                try:
+                    await self._store.put(lock, b"1", ttl_s=self.lock_s)
+                except StoreError as exc:  # the next renewal may get through
+                    log.warning("an Idempotency-Key's hold was not renewed: %s", exc)
+
+        answers: list[Response] = []
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(renew)
+                answers.append(await run())
+                nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            raise unwrap_group(group) from None
+        return answers[0]
 
 
 def _replay(kept: _Kept, fingerprint: str) -> Response:

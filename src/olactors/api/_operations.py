@@ -8,13 +8,14 @@ the document cannot drift from what the code accepts.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from quart import Response, g, request
+from quart import Request, Response, g, request
 from quart_trio import QuartTrio
 
 from ._errors import ErrorBody, ErrorDetail, InvalidRequest, ValidationFailed, from_validation
@@ -50,6 +51,9 @@ class Operation:
     raw: bool = False
     #: Its operationId, where one handler serves several methods.
     name: str | None = None
+    #: What else, besides method, path, query and body, makes two requests two
+    #: (for an Idempotency-Key): the proxy's user and the headers it passes on.
+    varies: Callable[[Request], bytes] | None = None
 
     @property
     def openapi_path(self) -> str:
@@ -82,6 +86,7 @@ class Operations:
         headers: Mapping[str, Any] | None = None,
         raw: bool = False,
         name: str | None = None,
+        varies: Callable[[Request], bytes] | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             operation = Operation(
@@ -99,6 +104,7 @@ class Operations:
                 headers or {},
                 raw,
                 name,
+                varies,
             )
             self.declared.append(operation)
             return handler
@@ -157,7 +163,13 @@ def _view(operation: Operation, once: Idempotency) -> Callable[..., Awaitable[Re
         key = request.headers.get("idempotency-key")
         if operation.method != "POST" or key is None:
             return await run()
-        fingerprint = f"{request.method} {request.path}\n".encode() + raw
+        query = request.query_string.decode("latin-1")
+        target = f"{request.path}?{query}" if query else request.path
+        head = f"{request.method} {target}\n"
+        if operation.varies is not None:
+            # Hashed, so it has one length and cannot run into the body.
+            head += hashlib.sha256(operation.varies(request)).hexdigest() + "\n"
+        fingerprint = head.encode() + raw
         return await once.once(g.holder, key, fingerprint, run)
 
     return view

@@ -18,7 +18,7 @@ import tenacity
 import trio
 
 from .. import metrics
-from ..resilience import ProviderGuard, retry_after_s
+from ..resilience import ProviderGuard, RateLimited, retry_after_s
 from ..runtime import Clock
 from ._cache import CachedResponse, ResponseCache
 from ._errors import NetworkError, ProviderError, ProviderTimeout, error_for_status
@@ -56,6 +56,9 @@ class ClientSettings:
     max_retry_after_s: float = 30.0
     #: The header that carries an idempotency key (Stripe's spelling is the common one).
     idempotency_header: str = "Idempotency-Key"
+    #: At most this long waiting for the budget, else :class:`RateLimited` with its
+    #: retry time (the proxy: the app hears when to come back). None: wait it out.
+    max_budget_wait_s: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -199,9 +202,28 @@ class ProviderClient:
         told = getattr(error, "retry_after_s", None)
         return max(backoff, told) if told is not None else backoff
 
+    async def _slot(self) -> None:
+        limiter = self._guard.limiter
+        most = self.settings.max_budget_wait_s
+        if most is None:
+            await limiter.acquire()
+            return
+        # Asked without waiting, so a refusal takes nothing from the budget.
+        deadline = trio.current_time() + most
+        while True:
+            try:
+                await limiter.acquire(wait=False)
+            except RateLimited as exc:
+                told = exc.retry_after_s or 0.0
+                if trio.current_time() + told > deadline:
+                    raise
+                await trio.sleep(told)
+            else:
+                return
+
     async def _attempt(self, request: httpx.Request, endpoint: str) -> Response:
         guard = self._guard
-        await guard.limiter.acquire()
+        await self._slot()
         permit = await guard.breaker.permit()
         began = trio.current_time()
         status_label = "network"

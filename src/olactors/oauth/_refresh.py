@@ -38,6 +38,8 @@ LONG_LIVED_MIN_AGE_S = 24 * 3600.0
 #: many times, backing off from REFRESH_BACKOFF_S, before the caller hears of it.
 REFRESH_ATTEMPTS = 3
 REFRESH_BACKOFF_S = 0.2
+#: Every attempt of one refresh ends within this, well inside REFRESH_LOCK_S.
+REFRESH_DEADLINE_S = 20.0
 
 
 def refresh_lock(connection: str) -> str:
@@ -78,6 +80,14 @@ def due(
     return connection.expires_at - now <= margin and connection.refresh_token is not None
 
 
+def refreshable(connection: Connection, provider: OAuthProvider, now: float) -> bool:
+    """Whether the provider would refresh this token now: it needs a refresh token, or
+    (Instagram's long-lived ones) to be a day old."""
+    if provider.long_lived:
+        return now - connection.refreshed_at >= LONG_LIVED_MIN_AGE_S
+    return connection.refresh_token is not None
+
+
 class Refresher:
     def __init__(
         self,
@@ -114,12 +124,20 @@ class Refresher:
 
         ``rejected`` is an access token the provider just refused (a 401): it is
         refreshed even if not due, unless someone refreshed it meanwhile (then
-        the newer token is the answer, and a hundred refused calls refresh once).
+        the newer token is the answer, and a hundred refused calls refresh once)
+        or it cannot be refreshed now (no refresh token, an Instagram token
+        under a day old): then the same token comes back, and nothing is marked,
+        since one 401 does not prove the grant is gone.
         """
 
         def stale(connection: Connection) -> bool:
-            refused = rejected is not None and connection.access_token == rejected
-            return refused or due(connection, provider, self._clock(), ahead_s=ahead_s)
+            now = self._clock()
+            refused = (
+                rejected is not None
+                and connection.access_token == rejected
+                and refreshable(connection, provider, now)
+            )
+            return refused or due(connection, provider, now, ahead_s=ahead_s)
 
         connection = await self._read(provider, user)
         if not stale(connection):
@@ -173,19 +191,9 @@ class Refresher:
                 type(exc).__name__,
             )
 
-    async def _give_up(self, connection: Connection, why: str) -> NeedsReauth:
-        await self._connections.put(msgspec.structs.replace(connection, status="needs_reauth"))
-        await self._tell(connection)
-        return NeedsReauth(why)
-
     async def _refresh(self, provider: OAuthProvider, connection: Connection) -> Connection:
         endpoint = self._endpoint(provider)
         refresh_token = connection.refresh_token
-        if not provider.long_lived and refresh_token is None:
-            # Only a refused token gets here without one (due() wants one).
-            raise await self._give_up(
-                connection, f"{provider.name} refused the token and there is no refresh token"
-            )
 
         async def ask() -> TokenAnswer:
             if provider.long_lived:
@@ -202,13 +210,24 @@ class Refresher:
             sleep=trio.sleep,
             reraise=True,
         )
+
+        async def within_deadline() -> TokenAnswer:
+            # Done well inside the store lock's TTL, so no other replica takes
+            # it while this one may still get (and store) a rotated token.
+            with trio.move_on_after(REFRESH_DEADLINE_S):
+                answer: TokenAnswer = await retrying(ask)
+                return answer
+            raise TokenError("timeout", "no token within the refresh's deadline", transient=True)
+
         try:
-            answer: TokenAnswer = await retrying(ask)
+            answer = await within_deadline()
         except TokenError as exc:
             if not exc.transient:
-                raise await self._give_up(
-                    connection, f"{provider.name} refused the refresh: {exc.error}"
-                ) from None
+                await self._connections.put(
+                    msgspec.structs.replace(connection, status="needs_reauth")
+                )
+                await self._tell(connection)
+                raise NeedsReauth(f"{provider.name} refused the refresh: {exc.error}") from None
             raise
         self.refreshes += 1
         now = self._clock()

@@ -21,12 +21,16 @@ from __future__ import annotations
 from ..api import ApiError
 
 
-class RateLimited(ApiError):
-    status, type = 429, "rate_limited"
+class _Later(ApiError):
+    """A refusal that says when to come back (``Retry-After``), where it knows."""
 
     def __init__(self, message: str, retry_after_s: float | None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class RateLimited(_Later):
+    status, type = 429, "rate_limited"
 
 
 class ProviderAuthFailure(ApiError):
@@ -37,12 +41,8 @@ class ProviderUnreachable(ApiError):
     status, type = 502, "provider_unreachable"
 
 
-class CircuitOpen(ApiError):
+class CircuitOpen(_Later):
     status, type = 503, "circuit_open"
-
-    def __init__(self, message: str, retry_after_s: float | None) -> None:
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class ProviderTimeout(ApiError):

@@ -21,9 +21,11 @@ from ..api import InvalidRequest
 
 PASSED_OUT = frozenset({"accept", "accept-language", "content-type", "if-match", "if-none-match"})
 PREFIX = "olactors-proxy-"
-#: Not even under the prefix: the daemon's credentials and the transfer are its own.
+#: Not even under the prefix: the daemon's credentials and the transfer are its own
+#: (httpx undoes the encodings it asked for; another would reach the app unnamed).
 REFUSED_OUT = frozenset(
     {
+        "accept-encoding",
         "authorization",
         "proxy-authorization",
         "cookie",
@@ -60,6 +62,10 @@ def outgoing(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     chosen: dict[str, str] = {}
     for name, value in headers:
         lowered = name.lower()
+        if (lowered in PASSED_OUT or lowered.startswith(PREFIX)) and not value.isascii():
+            # Header bytes arrive read as latin-1; they would leave as UTF-8,
+            # changed. HTTP wants ASCII there anyway.
+            raise InvalidRequest(f"{name}'s value is not ASCII: it cannot be passed on as sent")
         if lowered in PASSED_OUT:
             chosen[lowered] = value
         elif lowered.startswith(PREFIX):

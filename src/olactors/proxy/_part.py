@@ -51,24 +51,28 @@ User = Annotated[str, msgspec.Meta(pattern=USER_PATTERN, examples=["42"])]
 USER_HEADER = "Olactors-User"
 #: How much of a provider's refusal of our credentials the app is shown.
 EXCERPT = 300
+#: A call waits this long at most for its provider's budget; past it, the app
+#: gets a 429 saying when to come back instead of a request left hanging.
+BUDGET_WAIT_S = 5.0
+#: A provider's 429 without a Retry-After: come back after this.
+DEFAULT_RETRY_AFTER_S = 1.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Target:
-    """One proxied provider: its client (made at its first call) and how it is signed."""
+    """One proxied provider and how its calls are signed."""
 
-    name: str
-    #: Set: calls carry the user's token from this OAuth provider.
+    client: ProviderClient
+    #: Set: calls carry the user's token from this OAuth provider (no API key).
     oauth: OAuthProvider | None
     #: The provider reads idempotency keys, so a POST or PATCH is retried safely.
     keyed: bool
-    client: ProviderClient | None = None
 
 
 def proxy_part(config: Config, env: Mapping[str, str], oauth: OAuth) -> ApiPart:
     """The proxy, for every ``[providers.<name>]`` with credentials the daemon holds: an
     OAuth provider of the same name (the user's token), or its ``secret_env`` set."""
-    known: dict[str, _Target] = {}
+    proxied: dict[str, OAuthProvider | None] = {}
     missing: dict[str, str] = {}
     for name, settings in config.providers.items():
         signed = oauth.providers.get(name)
@@ -79,25 +83,30 @@ def proxy_part(config: Config, env: Mapping[str, str], oauth: OAuth) -> ApiPart:
                 else f"{name} is not proxied: it has no API key and no [oauth.providers.{name}]"
             )
             continue
-        known[name] = _Target(name, signed, settings.idempotency_header is not None)
+        proxied[name] = signed
 
     def part(operations: Operations, context: ActorContext, store: Store) -> None:
-        # A client per incarnation of the listener, closed when it ends.
-        targets = {name: _Target(t.name, t.oauth, t.keyed) for name, t in known.items()}
+        # Clients of this incarnation of the listener, closed when it ends.
+        targets: dict[str, _Target] = {}
+        for name, signed in proxied.items():
+            client = provider_client(
+                config,
+                name,
+                context,
+                env,
+                with_key=signed is None,
+                max_budget_wait_s=BUDGET_WAIT_S,
+            )
+            context.close_at_end(client.aclose)
+            keyed = config.providers[name].idempotency_header is not None
+            targets[name] = _Target(client, signed, keyed)
         refresher = oauth.refresher(context, store) if oauth.keys is not None else None
 
-        def target_named(name: str) -> tuple[_Target, ProviderClient]:
-            target = targets.get(name)
-            if target is None:
-                raise NotFound(missing.get(name, f"no provider {name} is configured"))
-            if target.client is None:
-                target.client = provider_client(config, name, context, env)
-                context.close_at_end(target.client.aclose)
-            return target, target.client
-
         async def proxy(request: Request, body: bytes, provider: str, path: str) -> Response:
-            target, client = target_named(provider)
-            call = _Call(request, body, target, client, provider_path(_raw(request), path))
+            target = targets.get(provider)
+            if target is None:
+                raise NotFound(missing.get(provider, f"no provider {provider} is configured"))
+            call = _Call(request, body, target, provider_path(_raw(request), provider, path))
             try:
                 if target.oauth is None:
                     answer = await call.send(None)
@@ -129,24 +138,29 @@ def proxy_part(config: Config, env: Mapping[str, str], oauth: OAuth) -> ApiPart:
                 errors=(404, 409, 429, 502, 504),
                 params={"provider": Name},
                 headers={USER_HEADER: User},
+                varies=_varies,
             )(proxy)
 
     return part
 
 
+def _varies(request: Request) -> bytes:
+    """Beside method, path, query and body, what makes a proxied call another one."""
+    sent = sorted(outgoing(request.headers.items()).items())
+    user = request.headers.get(USER_HEADER, "")
+    return msgspec.json.encode([user, sent])
+
+
 class _Call:
     """One proxied request, sent once, or twice when a refused token is refreshed."""
 
-    def __init__(
-        self, request: Request, body: bytes, target: _Target, client: ProviderClient, path: str
-    ) -> None:
+    def __init__(self, request: Request, body: bytes, target: _Target, path: str) -> None:
         self.method = request.method
         query = request.query_string.decode("latin-1")
         self.url = f"{path}?{query}" if query else path
         self.headers = outgoing(request.headers.items())
         self.body = body or None
         self.target = target
-        self.client = client
         control = request.headers.get("cache-control", "").lower()
         self.skip_cache = "no-cache" in control or "no-store" in control
         # One key for every attempt (the client's retries, the retry after a
@@ -164,10 +178,12 @@ class _Call:
         except AuthFailure as exc:
             if exc.status == 403:
                 raise  # a scope or a permission: a new token would not change it
-            connection = await fresh_or_refused(
+            again = await fresh_or_refused(
                 refresher, provider, user, rejected=connection.access_token
             )
-            return await self.send(connection.access_token)
+            if again.access_token == connection.access_token:
+                raise  # it could not be refreshed now: the refusal stands
+            return await self.send(again.access_token)
 
     async def send(self, token: str | None) -> ProviderAnswer:
         headers, url = dict(self.headers), self.url
@@ -178,7 +194,7 @@ class _Call:
             url += joiner + urlencode({oauth.token_param: token})
         elif token is not None:
             headers["authorization"] = f"Bearer {token}"
-        return await self.client.request(
+        return await self.target.client.request(
             self.method,
             url,
             endpoint="proxy",
@@ -217,7 +233,11 @@ def _refused(provider: str, error: ProviderError) -> Response:
     """The provider's own refusal handed back as it is; a refusal of the call itself
     (rate limit, our credentials, no answer) in the app API's error shape."""
     if isinstance(error, RateLimitError):
-        raise RateLimited(f"{provider} is rate limiting these calls", error.retry_after_s)
+        told = error.retry_after_s
+        raise RateLimited(
+            f"{provider} is rate limiting these calls",
+            told if told is not None else DEFAULT_RETRY_AFTER_S,
+        )
     if isinstance(error, AuthFailure) and error.status != 403:
         said = error.body[:EXCERPT].decode("utf-8", "replace")
         raise ProviderAuthFailure(

@@ -16,19 +16,21 @@ from ..api import InvalidRequest
 
 #: RFC 3986 pchar, and '%' for the escapes (checked once decoded).
 _SEGMENT = re.compile(r"^[A-Za-z0-9\-._~!$&'()*+,;=:@%]*$")
-#: The segments of /v1/proxy/{provider}/ before the provider's path.
-_SKIPPED = 4
 
 
-def provider_path(raw_path: bytes | None, path: str) -> str:
+def provider_path(raw_path: bytes | None, provider: str, path: str) -> str:
     """The provider's path, ``/``-led, from the raw request path (or, without one, from
     the decoded ``path`` re-encoded); :class:`InvalidRequest` for one that would leave
     the base URL."""
-    if raw_path is not None:
-        text = raw_path.decode("latin-1")
+    if raw_path is None:
+        segments = quote(path, safe="/!$&'()*+,;=:@~").split("/")
     else:
-        text = quote(path, safe="/!$&'()*+,;=:@~")
-    segments = text.split("/")[_SKIPPED:] if raw_path is not None else text.split("/")
+        segments = raw_path.decode("latin-1").split("/")
+        # Routed on the decoded path: an encoded '/' there (/v1%2Fproxy/...) would
+        # make the raw one say something else. Only the plain spelling goes.
+        if segments[:4] != ["", "v1", "proxy", provider]:
+            raise InvalidRequest("spell /v1/proxy/<provider>/ without escapes")
+        segments = segments[4:]
     for segment in segments:
         if not _SEGMENT.match(segment):
             raise InvalidRequest("the proxied path has a character a URL path cannot carry")

@@ -25,7 +25,15 @@ from ._errors import (
 )
 from ._ref import DEFAULT_ASK_TIMEOUT_S, ActorRef, Refs
 from ._reply import Reply
-from ._snapshot import ActorSnapshot, ErrorInfo, Snapshot, Status, SupervisorSnapshot, walk
+from ._snapshot import (
+    ActorSnapshot,
+    ErrorInfo,
+    Snapshot,
+    Status,
+    SupervisorSnapshot,
+    unwrap_group,
+    walk,
+)
 from ._spec import ActorSpec, Backoff, ChildSpec, Restart, Strategy, SupervisorSpec
 from ._system import ActorSystem
 
@@ -65,5 +73,6 @@ __all__ = [
     "SupervisorSpec",
     "SystemHalted",
     "TopLevelFailure",
+    "unwrap_group",
     "walk",
 ]
