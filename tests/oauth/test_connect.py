@@ -38,6 +38,13 @@ async def daemon(tmp_path: Path, auth: AuthorizationServer) -> AsyncIterator[Dae
         yield running
 
 
+async def connected_and_due(daemon: Daemon, auth: AuthorizationServer) -> None:
+    """User 42 connected, with a token already due for a refresh."""
+    auth.expires_in = 1  # due (within half its life) half a second after it is issued
+    await daemon.connect(auth)
+    await trio.sleep(0.6)
+
+
 async def test_the_authorization_url_asks_for_pkce_s256_and_offline_access(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
@@ -109,9 +116,7 @@ async def test_tokens_are_sealed_in_the_store_under_the_newest_key(
 async def test_a_token_due_is_refreshed_once_for_a_hundred_callers(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
-    auth.expires_in = 1  # due (within half its life) half a second after it is issued
-    await daemon.connect(auth)
-    await trio.sleep(0.6)
+    await connected_and_due(daemon, auth)
     answers = []
 
     async def ask() -> None:
@@ -159,9 +164,7 @@ BUSY = Canned(503, json={"error": "temporarily_unavailable"})
 async def test_a_refresh_the_provider_did_not_answer_is_tried_again_within_the_call(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
-    auth.expires_in = 1
-    await daemon.connect(auth)
-    await trio.sleep(0.6)
+    await connected_and_due(daemon, auth)
     auth.server.script("/token", BUSY, BUSY)
     answer = await daemon.call("GET", "/v1/connections/google/42")
     assert (answer.status_code, answer.json()["access_token"]) == (200, auth.issued[-1])
@@ -171,9 +174,7 @@ async def test_a_refresh_the_provider_did_not_answer_is_tried_again_within_the_c
 async def test_a_refresh_that_keeps_failing_is_a_503_and_leaves_the_connection_connected(
     daemon: Daemon, auth: AuthorizationServer
 ) -> None:
-    auth.expires_in = 1
-    await daemon.connect(auth)
-    await trio.sleep(0.6)
+    await connected_and_due(daemon, auth)
     auth.server.script("/token", BUSY, BUSY, BUSY)
     busy = await daemon.call("GET", "/v1/connections/google/42")
     assert (busy.status_code, busy.json()["error"]["type"]) == (503, "unavailable")
@@ -185,9 +186,7 @@ async def test_a_refresh_gives_up_at_its_deadline_inside_the_lock_s_lifetime(
     daemon: Daemon, auth: AuthorizationServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(refresh, "REFRESH_DEADLINE_S", 0.3)
-    auth.expires_in = 1
-    await daemon.connect(auth)
-    await trio.sleep(0.6)
+    await connected_and_due(daemon, auth)
     auth.server.script("/token", Canned(200, json={"access_token": "late"}, delay_s=5))
     busy = await daemon.call("GET", "/v1/connections/google/42")
     assert (busy.status_code, busy.json()["error"]["type"]) == (503, "unavailable")
