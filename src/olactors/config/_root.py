@@ -20,6 +20,7 @@ from .oauth import OAuthConfig
 from .providers import ProviderConfig, default_providers
 from .server import ServerConfig
 from .store import StoreConfig
+from .sync import SyncConfig
 from .webhooks import WebhooksConfig
 
 #: Where ``olactors run`` looks first when no ``--config`` is given: the repository's file.
@@ -37,6 +38,7 @@ class Config(Section):
     api: ApiConfig = ApiConfig()
     broadcast: BroadcastConfig = BroadcastConfig()
     oauth: OAuthConfig = OAuthConfig()
+    sync: SyncConfig = SyncConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     store: StoreConfig = StoreConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=default_providers)
@@ -128,6 +130,13 @@ class Config(Section):
         oauth = self.oauth
         if oauth.keys_file is not None:
             oauth = oauth.model_copy(update={"keys_file": under(oauth, "keys_file")})
+        sync = self.sync.model_copy(update={"sqlite_path": under(self.sync, "sqlite_path")})
         return self.model_copy(
-            update={"daemon": daemon, "store": store, "broadcast": broadcast, "oauth": oauth}
+            update={
+                "daemon": daemon,
+                "store": store,
+                "broadcast": broadcast,
+                "oauth": oauth,
+                "sync": sync,
+            }
         )

@@ -1,0 +1,798 @@
+"""One sync's records in its database: staging fetched pages, applying a run in one
+transaction, the app's own writes, the cursor over changes, conflicts and runs.
+
+Every method is blocking (it runs in a worker thread) and is one transaction.
+A run's fetch commits page by page into the staging table, with the cursor
+of the next page, so a restart goes on from the last committed page; the
+run's creates, updates and deletes are then applied from staging in one
+transaction, so a crash or an error leaves the records as they were before
+the run. Records whose content hash did not change are never written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from ._records import Record, canonical, content_hash
+from ._rules import Side, Version, merge, newer
+from ._sql import Cursor, Database, schema
+
+Conflict = Literal["last-write-wins", "merge", "manual"]
+Kind = Literal["full", "incremental", "targeted"]
+Status = Literal["running", "succeeded", "failed"]
+#: Staged rows applied per round trip.
+BATCH = 1000
+
+
+class Item(msgspec.Struct, frozen=True):
+    """One external record as a source gave it; ``deleted`` when the source says it is gone
+    (a Stripe ``customer.deleted`` event)."""
+
+    id: str
+    data: Record
+    updated_at: float | None = None
+    deleted: bool = False
+
+
+class RunView(msgspec.Struct, frozen=True):
+    id: str
+    sync: str
+    kind: Kind
+    status: Status
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int
+    conflicts: int
+    errors: int
+    fetched: int
+    started_at: float
+    ended_at: float | None
+    error: str | None
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.started_at
+
+
+class RecordView(msgspec.Struct, frozen=True):
+    id: str
+    data: Record
+    updated_at: float | None
+    deleted: bool
+
+
+class ConflictView(msgspec.Struct, frozen=True):
+    id: str
+    external: Record | None
+    local: Record | None
+    base: Record | None
+    external_updated_at: float | None
+    local_updated_at: float | None
+    detected_at: float
+
+
+class State(msgspec.Struct, frozen=True):
+    seq: int = 0
+    since: float | None = None
+    fetching: bool = False
+    fetch_run: str | None = None
+    fetch_kind: Kind | None = None
+    fetch_cursor: str | None = None
+    fetch_high: float | None = None
+    fetched: int = 0
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+
+
+@dataclass(frozen=True)
+class Policy:
+    conflict: Conflict = "last-write-wins"
+    winner: Side = "external"
+    allow_deletions: bool = False
+
+
+class NoSuchRecord(Exception):
+    pass
+
+
+class NoSuchConflict(Exception):
+    pass
+
+
+def _load(text: str | None) -> Record | None:
+    return None if text is None else json.loads(text)
+
+
+def _dump(data: Record | None) -> str | None:
+    return None if data is None else canonical(data).decode()
+
+
+@dataclass
+class _Row:
+    """A record as stored."""
+
+    id: str
+    data: Record
+    hash: str
+    base: Record | None
+    base_hash: str | None
+    local_changed: bool
+    deleted: bool
+    local_updated_at: float | None
+
+    def local(self) -> Version:
+        """The local side's version: gone if the app deleted it."""
+        return Version(
+            None if self.deleted else self.data,
+            "" if self.deleted else self.hash,
+            self.local_updated_at,
+        )
+
+
+@dataclass
+class _Writes:
+    """A batch's writes, sent together."""
+
+    upserts: list[tuple[Any, ...]] = field(default_factory=list)
+    conflicts: list[tuple[Any, ...]] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+
+
+class SyncTables:
+    def __init__(self, db: Database, sync: str) -> None:
+        self.db = db
+        self.sync = sync
+        self.table = f"sync_{sync}"
+        self.staging = f"{self.table}_staging"
+
+    # -- set-up and state ---------------------------------------------------
+
+    def create(self) -> None:
+        with self.db.transaction() as cursor:
+            for statement in schema(self.db, self.table):
+                cursor.execute(statement)
+            cursor.execute(
+                self.db.sql(
+                    "INSERT INTO sync_state (sync, seq, fetching, fetched) VALUES (?, 0, ?, 0) "
+                    "ON CONFLICT (sync) DO NOTHING"
+                ),
+                (self.sync, False),
+            )
+
+    def state(self) -> State:
+        with self.db.transaction() as cursor:
+            return self._state(cursor)
+
+    def _state(self, cursor: Cursor) -> State:
+        cursor.execute(
+            self.db.sql(
+                "SELECT seq, since, fetching, fetch_run, fetch_kind, fetch_cursor, fetch_high, "
+                "fetched FROM sync_state WHERE sync = ?"
+            ),
+            (self.sync,),
+        )
+        row = cursor.fetchone()
+        seq, since, fetching, run, kind, at, high, fetched = row
+        return State(seq, since, bool(fetching), run, kind, at, high, fetched)
+
+    # -- runs -----------------------------------------------------------------
+
+    def begin(self, run: str, kind: Kind, now: float, *, resume: bool) -> State:
+        """Record run ``run`` as running. Resuming, the fetch goes on from the checkpoint
+        (its staging kept); otherwise it starts over from an empty staging table."""
+        with self.db.transaction() as cursor:
+            if not resume:
+                cursor.execute(f"DELETE FROM {self.staging}")
+                cursor.execute(
+                    self.db.sql(
+                        "UPDATE sync_state SET fetching = ?, fetch_run = ?, fetch_kind = ?, "
+                        "fetch_cursor = NULL, fetch_high = NULL, fetched = 0 WHERE sync = ?"
+                    ),
+                    (True, run, kind, self.sync),
+                )
+            else:
+                cursor.execute(
+                    self.db.sql("UPDATE sync_state SET fetch_run = ? WHERE sync = ?"),
+                    (run, self.sync),
+                )
+            cursor.execute(
+                self.db.sql(
+                    "INSERT INTO sync_runs (id, sync, kind, status, created, updated, deleted, "
+                    "unchanged, conflicts, errors, fetched, started_at) "
+                    "VALUES (?, ?, ?, 'running', 0, 0, 0, 0, 0, 0, 0, ?)"
+                ),
+                (run, self.sync, kind, now),
+            )
+            return self._state(cursor)
+
+    def fail(self, run: str, error: str, now: float) -> None:
+        """The run ended without applying anything; a fetch's checkpoint stays for the next."""
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                self.db.sql(
+                    "UPDATE sync_runs SET status = 'failed', errors = errors + 1, error = ?, "
+                    "ended_at = ? WHERE id = ?"
+                ),
+                (error[:500], now, run),
+            )
+
+    def abandon_running(self, now: float) -> None:
+        """Runs left 'running' by a process that died: failed (the checkpoint stays)."""
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                self.db.sql(
+                    "UPDATE sync_runs SET status = 'failed', errors = errors + 1, "
+                    "error = 'interrupted', ended_at = ? WHERE sync = ? AND status = 'running'"
+                ),
+                (now, self.sync),
+            )
+
+    def run(self, run: str) -> RunView | None:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                self.db.sql(f"{_RUN_COLUMNS} FROM sync_runs WHERE id = ? AND sync = ?"),
+                (run, self.sync),
+            )
+            row = cursor.fetchone()
+        return None if row is None else RunView(*row)
+
+    def runs(self, limit: int) -> list[RunView]:
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                self.db.sql(
+                    f"{_RUN_COLUMNS} FROM sync_runs WHERE sync = ? "
+                    "ORDER BY started_at DESC, id DESC LIMIT ?"
+                ),
+                (self.sync, limit),
+            )
+            return [RunView(*row) for row in cursor.fetchall()]
+
+    # -- fetching ---------------------------------------------------------------
+
+    def stage(self, items: Sequence[Item], next_cursor: str | None, *, keep_unchanged: bool) -> int:
+        """Stage one fetched page and its checkpoint in one transaction; returns how many of
+        its items changed. Unchanged items (their hash is the last synced one) are kept
+        by id only, and only when ``keep_unchanged`` (a full fetch that may delete)."""
+        if not items:
+            with self.db.transaction() as cursor:
+                self._checkpoint(cursor, next_cursor, None, 0)
+            return 0
+        hashes = [content_hash(item.data) for item in items]
+        high = max((i.updated_at for i in items if i.updated_at is not None), default=None)
+        with self.db.transaction() as cursor:
+            synced = self._synced_hashes(cursor, [item.id for item in items])
+            rows = []
+            changed = 0
+            for item, digest in zip(items, hashes, strict=True):
+                same = synced.get(item.id) == digest and not item.deleted
+                if same and not keep_unchanged:
+                    continue
+                changed += not same
+                data = None if same else _dump(item.data)
+                rows.append((item.id, data, digest, item.updated_at, item.deleted))
+            if rows:
+                # A later page's older version of a record never replaces a newer one
+                # (Stripe's events come newest first).
+                cursor.executemany(
+                    self.db.sql(
+                        f"INSERT INTO {self.staging} (id, data, hash, updated_at, deleted) "
+                        f"VALUES (?, {self.db.json_in()}, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                        "data = excluded.data, hash = excluded.hash, "
+                        "updated_at = excluded.updated_at, deleted = excluded.deleted "
+                        f"WHERE {self.staging}.updated_at IS NULL "
+                        f"OR excluded.updated_at >= {self.staging}.updated_at"
+                    ),
+                    rows,
+                )
+            self._checkpoint(cursor, next_cursor, high, len(items))
+        return changed
+
+    def _synced_hashes(self, cursor: Cursor, ids: list[str]) -> dict[str, str]:
+        """Each id's last synced hash (a record deleted since has none)."""
+        condition, as_list = self.db.any_of("id", len(ids))
+        cursor.execute(
+            f"SELECT id, base_hash FROM {self.table} WHERE {condition} AND deleted = "
+            + ("FALSE" if self.db.postgres else "0"),
+            (ids,) if as_list else ids,
+        )
+        return {row[0]: row[1] for row in cursor.fetchall()}
+
+    def _checkpoint(
+        self, cursor: Cursor, next_cursor: str | None, high: float | None, count: int
+    ) -> None:
+        cursor.execute(
+            self.db.sql(
+                "UPDATE sync_state SET fetch_cursor = ?, fetched = fetched + ?, "
+                "fetch_high = CASE WHEN fetch_high IS NULL OR fetch_high < ? THEN ? "
+                "ELSE fetch_high END WHERE sync = ?"
+            ),
+            (next_cursor, count, high, high, self.sync),
+        )
+
+    # -- applying -------------------------------------------------------------
+
+    def apply(self, run: str, policy: Policy, *, complete_full: bool, now: float) -> RunView:
+        """Apply what the run staged, in one transaction, and end the run as succeeded.
+
+        ``complete_full``: the fetch read everything the source has, so a record it
+        did not return is gone there (deleted here if ``allow_deletions``)."""
+        with self.db.transaction() as cursor:
+            state = self._state(cursor)
+            seq = state.seq + 1
+            counts = Counts()
+            after = ""
+            while True:
+                batch = self._staged(cursor, after)
+                if not batch:
+                    break
+                after = batch[-1][0]
+                writes = _Writes()
+                for row in batch:
+                    self._decide(row, policy, seq, now, counts, writes)
+                self._write(cursor, writes)
+            cursor.execute(
+                self.db.sql(
+                    f"SELECT COUNT(*) FROM {self.staging} WHERE data IS NULL AND deleted = ?"
+                ),
+                (False,),
+            )
+            counts.unchanged += cursor.fetchone()[0]
+            if complete_full and policy.allow_deletions:
+                self._delete_missing(cursor, policy, seq, now, counts)
+            cursor.execute(f"DELETE FROM {self.staging}")
+            since = state.since
+            if state.fetch_high is not None and (since is None or state.fetch_high > since):
+                since = state.fetch_high
+            cursor.execute(
+                self.db.sql(
+                    "UPDATE sync_state SET seq = ?, since = ?, fetching = ?, fetch_run = NULL, "
+                    "fetch_kind = NULL, fetch_cursor = NULL, fetch_high = NULL, fetched = 0 "
+                    "WHERE sync = ?"
+                ),
+                (seq, since, False, self.sync),
+            )
+            cursor.execute(
+                self.db.sql(
+                    "UPDATE sync_runs SET status = 'succeeded', created = ?, updated = ?, "
+                    "deleted = ?, unchanged = ?, conflicts = ?, fetched = ?, ended_at = ? "
+                    "WHERE id = ?"
+                ),
+                (
+                    counts.created,
+                    counts.updated,
+                    counts.deleted,
+                    counts.unchanged,
+                    counts.conflicts,
+                    state.fetched,
+                    now,
+                    run,
+                ),
+            )
+            cursor.execute(self.db.sql(f"{_RUN_COLUMNS} FROM sync_runs WHERE id = ?"), (run,))
+            return RunView(*cursor.fetchone())
+
+    def _staged(self, cursor: Cursor, after: str) -> list[Any]:
+        db = self.db
+        cursor.execute(
+            db.sql(
+                f"SELECT s.id, {db.json_out('s.data')}, s.hash, s.updated_at, s.deleted, "
+                f"r.id, {db.json_out('r.data')}, r.hash, {db.json_out('r.base')}, r.base_hash, "
+                "r.local_changed, r.deleted, r.local_updated_at "
+                f"FROM {self.staging} s LEFT JOIN {self.table} r ON r.id = s.id "
+                "WHERE (s.data IS NOT NULL OR s.deleted = ?) AND s.id > ? "
+                "ORDER BY s.id LIMIT ?"
+            ),
+            (True, after, BATCH),
+        )
+        return cursor.fetchall()
+
+    def _decide(
+        self,
+        staged: Any,
+        policy: Policy,
+        seq: int,
+        now: float,
+        counts: Counts,
+        writes: _Writes,
+    ) -> None:
+        sid, sdata, shash, supdated, sdeleted, rid = staged[:6]
+        ext_data = _load(sdata)
+        row = None
+        if rid is not None:
+            rdata, rhash, rbase, rbase_hash, rchanged, rdeleted, rlocal_at = staged[6:]
+            row = _Row(
+                rid,
+                json.loads(rdata),
+                rhash,
+                _load(rbase),
+                rbase_hash,
+                bool(rchanged),
+                bool(rdeleted),
+                rlocal_at,
+            )
+        if sdeleted:
+            external = Version(None, "", supdated if supdated is not None else now)
+        else:
+            assert ext_data is not None
+            external = Version(ext_data, shash, supdated)
+        if row is None:
+            if external.data is not None:
+                counts.created += 1
+                writes.upserts.append(self._synced(sid, external, seq, now))
+            return
+        if row.deleted and not row.local_changed:
+            # Deleted here because it was gone there: back if it is back.
+            if external.data is not None:
+                counts.created += 1
+                writes.upserts.append(self._synced(sid, external, seq, now))
+            return
+        if external.hash == row.base_hash:
+            counts.unchanged += 1
+            return
+        if not row.local_changed:
+            if external.data is None:
+                if policy.allow_deletions:
+                    counts.deleted += 1
+                    writes.upserts.append(self._tombstone(row, seq, now))
+                return
+            counts.updated += 1
+            writes.upserts.append(self._synced(sid, external, seq, now))
+            return
+        # Both sides changed since the last sync.
+        local = row.local()
+        if external.hash == local.hash:
+            counts.unchanged += 1  # the same change on both sides: agreed again
+            writes.upserts.append(self._synced(sid, external, seq, now))
+            return
+        counts.conflicts += 1
+        self._resolve(row, local, external, policy, seq, now, counts, writes)
+
+    def _resolve(
+        self,
+        row: _Row,
+        local: Version,
+        external: Version,
+        policy: Policy,
+        seq: int,
+        now: float,
+        counts: Counts,
+        writes: _Writes,
+    ) -> None:
+        if policy.conflict == "manual":
+            writes.conflicts.append(
+                (
+                    self.sync,
+                    row.id,
+                    _dump(external.data),
+                    external.hash,
+                    _dump(local.data),
+                    _dump(row.base),
+                    external.updated_at,
+                    local.updated_at,
+                    now,
+                )
+            )
+            return
+        if policy.conflict == "last-write-wins":
+            chosen = newer(external, local).data
+        else:
+            chosen = merge(row.base, local.data, external.data, policy.winner)
+        if chosen is None and external.data is None and not policy.allow_deletions:
+            chosen = local.data  # a deletion there is only followed when allowed
+        self._settle(row, chosen, external, seq, now, counts, writes)
+
+    def _settle(
+        self,
+        row: _Row,
+        chosen: Record | None,
+        external: Version,
+        seq: int,
+        now: float,
+        counts: Counts,
+        writes: _Writes,
+    ) -> None:
+        """``chosen`` is the record now (None: deleted), ``external`` the new base."""
+        if chosen is None:
+            if not row.deleted:
+                counts.deleted += 1
+            writes.upserts.append(self._tombstone(row, seq, now, base=external))
+            return
+        digest = content_hash(chosen)
+        if digest != row.hash or row.deleted:
+            counts.updated += 1
+        from_external = digest == external.hash
+        writes.upserts.append(
+            (
+                row.id,
+                _dump(chosen),
+                digest,
+                external.updated_at if from_external else now,
+                external.updated_at,
+                None if from_external else row.local_updated_at or now,
+                _dump(external.data),
+                external.hash or None,
+                not from_external,
+                False,
+                seq,
+            )
+        )
+
+    def _synced(self, rid: str, external: Version, seq: int, now: float) -> tuple[Any, ...]:
+        """The record as the source has it, agreed on by both sides."""
+        return (
+            rid,
+            _dump(external.data),
+            external.hash,
+            external.updated_at,
+            external.updated_at,
+            None,
+            _dump(external.data),
+            external.hash,
+            False,
+            False,
+            seq,
+        )
+
+    def _tombstone(
+        self, row: _Row, seq: int, now: float, base: Version | None = None
+    ) -> tuple[Any, ...]:
+        return (
+            row.id,
+            _dump(row.data),
+            row.hash,
+            now,
+            now,
+            row.local_updated_at,
+            _dump(base.data) if base is not None else _dump(row.base),
+            (base.hash or None) if base is not None else row.base_hash,
+            False,
+            True,
+            seq,
+        )
+
+    def _write(self, cursor: Cursor, writes: _Writes) -> None:
+        db = self.db
+        if writes.upserts:
+            cursor.executemany(
+                db.sql(
+                    f"INSERT INTO {self.table} (id, data, hash, updated_at, external_updated_at, "
+                    "local_updated_at, base, base_hash, local_changed, deleted, seq) VALUES "
+                    f"(?, {db.json_in()}, ?, ?, ?, ?, {db.json_in()}, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET data = excluded.data, hash = excluded.hash, "
+                    "updated_at = excluded.updated_at, "
+                    "external_updated_at = excluded.external_updated_at, "
+                    "local_updated_at = excluded.local_updated_at, base = excluded.base, "
+                    "base_hash = excluded.base_hash, local_changed = excluded.local_changed, "
+                    "deleted = excluded.deleted, seq = excluded.seq"
+                ),
+                writes.upserts,
+            )
+        if writes.conflicts:
+            # A conflict already waiting with the same external version is not news.
+            cursor.executemany(
+                db.sql(
+                    "INSERT INTO sync_conflicts (sync, id, external, external_hash, local, base, "
+                    "external_updated_at, local_updated_at, detected_at) VALUES "
+                    f"(?, ?, {db.json_in()}, ?, {db.json_in()}, {db.json_in()}, ?, ?, ?) "
+                    "ON CONFLICT (sync, id) DO UPDATE SET external = excluded.external, "
+                    "external_hash = excluded.external_hash, local = excluded.local, "
+                    "base = excluded.base, external_updated_at = excluded.external_updated_at, "
+                    "local_updated_at = excluded.local_updated_at, "
+                    "detected_at = excluded.detected_at "
+                    "WHERE sync_conflicts.external_hash IS DISTINCT FROM excluded.external_hash"
+                    if db.postgres
+                    else "WHERE sync_conflicts.external_hash IS NOT excluded.external_hash"
+                ),
+                writes.conflicts,
+            )
+
+    def _delete_missing(
+        self, cursor: Cursor, policy: Policy, seq: int, now: float, counts: Counts
+    ) -> None:
+        """After a complete full fetch: records the source no longer has. Only records
+        that came from the source (a base); the app's own records are never touched."""
+        db = self.db
+        missing = (
+            f"deleted = ? AND base_hash IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {self.staging} s WHERE s.id = {self.table}.id)"
+        )
+        cursor.execute(
+            db.sql(
+                f"UPDATE {self.table} SET deleted = ?, seq = ?, updated_at = ?, "
+                f"external_updated_at = ? WHERE local_changed = ? AND {missing}"
+            ),
+            (True, seq, now, now, False, False),
+        )
+        counts.deleted += max(cursor.rowcount, 0)
+        cursor.execute(
+            db.sql(
+                f"SELECT id, {db.json_out('data')}, hash, {db.json_out('base')}, base_hash, "
+                f"local_changed, deleted, local_updated_at FROM {self.table} "
+                f"WHERE local_changed = ? AND {missing}"
+            ),
+            (True, False),
+        )
+        gone = Version(None, "", now)
+        for rid, data, rhash, base, base_hash, changed, deleted, local_at in cursor.fetchall():
+            row = _Row(
+                rid,
+                json.loads(data),
+                rhash,
+                _load(base),
+                base_hash,
+                bool(changed),
+                bool(deleted),
+                local_at,
+            )
+            counts.conflicts += 1
+            writes = _Writes()
+            self._resolve(row, row.local(), gone, policy, seq, now, counts, writes)
+            self._write(cursor, writes)
+
+    # -- the app's side -------------------------------------------------------
+
+    def records(self, after: tuple[int, str], limit: int) -> list[tuple[RecordView, int]]:
+        """Records changed after the cursor position (seq, id), deletions included."""
+        db = self.db
+        seq, rid = after
+        cursor_sql = db.sql(
+            f"SELECT id, {db.json_out('data')}, updated_at, deleted, seq FROM {self.table} "
+            "WHERE seq > ? OR (seq = ? AND id > ?) ORDER BY seq, id LIMIT ?"
+        )
+        with db.transaction() as cursor:
+            cursor.execute(cursor_sql, (seq, seq, rid, limit))
+            rows = cursor.fetchall()
+        return [(RecordView(r[0], json.loads(r[1]), r[2], bool(r[3])), int(r[4])) for r in rows]
+
+    def put_local(self, rid: str, data: Record, now: float) -> RecordView:
+        """The app's own version of a record (created here if the source never had it)."""
+        digest = content_hash(data)
+        with self.db.transaction() as cursor:
+            seq = self._next_seq(cursor)
+            row = self._row(cursor, rid)
+            base, base_hash = (row.base, row.base_hash) if row is not None else (None, None)
+            cursor.execute(
+                self.db.sql(
+                    f"INSERT INTO {self.table} (id, data, hash, updated_at, external_updated_at, "
+                    "local_updated_at, base, base_hash, local_changed, deleted, seq) VALUES "
+                    f"(?, {self.db.json_in()}, ?, ?, NULL, ?, {self.db.json_in()}, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET data = excluded.data, hash = excluded.hash, "
+                    "updated_at = excluded.updated_at, "
+                    "local_updated_at = excluded.local_updated_at, "
+                    "local_changed = excluded.local_changed, deleted = excluded.deleted, "
+                    "seq = excluded.seq"
+                ),
+                (
+                    rid,
+                    _dump(data),
+                    digest,
+                    now,
+                    now,
+                    _dump(base),
+                    base_hash,
+                    digest != base_hash,
+                    False,
+                    seq,
+                ),
+            )
+        return RecordView(rid, data, now, False)
+
+    def delete_local(self, rid: str, now: float) -> RecordView:
+        with self.db.transaction() as cursor:
+            row = self._row(cursor, rid)
+            if row is None or row.deleted:
+                raise NoSuchRecord(rid)
+            seq = self._next_seq(cursor)
+            cursor.execute(
+                self.db.sql(
+                    f"UPDATE {self.table} SET deleted = ?, local_changed = ?, "
+                    "local_updated_at = ?, updated_at = ?, seq = ? WHERE id = ?"
+                ),
+                (True, True, now, now, seq, rid),
+            )
+        return RecordView(rid, row.data, now, True)
+
+    def _row(self, cursor: Cursor, rid: str) -> _Row | None:
+        db = self.db
+        cursor.execute(
+            db.sql(
+                f"SELECT id, {db.json_out('data')}, hash, {db.json_out('base')}, base_hash, "
+                f"local_changed, deleted, local_updated_at FROM {self.table} WHERE id = ?"
+            ),
+            (rid,),
+        )
+        found = cursor.fetchone()
+        if found is None:
+            return None
+        return _Row(
+            found[0],
+            json.loads(found[1]),
+            found[2],
+            _load(found[3]),
+            found[4],
+            bool(found[5]),
+            bool(found[6]),
+            found[7],
+        )
+
+    def _next_seq(self, cursor: Cursor) -> int:
+        cursor.execute(
+            self.db.sql("UPDATE sync_state SET seq = seq + 1 WHERE sync = ? RETURNING seq"),
+            (self.sync,),
+        )
+        return int(cursor.fetchone()[0])
+
+    # -- conflicts --------------------------------------------------------------
+
+    def conflicts(self, after: str, limit: int) -> list[ConflictView]:
+        db = self.db
+        with db.transaction() as cursor:
+            cursor.execute(
+                db.sql(
+                    f"SELECT id, {db.json_out('external')}, {db.json_out('local')}, "
+                    f"{db.json_out('base')}, external_updated_at, local_updated_at, detected_at "
+                    "FROM sync_conflicts WHERE sync = ? AND id > ? ORDER BY id LIMIT ?"
+                ),
+                (self.sync, after, limit),
+            )
+            rows = cursor.fetchall()
+        return [
+            ConflictView(r[0], _load(r[1]), _load(r[2]), _load(r[3]), r[4], r[5], r[6])
+            for r in rows
+        ]
+
+    def resolve(self, rid: str, take: Side | None, record: Record | None, now: float) -> RecordView:
+        """End a conflict: the external version, the local one, or an edited record. The
+        external version becomes the base, so the same conflict does not come back."""
+        db = self.db
+        with db.transaction() as cursor:
+            cursor.execute(
+                db.sql(
+                    f"SELECT {db.json_out('external')}, external_hash, external_updated_at "
+                    "FROM sync_conflicts WHERE sync = ? AND id = ?"
+                ),
+                (self.sync, rid),
+            )
+            found = cursor.fetchone()
+            row = self._row(cursor, rid)
+            if found is None or row is None:
+                raise NoSuchConflict(rid)
+            external = Version(_load(found[0]), found[1] or "", found[2])
+            if record is not None:
+                chosen: Record | None = record
+            elif take == "external":
+                chosen = external.data
+            else:
+                chosen = row.local().data
+            seq = self._next_seq(cursor)
+            writes = _Writes()
+            counts = Counts()
+            if record is not None:
+                row.local_updated_at = now  # an edit is a local write
+            self._settle(row, chosen, external, seq, now, counts, writes)
+            self._write(cursor, writes)
+            cursor.execute(
+                db.sql("DELETE FROM sync_conflicts WHERE sync = ? AND id = ?"), (self.sync, rid)
+            )
+        if chosen is None:
+            return RecordView(rid, row.data, now, True)
+        return RecordView(rid, chosen, now, False)
+
+
+_RUN_COLUMNS = (
+    "SELECT id, sync, kind, status, created, updated, deleted, unchanged, conflicts, errors, "
+    "fetched, started_at, ended_at, error"
+)
