@@ -581,6 +581,7 @@ class SyncTables:
                 writes.upserts,
             )
         if writes.conflicts:
+            distinct = "IS DISTINCT FROM" if db.postgres else "IS NOT"
             # A conflict already waiting with the same external version is not news.
             cursor.executemany(
                 db.sql(
@@ -592,9 +593,7 @@ class SyncTables:
                     "base = excluded.base, external_updated_at = excluded.external_updated_at, "
                     "local_updated_at = excluded.local_updated_at, "
                     "detected_at = excluded.detected_at "
-                    "WHERE sync_conflicts.external_hash IS DISTINCT FROM excluded.external_hash"
-                    if db.postgres
-                    else "WHERE sync_conflicts.external_hash IS NOT excluded.external_hash"
+                    f"WHERE sync_conflicts.external_hash {distinct} excluded.external_hash"
                 ),
                 writes.conflicts,
             )
