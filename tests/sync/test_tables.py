@@ -18,10 +18,13 @@ def customer(n: int, **changes: Any) -> Item:
     return Item(f"cus_{n:05d}", data, updated_at=NOW - 1000 + n)
 
 
+DEFAULT = Policy()
+
+
 def run_all(
     tables: SyncTables,
     pages: list[list[Item]],
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT,
     *,
     run: str = "run",
     full: bool = True,
@@ -80,7 +83,7 @@ def test_a_run_that_fails_while_applying_leaves_the_records_as_they_were(
         raise OSError("the disk went away")
 
     monkeypatch.setattr(SyncTables, "_write", crash_on_the_second_write)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="disk went away"):
         tables.apply("second", Policy(), complete_full=True, now=NOW)
     assert calls == 1
     assert rows(tables.db, "sync_customers") == before
@@ -195,7 +198,8 @@ def test_manual_keeps_the_local_record_and_queues_both_versions_and_the_base(
     assert conflict.base == customer(1).data
     assert [r.data for r, _ in tables.records((0, ""), 10)] == [local]
     again = run_all(tables, [[customer(1, plan="pro")]], policy, run="third")
-    assert len(tables.conflicts("", 10)) == 1 and again.conflicts == 1
+    assert len(tables.conflicts("", 10)) == 1
+    assert again.conflicts == 1
 
 
 def test_a_resolved_conflict_takes_the_chosen_version_and_does_not_come_back(

@@ -293,7 +293,7 @@ class SyncTables:
                         "data = excluded.data, hash = excluded.hash, "
                         "updated_at = excluded.updated_at, deleted = excluded.deleted "
                         f"WHERE {self.staging}.updated_at IS NULL "
-                        f"OR excluded.updated_at >= {self.staging}.updated_at"
+                        f"OR excluded.updated_at > {self.staging}.updated_at"
                     ),
                     rows,
                 )
@@ -330,6 +330,10 @@ class SyncTables:
         ``complete_full``: the fetch read everything the source has, so a record it
         did not return is gone there (deleted here if ``allow_deletions``)."""
         with self.db.transaction() as cursor:
+            if self.db.postgres:
+                # The app's writes wait for the run instead of landing between its
+                # read of a record and its write (sqlite's BEGIN IMMEDIATE does this).
+                cursor.execute(f"LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE")
             state = self._state(cursor)
             seq = state.seq + 1
             counts = Counts()
