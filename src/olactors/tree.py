@@ -26,6 +26,7 @@ from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
 from .oauth import OAuth
 from .proxy import proxy_part
+from .sync import Sync
 from .resilience import resilience_spec
 from .runtime import ActorSpec, SupervisorSpec
 from .store import STORE_PATH, store_spec
@@ -57,12 +58,15 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
         else None  # one process: whoever stores work wakes its couriers itself
     )
     oauth = OAuth(config, env, domain_events(config))
+    sync = Sync(config, env, oauth)
     return SupervisorSpec(
         "root",
         children=[
             store_spec(store.backends(env), max_batch=store.max_batch, **supervised),
             # On Redis, every replica draws on one budget per provider.
             resilience_spec(providers, shared_store=STORE_PATH if store.shared else None),
+            # Before delivery: a webhook route's targeted refresh asks its sync.
+            sync.spec(supervised),
             # Each route's breaker and limit live in its courier: one failing
             # app endpoint does not hold back the others.
             delivery_spec(
@@ -85,9 +89,14 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                     api_spec(
                         config,
                         env,
-                        [broadcast_api(config, env), oauth.api(), proxy_part(config, env, oauth)],
+                        [
+                            broadcast_api(config, env),
+                            oauth.api(),
+                            proxy_part(config, env, oauth),
+                            sync.api(),
+                        ],
                     ),
-                    admin_spec(config, env, STORE_PATH, [oauth.admin()]),
+                    admin_spec(config, env, STORE_PATH, [oauth.admin(), sync.admin()]),
                 ],
                 **supervised,
             ),

@@ -1,5 +1,6 @@
 """The admin listener: an authenticated Quart (quart-trio) app to see and steer the daemon."""
 
+from ._answers import error_answer, json_answer
 from ._app import LOOPBACK_NAMES, AdminPart, admin_app
 from ._guard import Sessions
 from ._probes import PROBES
@@ -15,6 +16,8 @@ __all__ = [
     "admin_app",
     "admin_spec",
     "configured_token",
+    "error_answer",
     "generated_token",
+    "json_answer",
     "stored_token",
 ]

@@ -163,8 +163,8 @@ def _view(operation: Operation, once: Idempotency) -> Callable[..., Awaitable[Re
         key = request.headers.get("idempotency-key")
         if operation.method != "POST" or key is None:
             return await run()
-        query = request.query_string.decode("latin-1")
-        target = f"{request.path}?{query}" if query else request.path
+        asked = request.query_string.decode("latin-1")
+        target = f"{request.path}?{asked}" if asked else request.path
         head = f"{request.method} {target}\n"
         if operation.varies is not None:
             # Hashed, so it has one length and cannot run into the body.

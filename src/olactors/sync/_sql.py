@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
+
 #: A sqlite writer waits this long for another connection's transaction.
 BUSY_TIMEOUT_MS = 10_000
+#: What either database raises when it is down, busy or refuses a statement.
+DATABASE_ERRORS = (sqlite3.Error, psycopg.Error, OSError)
 
 
 class Cursor(Protocol):
@@ -84,8 +88,6 @@ def open_sqlite(path: Path) -> Database:
 
 
 def open_postgres(url: str, password: str | None) -> Database:
-    import psycopg  # only where PostgreSQL is configured
-
     connection = (
         psycopg.connect(url, autocommit=True)
         if password is None

@@ -229,6 +229,18 @@ class SyncTables:
                 (error[:500], now, run),
             )
 
+    def failed_targeted(self, run: str, asked: int, error: str, now: float) -> None:
+        """A targeted run that failed before anything was applied (its records not had)."""
+        with self.db.transaction() as cursor:
+            cursor.execute(
+                self.db.sql(
+                    "INSERT INTO sync_runs (id, sync, kind, status, created, updated, deleted, "
+                    "unchanged, conflicts, errors, fetched, started_at, ended_at, error) "
+                    "VALUES (?, ?, 'targeted', 'failed', 0, 0, 0, 0, 0, 1, ?, ?, ?, ?)"
+                ),
+                (run, self.sync, asked, now, now, error[:500]),
+            )
+
     def abandon_running(self, now: float) -> None:
         """Runs left 'running' by a process that died: failed (the checkpoint stays)."""
         with self.db.transaction() as cursor:
@@ -313,6 +325,9 @@ class SyncTables:
     def _checkpoint(
         self, cursor: Cursor, next_cursor: str | None, high: float | None, count: int
     ) -> None:
+        # NULL: from the first page; "": every page is staged, the run only
+        # has to be applied; else where the next page starts.
+        next_cursor = "" if next_cursor is None else next_cursor
         cursor.execute(
             self.db.sql(
                 "UPDATE sync_state SET fetch_cursor = ?, fetched = fetched + ?, "
@@ -368,25 +383,77 @@ class SyncTables:
                 ),
                 (seq, since, False, self.sync),
             )
+            return self._finish(cursor, run, counts, state.fetched, now)
+
+    def apply_items(self, run: str, items: Sequence[Item], policy: Policy, now: float) -> RunView:
+        """A targeted run: these records (a webhook named them), applied at once as a
+        run of their own, in one transaction, without touching a fetch in progress."""
+        db = self.db
+        with db.transaction() as cursor:
+            if db.postgres:
+                cursor.execute(f"LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE")
+            seq = self._state(cursor).seq + 1
             cursor.execute(
-                self.db.sql(
-                    "UPDATE sync_runs SET status = 'succeeded', created = ?, updated = ?, "
-                    "deleted = ?, unchanged = ?, conflicts = ?, fetched = ?, ended_at = ? "
-                    "WHERE id = ?"
+                db.sql(
+                    "INSERT INTO sync_runs (id, sync, kind, status, created, updated, deleted, "
+                    "unchanged, conflicts, errors, fetched, started_at) "
+                    "VALUES (?, ?, 'targeted', 'running', 0, 0, 0, 0, 0, 0, ?, ?)"
                 ),
-                (
-                    counts.created,
-                    counts.updated,
-                    counts.deleted,
-                    counts.unchanged,
-                    counts.conflicts,
-                    state.fetched,
-                    now,
-                    run,
-                ),
+                (run, self.sync, len(items), now),
             )
-            cursor.execute(self.db.sql(f"{_RUN_COLUMNS} FROM sync_runs WHERE id = ?"), (run,))
-            return RunView(*cursor.fetchone())
+            counts = Counts()
+            writes = _Writes()
+            for item in items:
+                stored = self._row(cursor, item.id)
+                mine = (
+                    (None,) * 8
+                    if stored is None
+                    else (
+                        stored.id,
+                        _dump(stored.data),
+                        stored.hash,
+                        _dump(stored.base),
+                        stored.base_hash,
+                        stored.local_changed,
+                        stored.deleted,
+                        stored.local_updated_at,
+                    )
+                )
+                staged = (
+                    item.id,
+                    None if item.deleted else _dump(item.data),
+                    "" if item.deleted else content_hash(item.data),
+                    item.updated_at,
+                    item.deleted,
+                    *mine,
+                )
+                self._decide(staged, policy, seq, now, counts, writes)
+            self._write(cursor, writes)
+            cursor.execute(db.sql("UPDATE sync_state SET seq = ? WHERE sync = ?"), (seq, self.sync))
+            return self._finish(cursor, run, counts, len(items), now)
+
+    def _finish(
+        self, cursor: Cursor, run: str, counts: Counts, fetched: int, now: float
+    ) -> RunView:
+        cursor.execute(
+            self.db.sql(
+                "UPDATE sync_runs SET status = 'succeeded', created = ?, updated = ?, "
+                "deleted = ?, unchanged = ?, conflicts = ?, fetched = ?, ended_at = ? "
+                "WHERE id = ?"
+            ),
+            (
+                counts.created,
+                counts.updated,
+                counts.deleted,
+                counts.unchanged,
+                counts.conflicts,
+                fetched,
+                now,
+                run,
+            ),
+        )
+        cursor.execute(self.db.sql(f"{_RUN_COLUMNS} FROM sync_runs WHERE id = ?"), (run,))
+        return RunView(*cursor.fetchone())
 
     def _staged(self, cursor: Cursor, after: str) -> list[Any]:
         db = self.db

@@ -1,0 +1,112 @@
+"""One run of a sync: fetch page by page into staging, checkpointing as it goes, then
+apply everything in one transaction; or, for a webhook's targeted refresh, fetch the
+records it names and apply them at once."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..runtime import Clock
+from ._access import SyncAccess
+from ._source import Source
+from ._tables import Kind, Policy, RunView
+
+log = logging.getLogger("olactors.sync")
+
+
+def new_run_id() -> str:
+    return "run_" + secrets.token_hex(10)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a run fetches: from where (a checkpoint's cursor, or the start), and since when."""
+
+    kind: Kind
+    cursor: str | None
+    since: float | None
+    #: Every page is already staged (the process died before applying).
+    fetched: bool
+
+
+async def begin(access: SyncAccess, source: Source, run: str, *, full: bool, now: float) -> Plan:
+    """Record the run and decide how it fetches: a fetch a previous run left halfway goes
+    on from its last committed page (unless a full run is asked for)."""
+    tables = await access.tables()
+    state = await access.call(tables.state)
+    if (
+        state.fetching
+        and state.fetch_kind in ("full", "incremental")
+        and not (full and state.fetch_kind != "full")
+    ):
+        await access.call(tables.begin, run, state.fetch_kind, now, resume=True)
+        since = state.since if state.fetch_kind == "incremental" else None
+        return Plan(state.fetch_kind, state.fetch_cursor or None, since, state.fetch_cursor == "")
+    incremental = source.incremental and state.since is not None and not full
+    kind: Kind = "incremental" if incremental else "full"
+    await access.call(tables.begin, run, kind, now, resume=False)
+    return Plan(kind, None, state.since if incremental else None, False)
+
+
+async def execute(
+    access: SyncAccess,
+    source: Source,
+    policy: Policy,
+    run: str,
+    plan: Plan,
+    clock: Clock,
+) -> RunView:
+    """Fetch what is left of ``plan`` and apply it. A failure marks the run failed and
+    keeps the checkpoint (the next run goes on from it); nothing is applied."""
+    tables = await access.tables()
+    started = clock()
+    keep_unchanged = plan.kind == "full" and policy.allow_deletions
+    try:
+        cursor = plan.cursor
+        done = plan.fetched
+        while not done:
+            page = await source.page(cursor, plan.since, started)
+            await access.call(
+                tables.stage, page.items, page.next_cursor, keep_unchanged=keep_unchanged
+            )
+            cursor = page.next_cursor
+            done = cursor is None
+        return await access.call(
+            tables.apply, run, policy, complete_full=plan.kind == "full", now=clock()
+        )
+    except Exception as exc:
+        await _failed(access, run, exc, clock())
+        raise
+
+
+async def refresh(
+    access: SyncAccess,
+    source: Source,
+    policy: Policy,
+    run: str,
+    ids: Sequence[str],
+    clock: Clock,
+) -> RunView:
+    """A targeted run: the records ``ids`` name, fetched and applied now."""
+    tables = await access.tables()
+    try:
+        items = await source.fetch(ids, clock())
+        return await access.call(tables.apply_items, run, items, policy, clock())
+    except Exception as exc:
+        await _failed(access, run, exc, clock(), targeted=len(ids))
+        raise
+
+
+async def _failed(
+    access: SyncAccess, run: str, error: Exception, now: float, *, targeted: int = 0
+) -> None:
+    tables = await access.tables()
+    what = f"{type(error).__name__}: {error}"
+    log.warning("sync %s: run %s failed: %s", access.sync, run, what)
+    if targeted:
+        await access.call(tables.failed_targeted, run, targeted, what, now)
+    else:
+        await access.call(tables.fail, run, what, now)
