@@ -26,10 +26,10 @@ from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
 from .oauth import OAuth
 from .proxy import proxy_part
-from .sync import Sync
 from .resilience import resilience_spec
 from .runtime import ActorSpec, SupervisorSpec
 from .store import STORE_PATH, store_spec
+from .sync import Sync
 from .webhooks import webhook_deliveries, webhooks_mount
 
 
