@@ -70,7 +70,9 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
             # Each route's breaker and limit live in its courier: one failing
             # app endpoint does not hold back the others.
             delivery_spec(
-                webhook_deliveries(config.webhooks, env, claim_batch=delivery.claim_batch),
+                webhook_deliveries(
+                    config.webhooks, env, claim_batch=delivery.claim_batch, sync_route=sync.route
+                ),
                 STORE_PATH,
                 drain_s=delivery.drain_s,
                 wakes=wakes,

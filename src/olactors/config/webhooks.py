@@ -87,6 +87,13 @@ class RouteConfig(Section):
     forward_to: str | None = None
     signing_secret_env: str | None = None
     handler: str | None = None
+    #: Refresh the record the event names in this sync ([sync.syncs.<name>]),
+    #: its id at ``sync_id_path`` (Stripe's events: data.object.id), instead
+    #: of waiting for the sync's schedule.
+    sync: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    sync_id_path: str = Field(
+        default="data.object.id", pattern=r"^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$"
+    )
     #: One attempt's time limit (a handler's too).
     timeout_s: float = Field(default=10.0, gt=0)
     #: Attempts to this destination at once (within the source's concurrency).
@@ -101,8 +108,9 @@ class RouteConfig(Section):
 
     @model_validator(mode="after")
     def _one_destination(self) -> RouteConfig:
-        if (self.forward_to is None) == (self.handler is None):
-            raise ValueError("a route has exactly one of forward_to or handler")
+        chosen = [d for d in (self.forward_to, self.handler, self.sync) if d is not None]
+        if len(chosen) != 1:
+            raise ValueError("a route has exactly one of forward_to, handler or sync")
         if self.forward_to is not None and not self.signing_secret_env:
             raise ValueError("a forward_to route needs signing_secret_env")
         return self

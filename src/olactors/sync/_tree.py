@@ -10,6 +10,7 @@ from ..admin import AdminPart
 from ..api import ApiPart
 from ..config import Config, ConfigError, read_secret
 from ..config.sync import SyncEntry
+from ..delivery import Destination
 from ..oauth import OAuth
 from ..provider_clients import provider_client
 from ..runtime import ActorContext, ActorSpec, SupervisorSpec
@@ -19,6 +20,7 @@ from ._admin import sync_admin
 from ._api import sync_part
 from ._http import HttpSource
 from ._instagram import InstagramSource
+from ._route import SyncDestination
 from ._service import SyncService
 from ._source import Source
 from ._sql import Database, open_postgres, open_sqlite
@@ -103,6 +105,13 @@ class Sync:
         bearer = read_secret(env, entry.auth_env, "auth_env") if entry.auth_env else None
         client = provider_client(config, entry.provider, context, env, with_key=bearer is None)
         return HttpSource(client, entry, bearer)
+
+    def route(self, sync: str, id_path: str) -> Callable[[ActorContext], Destination]:
+        """A webhook route's destination refreshing records of ``sync`` (a ConfigError now
+        if there is no such sync)."""
+        if sync not in self.entries:
+            raise ConfigError(f"a webhook route names sync {sync!r}, which is not configured")
+        return lambda context: SyncDestination(context, sync, id_path)
 
     def service(self, context: ActorContext) -> SyncService:
         return SyncService(list(self.entries), self.open_db, context)

@@ -116,8 +116,17 @@ def webhook_routers(config: WebhooksConfig) -> dict[str, Router]:
     }
 
 
+#: Builds a ``sync`` route's destination from the sync's name and the id path (the
+#: sync capability's, handed in by the composition root).
+SyncRoute = Callable[[str, str], Callable[[ActorContext], Destination]]
+
+
 def webhook_deliveries(
-    config: WebhooksConfig, env: Mapping[str, str], *, claim_batch: int = 64
+    config: WebhooksConfig,
+    env: Mapping[str, str],
+    *,
+    claim_batch: int = 64,
+    sync_route: SyncRoute | None = None,
 ) -> list[DeliveryGroup]:
     """One delivery group per source, one destination per route.
 
@@ -135,7 +144,7 @@ def webhook_deliveries(
                 DestinationSpec(
                     namespace_of(source),
                     str(route.name),
-                    _maker(route, env),
+                    _maker(route, env, sync_route),
                     policy=policy,
                     max_in_flight=route.max_in_flight,
                     breaker=route.breaker.settings(),
@@ -150,8 +159,14 @@ def webhook_deliveries(
     return groups
 
 
-def _maker(route: RouteConfig, env: Mapping[str, str]) -> Callable[[ActorContext], Destination]:
+def _maker(
+    route: RouteConfig, env: Mapping[str, str], sync_route: SyncRoute | None
+) -> Callable[[ActorContext], Destination]:
     """What builds the route's destination anew at each courier start."""
+    if route.sync is not None:
+        if sync_route is None:
+            raise ConfigError(f"route {route.name}: sync routes need the sync capability")
+        return sync_route(route.sync, route.sync_id_path)
     if route.handler is not None:
         target = route.handler
         try:
