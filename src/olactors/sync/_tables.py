@@ -362,13 +362,15 @@ class SyncTables:
                 for row in batch:
                     self._decide(row, policy, seq, now, counts, writes)
                 self._write(cursor, writes)
+            # Fetched but not staged as a change: the same as last synced (a record
+            # fetched twice in one run, as two events, counts twice).
             cursor.execute(
                 self.db.sql(
-                    f"SELECT COUNT(*) FROM {self.staging} WHERE data IS NULL AND deleted = ?"
+                    f"SELECT COUNT(*) FROM {self.staging} WHERE data IS NOT NULL OR deleted = ?"
                 ),
-                (False,),
+                (True,),
             )
-            counts.unchanged += cursor.fetchone()[0]
+            counts.unchanged += max(0, state.fetched - cursor.fetchone()[0])
             if complete_full and policy.allow_deletions:
                 self._delete_missing(cursor, policy, seq, now, counts)
             cursor.execute(f"DELETE FROM {self.staging}")
