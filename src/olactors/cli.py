@@ -87,7 +87,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_trigger(args, os.environ)
     if args.command == "listen":
         return run_listen(args, os.environ)
-    if args.command in ("status", "breakers", "dead-letters", "events", "routes", "connections"):
+    admin = ("status", "breakers", "dead-letters", "events", "routes", "connections", "sync")
+    if args.command in admin:
         return run_command(args, os.environ)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other
 

@@ -29,7 +29,8 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from .admin.commands import AdminError, admin_client, call
+from .admin.calls import AdminError, call
+from .admin.commands import admin_client
 from .config import Config, ConfigError, read_secret
 from .http import reach
 from .signing import secret_key, sign_headers

@@ -238,6 +238,7 @@ async def run_daemon(
     scan_s: float = 300.0,
     providers: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Daemon]:
     """The daemon, its OAuth providers at ``auth``; ``providers`` replaces its
     ``[providers]`` (where the proxy calls), ``env`` adds to its environment."""
@@ -256,6 +257,7 @@ async def run_daemon(
                 "providers": {"google": provider_config(auth), "instagram": instagram},
             },
             **({"providers": providers} if providers is not None else {}),
+            **(extra or {}),
         }
     )
     environment = {

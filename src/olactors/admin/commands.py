@@ -1,5 +1,5 @@
-"""``olactors status``, ``breakers``, ``dead-letters``, ``events`` and ``routes``: the admin
-listener from a shell.
+"""``olactors status``, ``breakers``, ``dead-letters``, ``events``, ``routes``,
+``connections`` and ``sync``: the admin listener from a shell.
 
 Each command is one or two HTTP calls to a running daemon's admin listener,
 with its bearer token from the environment variable the configuration names, or
@@ -24,11 +24,9 @@ from ..config import Config, ConfigError
 from ..http import reach
 from ..webhooks import namespace_of
 from ._printing import iso, table
+from ._sync_commands import add_sync_commands, run_sync
 from ._token import stored_token
-
-
-class AdminError(Exception):
-    """A call the admin listener could not answer, or answered with an error."""
+from .calls import AdminError, call
 
 
 def add_commands(commands: Any) -> None:
@@ -108,6 +106,7 @@ def add_commands(commands: Any) -> None:
         parents=[common],
         help="seal every connection again under the newest vault key (then drop the old one)",
     )
+    add_sync_commands(commands, common)
 
 
 def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -144,6 +143,8 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
     if args.command == "connections":
         _show(call(client, "POST", "/connections/rekey"), args.json)
         return 0
+    if args.command == "sync":
+        return run_sync(client, args)
     queue = {"queue": args.queue}
     if args.action == "list":
         params: dict[str, Any] = {**queue, "limit": args.limit}
@@ -234,38 +235,6 @@ def _routes(client: httpx.Client, args: argparse.Namespace) -> int:
     body = {"reason": args.reason} if getattr(args, "reason", None) else None
     _show(call(client, "POST", path, json_body=body), args.json)
     return 0
-
-
-def call(
-    client: httpx.Client,
-    method: str,
-    path: str,
-    params: Mapping[str, Any] | None = None,
-    *,
-    ok: frozenset[int] = frozenset({200}),
-    json_body: Any = None,
-) -> Any:
-    try:
-        answer = client.request(method, path, params=params, json=json_body)
-    except httpx.TransportError as exc:
-        raise AdminError(
-            f"cannot reach the admin listener at {client.base_url} ({type(exc).__name__}: {exc}); "
-            "is the daemon running, and is --admin or [admin] bind right?"
-        ) from exc
-    if answer.status_code == 401:
-        raise AdminError(
-            "the admin listener refused the token: set the variable [admin] token_env names "
-            "(OLACTORS_ADMIN_TOKEN by default) to the daemon's token, or run this where it "
-            "can read <state_dir>/admin.token"
-        )
-    try:
-        body = answer.json()
-    except ValueError as exc:
-        raise AdminError(f"{method} {path} answered {answer.status_code}, not JSON") from exc
-    if answer.status_code not in ok:
-        message = body.get("error") if isinstance(body, dict) else None
-        raise AdminError(f"{answer.status_code}: {message or json.dumps(body)}")
-    return body
 
 
 def _show(body: Any, as_json: bool) -> None:

@@ -1,0 +1,101 @@
+"""What an operator sees and does: ``olactors sync`` against a running daemon, and a sync
+on PostgreSQL, whose records the app can also query in place (jsonb)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import trio
+
+from olactors.cli import main
+
+from .support import (
+    ADMIN_TOKEN,
+    Daemon,
+    FakeStripe,
+    customer,
+    fake_stripe,
+    running,
+    stripe_provider,
+    stripe_sync,
+)
+
+
+@pytest.fixture
+async def stripe() -> AsyncIterator[FakeStripe]:
+    async with fake_stripe() as fake:
+        fake.add(customer(1), customer(2))
+        yield fake
+
+
+async def olactors(daemon: Daemon, tmp_path: Path, *args: str) -> int:
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[daemon]\nstate_dir = "{tmp_path / "cli-state"}"\n')
+    argv = [*args, "--config", str(config), "--admin", daemon.admin_url]
+    return await trio.to_thread.run_sync(main, argv)
+
+
+async def test_the_cli_runs_a_sync_shows_it_and_settles_its_conflicts(
+    tmp_path: Path,
+    stripe: FakeStripe,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OLACTORS_ADMIN_TOKEN", ADMIN_TOKEN)
+    syncs = {"customers": stripe_sync(conflict="manual")}
+    async with running(tmp_path, syncs, stripe_provider(stripe)) as daemon:
+        assert await olactors(daemon, tmp_path, "sync", "run", "customers") == 0
+        run = capsys.readouterr().out.split()[1]
+        assert (await daemon.finished("customers", run))["status"] == "succeeded"
+        await daemon.call(
+            "PUT", "/v1/sync/customers/records/cus_0001", {"data": {"id": "cus_0001"}}
+        )
+        stripe.change(customer(1, name="There"))
+        await daemon.run("customers")
+        assert await olactors(daemon, tmp_path, "sync", "list") == 0
+        listed = capsys.readouterr().out.splitlines()
+        assert listed[0].split()[:4] == ["SYNC", "KIND", "RUN", "STATUS"]
+        assert listed[1].split()[0:2] == ["customers", "stripe"]
+        assert await olactors(daemon, tmp_path, "sync", "conflicts", "customers") == 0
+        assert capsys.readouterr().out.splitlines()[1].startswith("cus_0001 ")
+        code = await olactors(
+            daemon, tmp_path, "sync", "resolve", "customers", "cus_0001", "--take", "external"
+        )
+        assert (code, capsys.readouterr().out.strip()) == (0, "cus_0001 settled")
+        assert await olactors(daemon, tmp_path, "sync", "show", "customers", "--json") == 0
+        shown = json.loads(capsys.readouterr().out)
+        records = {r["id"]: r["data"] for r in (await daemon.records("customers"))["records"]}
+    assert [r["status"] for r in shown["runs"]] == ["succeeded", "succeeded"]
+    assert records["cus_0001"] == customer(1, name="There")
+
+
+async def test_an_unknown_sync_is_one_line_and_exit_1(
+    tmp_path: Path,
+    stripe: FakeStripe,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OLACTORS_ADMIN_TOKEN", ADMIN_TOKEN)
+    async with running(tmp_path, {"customers": stripe_sync()}, stripe_provider(stripe)) as d:
+        assert await olactors(d, tmp_path, "sync", "run", "orders") == 1
+    assert capsys.readouterr().err.strip() == "olactors sync: 404: not found: orders"
+
+
+async def test_a_sync_on_postgresql_keeps_records_the_app_can_query_in_place(
+    tmp_path: Path, stripe: FakeStripe, postgres_url: str
+) -> None:
+    syncs = {"customers": stripe_sync()}
+    async with running(
+        tmp_path, syncs, stripe_provider(stripe), database_url=postgres_url
+    ) as daemon:
+        result = await daemon.run("customers")
+    assert (result["status"], result["created"]) == ("succeeded", 2)
+    with psycopg.connect(postgres_url) as db:
+        names = db.execute(
+            "SELECT data->>'name' FROM sync_customers WHERE NOT deleted ORDER BY id"
+        ).fetchall()
+    assert names == [("Customer 1",), ("Customer 2",)]
