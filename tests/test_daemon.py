@@ -453,7 +453,7 @@ async def test_the_daemon_forwards_a_stored_event_along_its_configured_route(
     ("route", "why"),
     [
         ({"source": "nope", "events": ["*"], "handler": "x:y"}, "not configured"),
-        ({"source": "stripe", "events": ["*"]}, "exactly one of forward_to or handler"),
+        ({"source": "stripe", "events": ["*"]}, "exactly one of forward_to, handler or sync"),
         ({"source": "stripe", "events": ["*"], "forward_to": "http://a/b"}, "signing_secret_env"),
     ],
 )

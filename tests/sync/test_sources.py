@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import pytest
 import trio
 
 from olactors.testing import Canned, FakeProvider, Seen
@@ -144,3 +145,20 @@ async def test_instagram_media_is_read_with_the_user_s_token_from_the_vault(
     assert (result["status"], result["created"]) == ("succeeded", len(MEDIA["data"]))
     (seen,) = graph.seen("/v21.0/me/media")
     assert dict(parse_qsl(seen.query))["access_token"] == token["access_token"]
+
+
+def test_a_route_naming_a_sync_that_does_not_exist_stops_the_start(tmp_path: Path) -> None:
+    from olactors.config import Config, ConfigError
+    from olactors.tree import build_tree
+
+    config = Config.model_validate(
+        {
+            "daemon": {"state_dir": str(tmp_path)},
+            "webhooks": {
+                "sources": {"stripe": {"kind": "stripe", "secrets_env": ["S"]}},
+                "routes": [{"source": "stripe", "events": ["*"], "sync": "orders"}],
+            },
+        }
+    )
+    with pytest.raises(ConfigError, match="names sync 'orders', which is not configured"):
+        build_tree(config, {"S": WEBHOOK_SECRET})
