@@ -296,21 +296,37 @@ class SyncTables:
                 data = None if same else _dump(item.data)
                 rows.append((item.id, data, digest, item.updated_at, item.deleted))
             if rows:
-                # A later page's older version of a record never replaces a newer one
-                # (Stripe's events come newest first).
-                cursor.executemany(
-                    self.db.sql(
-                        f"INSERT INTO {self.staging} (id, data, hash, updated_at, deleted) "
-                        f"VALUES (?, {self.db.json_in()}, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                        "data = excluded.data, hash = excluded.hash, "
-                        "updated_at = excluded.updated_at, deleted = excluded.deleted "
-                        f"WHERE {self.staging}.updated_at IS NULL "
-                        f"OR excluded.updated_at > {self.staging}.updated_at"
-                    ),
-                    rows,
-                )
+                self._write_staged(cursor, _newest_each(rows))
             self._checkpoint(cursor, next_cursor, high, len(items))
         return changed
+
+    def _write_staged(self, cursor: Cursor, rows: list[tuple[Any, ...]]) -> None:
+        # A later page's older version of a record never replaces a newer one
+        # (Stripe's events come newest first).
+        newer = (
+            "ON CONFLICT (id) DO UPDATE SET data = excluded.data, hash = excluded.hash, "
+            "updated_at = excluded.updated_at, deleted = excluded.deleted "
+            f"WHERE {self.staging}.updated_at IS NULL "
+            f"OR excluded.updated_at > {self.staging}.updated_at"
+        )
+        columns = "(id, data, hash, updated_at, deleted)"
+        if not self.db.postgres:
+            cursor.executemany(
+                f"INSERT INTO {self.staging} {columns} VALUES (?, ?, ?, ?, ?) {newer}", rows
+            )
+            return
+        # PostgreSQL: a page goes in by COPY (a tenth of a row-by-row insert's time),
+        # through a temporary table, then into staging in one statement.
+        page = f"{self.staging}_page"
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {page} (id TEXT, data JSONB, hash TEXT, "
+            "updated_at DOUBLE PRECISION, deleted BOOLEAN) ON COMMIT DELETE ROWS"
+        )
+        copying: Any = cursor
+        with copying.copy(f"COPY {page} {columns} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {self.staging} {columns} SELECT * FROM {page} {newer}")
 
     def _synced_hashes(self, cursor: Cursor, ids: list[str]) -> dict[str, str]:
         """Each id's last synced hash (a record deleted since has none)."""
@@ -862,6 +878,17 @@ class SyncTables:
         if chosen is None:
             return RecordView(rid, row.data, now, True)
         return RecordView(rid, chosen, now, False)
+
+
+def _newest_each(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One row per id, the newest updated-at (the first seen of equals): a page may name a
+    record twice (two events), which one statement cannot write twice."""
+    chosen: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        kept = chosen.get(row[0])
+        if kept is None or (row[3] is not None and (kept[3] is None or row[3] > kept[3])):
+            chosen[row[0]] = row
+    return list(chosen.values())
 
 
 _RUN_COLUMNS = (
