@@ -36,6 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
             ["--subscribers", "20", "--messages", "3", "--rounds", "1"],
             1,
         ),
+        # sqlite and the machine's PostgreSQL (a database made and dropped).
+        ("bench_sync.py", ["--records", "2000", "--rounds", "1"], 2),
     ],
 )
 def test_a_benchmark_prints_every_ratio_on_its_short_profile(
