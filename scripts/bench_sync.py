@@ -42,7 +42,7 @@ from olactors.sync._records import canonical, content_hash
 from olactors.sync._runner import Plan, execute
 from olactors.sync._source import Page
 from olactors.sync._sql import Database, open_postgres, open_sqlite
-from olactors.sync._tables import Item, Policy, SyncTables
+from olactors.sync._tables import Item, Policy
 
 PAGE = 1000
 NOW = 1_800_000_000.0
