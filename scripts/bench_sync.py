@@ -62,7 +62,7 @@ def snapshot(count: int, changed: bool) -> list[Item]:
 
 
 def _item(n: int, plan: str) -> Item:
-    data = {
+    data: dict[str, Any] = {
         "id": f"cus_{n:07d}",
         "object": "customer",
         "name": f"Customer {n}",
@@ -71,7 +71,7 @@ def _item(n: int, plan: str) -> Item:
         "balance": n % 977,
         "metadata": {"tier": str(n % 5), "region": "eu"},
     }
-    return Item(data["id"], data, updated_at=NOW)
+    return Item(f"cus_{n:07d}", data, updated_at=NOW)
 
 
 class LocalSource:
