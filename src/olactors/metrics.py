@@ -110,6 +110,25 @@ DEAD_LETTERS = Counter(
     ["source"],
     registry=REGISTRY,
 )
+SYNC_RUNS = Counter(
+    "olactors_sync_runs_total",
+    "Sync runs ended, per sync, kind (full, incremental, targeted) and status.",
+    ["sync", "kind", "status"],
+    registry=REGISTRY,
+)
+SYNC_RECORDS = Counter(
+    "olactors_sync_records_total",
+    "Records a sync's runs wrote or settled, per sync and outcome.",
+    ["sync", "outcome"],
+    registry=REGISTRY,
+)
+SYNC_RUN_SECONDS = Histogram(
+    "olactors_sync_run_seconds",
+    "How long sync runs took, fetch and apply, per sync.",
+    ["sync"],
+    buckets=(0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0),
+    registry=REGISTRY,
+)
 UNROUTED = Counter(
     "olactors_unrouted_events_total",
     "Stored events that matched no route, by source.",

@@ -99,3 +99,23 @@ async def test_a_sync_on_postgresql_keeps_records_the_app_can_query_in_place(
             "SELECT data->>'name' FROM sync_customers WHERE NOT deleted ORDER BY id"
         ).fetchall()
     assert names == [("Customer 1",), ("Customer 2",)]
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def test_each_run_is_counted_in_the_metrics_by_kind_and_status(
+    tmp_path: Path, stripe: FakeStripe
+) -> None:
+    series = 'olactors_sync_runs_total{kind="full",status="succeeded",sync="customers"}'
+    created = 'olactors_sync_records_total{outcome="created",sync="customers"}'
+    async with running(tmp_path, {"customers": stripe_sync()}, stripe_provider(stripe)) as d:
+        before = (await d.admin("GET", "/metrics")).text
+        await d.run("customers")
+        after = (await d.admin("GET", "/metrics")).text
+    assert _sample(after, series) - _sample(before, series) == 1
+    assert _sample(after, created) - _sample(before, created) == 2

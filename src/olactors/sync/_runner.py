@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .. import metrics
 from ..runtime import Clock
 from ._access import SyncAccess
 from ._source import Source
@@ -74,12 +75,13 @@ async def execute(
             )
             cursor = page.next_cursor
             done = cursor is None
-        return await access.call(
+        applied = await access.call(
             tables.apply, run, policy, complete_full=plan.kind == "full", now=clock()
         )
     except Exception as exc:
-        await _failed(access, run, exc, clock())
+        await _failed(access, run, exc, clock(), plan.kind)
         raise
+    return counted(applied)
 
 
 async def refresh(
@@ -94,17 +96,35 @@ async def refresh(
     tables = await access.tables()
     try:
         items = await source.fetch(ids, clock())
-        return await access.call(tables.apply_items, run, items, policy, clock())
+        applied = await access.call(tables.apply_items, run, items, policy, clock())
     except Exception as exc:
-        await _failed(access, run, exc, clock(), targeted=len(ids))
+        await _failed(access, run, exc, clock(), "targeted", targeted=len(ids))
         raise
+    return counted(applied)
+
+
+def counted(view: RunView) -> RunView:
+    """The run's outcome in the metrics."""
+    metrics.SYNC_RUNS.labels(view.sync, view.kind, view.status).inc()
+    for outcome in ("created", "updated", "deleted", "conflicts"):
+        metrics.SYNC_RECORDS.labels(view.sync, outcome).inc(getattr(view, outcome))
+    if view.duration_s is not None:
+        metrics.SYNC_RUN_SECONDS.labels(view.sync).observe(view.duration_s)
+    return view
 
 
 async def _failed(
-    access: SyncAccess, run: str, error: Exception, now: float, *, targeted: int = 0
+    access: SyncAccess,
+    run: str,
+    error: Exception,
+    now: float,
+    kind: Kind,
+    *,
+    targeted: int = 0,
 ) -> None:
     tables = await access.tables()
     what = f"{type(error).__name__}: {error}"
+    metrics.SYNC_RUNS.labels(access.sync, kind, "failed").inc()
     log.warning("sync %s: run %s failed: %s", access.sync, run, what)
     if targeted:
         await access.call(tables.failed_targeted, run, targeted, what, now)
