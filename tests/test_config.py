@@ -292,3 +292,13 @@ def test_a_default_the_file_leaves_alone_is_read_against_the_working_directory(
     config = Config.load(path)
     assert config.store.sqlite_path == tmp_path / "etc" / "o.db"
     assert config.daemon.state_dir == tmp_path / "work" / "var"
+
+
+@pytest.mark.parametrize("name", ["state", "runs", "conflicts", "orders_staging", "orders_seq"])
+def test_a_sync_name_that_would_share_a_table_is_refused(name: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="would share a table"):
+        Config.model_validate(
+            {"sync": {"syncs": {name: {"source": "stripe", "object": "customers"}}}}
+        )

@@ -98,6 +98,20 @@ async def test_a_local_delete_is_a_tombstone_the_cursor_shows(daemon: Daemon) ->
             "not_found",
         ),
         ("POST", "/v1/sync/customers/conflicts/cus_0001/resolve", {}, 400, "invalid_request"),
+        (
+            "GET",
+            "/v1/sync/customers/records?cursor=WzkyMjMzNzIwMzY4NTQ3NzU4MDgsIiJd",  # seq 2**63
+            None,
+            400,
+            "invalid_request",
+        ),
+        (
+            "PUT",
+            "/v1/sync/customers/records/cus_1",
+            {"data": {"name": "a\u0000b"}},
+            422,
+            "validation_error",
+        ),
     ],
 )
 async def test_what_is_asked_wrongly_gets_a_typed_error(

@@ -119,3 +119,38 @@ async def test_each_run_is_counted_in_the_metrics_by_kind_and_status(
         after = (await d.admin("GET", "/metrics")).text
     assert _sample(after, series) - _sample(before, series) == 1
     assert _sample(after, created) - _sample(before, created) == 2
+
+
+async def test_a_sync_whose_database_is_down_leaves_the_daemon_up_and_answers_503(
+    tmp_path: Path, stripe: FakeStripe
+) -> None:
+    nowhere = "postgresql://postgres@127.0.0.1:5432/olactors_no_such_database"
+    syncs = {"customers": stripe_sync()}
+    async with running(tmp_path, syncs, stripe_provider(stripe), database_url=nowhere) as d:
+        started = await d.call("POST", "/v1/sync/customers/runs")
+        records = await d.call("GET", "/v1/sync/customers/records")
+        alive = await d.admin("GET", "/healthz")
+    assert (started.status_code, started.json()["error"]["type"]) == (503, "unavailable")
+    assert records.status_code == 503
+    assert alive.status_code == 200
+
+
+async def test_a_connection_the_database_dropped_is_opened_again(
+    tmp_path: Path, stripe: FakeStripe, postgres_url: str
+) -> None:
+    syncs = {"customers": stripe_sync()}
+    async with running(
+        tmp_path, syncs, stripe_provider(stripe), database_url=postgres_url
+    ) as daemon:
+        await daemon.run("customers")
+        name = postgres_url.rsplit("/", 1)[1]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+        first = await daemon.call("GET", "/v1/sync/customers/records")
+        again = await daemon.call("GET", "/v1/sync/customers/records")
+    assert first.status_code in (200, 503)  # the drop is found on first use
+    assert (again.status_code, len(again.json()["records"])) == (200, 2)

@@ -3,14 +3,18 @@ resumes, deletes and conflicts, on sqlite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from olactors.sync._sql import Database
-from olactors.sync._tables import Item, Policy, SyncTables
+from olactors.sync._sql import Database, open_postgres, open_sqlite
+from olactors.sync._tables import LEASE_S, Busy, Item, LostLease, Policy, SyncTables
 
 NOW = 1_800_000_000.0
+#: The process running the sync in these tests.
+ME = "test#1"
 
 
 def customer(n: int, **changes: Any) -> Item:
@@ -29,11 +33,13 @@ def run_all(
     run: str = "run",
     full: bool = True,
 ) -> Any:
-    tables.begin(run, "full" if full else "incremental", NOW, resume=False)
+    keep = full and policy.allow_deletions
+    kind = "full" if full else "incremental"
+    tables.begin(run, kind, NOW, resume=False, owner=ME, keep_unchanged=keep)
     for n, page in enumerate(pages):
         last = n == len(pages) - 1
-        tables.stage(page, None if last else f"page{n + 1}", keep_unchanged=full)
-    return tables.apply(run, policy, complete_full=full, now=NOW)
+        tables.stage(page, None if last else f"page{n + 1}", owner=ME, now=NOW)
+    return tables.apply(run, policy, complete_full=full, now=NOW, owner=ME)
 
 
 def rows(db: Database, table: str) -> dict[str, tuple[Any, ...]]:
@@ -71,8 +77,8 @@ def test_a_run_that_fails_while_applying_leaves_the_records_as_they_were(
 ) -> None:
     run_all(tables, [[customer(1), customer(2)]], run="first")
     before = rows(tables.db, "sync_customers")
-    tables.begin("second", "full", NOW, resume=False)
-    tables.stage([customer(1, plan="pro"), customer(3)], None, keep_unchanged=True)
+    tables.begin("second", "full", NOW, resume=False, owner=ME)
+    tables.stage([customer(1, plan="pro"), customer(3)], None, owner=ME, now=NOW)
     calls = 0
     original = SyncTables._write
 
@@ -84,19 +90,20 @@ def test_a_run_that_fails_while_applying_leaves_the_records_as_they_were(
 
     monkeypatch.setattr(SyncTables, "_write", crash_on_the_second_write)
     with pytest.raises(OSError, match="disk went away"):
-        tables.apply("second", Policy(), complete_full=True, now=NOW)
+        tables.apply("second", Policy(), complete_full=True, now=NOW, owner=ME)
     assert calls == 1
     assert rows(tables.db, "sync_customers") == before
 
 
 def test_a_fetch_resumes_from_its_last_committed_page(tables: SyncTables) -> None:
-    tables.begin("first", "full", NOW, resume=False)
-    tables.stage([customer(1), customer(2)], "page2", keep_unchanged=True)
+    tables.begin("first", "full", NOW, resume=False, owner=ME)
+    tables.stage([customer(1), customer(2)], "page2", owner=ME, now=NOW)
     state = tables.state()  # the process dies here
     assert (state.fetching, state.fetch_cursor, state.fetched) == (True, "page2", 2)
-    tables.begin("again", "full", NOW, resume=True)
-    tables.stage([customer(3)], None, keep_unchanged=True)
-    result = tables.apply("again", Policy(), complete_full=True, now=NOW)
+    later = NOW + LEASE_S + 1  # its lease has lapsed: another process takes the sync
+    tables.begin("again", "full", later, resume=True, owner="test#2")
+    tables.stage([customer(3)], None, owner="test#2", now=later)
+    result = tables.apply("again", Policy(), complete_full=True, now=later, owner="test#2")
     assert (result.created, result.fetched) == (3, 3)
 
 
@@ -116,14 +123,66 @@ def test_a_complete_full_fetch_deletes_what_the_source_no_longer_has(tables: Syn
     assert {r.id: r.deleted for r, _ in tables.records((0, ""), 10)}["cus_00002"] is True
 
 
-def test_an_incomplete_fetch_never_deletes(tables: SyncTables) -> None:
+def test_a_fetch_resumed_after_a_failure_deletes_only_what_the_whole_fetch_missed(
+    tables: SyncTables,
+) -> None:
     policy = Policy(allow_deletions=True)
-    run_all(tables, [[customer(1), customer(2)]], policy, run="first")
-    tables.begin("second", "full", NOW, resume=False)
-    tables.stage([customer(1)], "page2", keep_unchanged=True)
-    tables.fail("second", "provider said 500", NOW)  # the fetch did not complete
+    run_all(tables, [[customer(1), customer(2), customer(3)]], policy, run="first")
+    tables.begin("second", "full", NOW, resume=False, owner=ME, keep_unchanged=True)
+    tables.stage([customer(1)], "page2", owner=ME, now=NOW)
+    tables.fail("second", "provider said 500", NOW, ME, keep_checkpoint=True)
     assert all(not r.deleted for r, _ in tables.records((0, ""), 10))
-    assert tables.run("second").status == "failed"  # type: ignore[union-attr]
+    tables.begin("third", "full", NOW, resume=True, owner=ME)
+    tables.stage([customer(2)], None, owner=ME, now=NOW)  # cus_3 is gone now
+    result = tables.apply("third", policy, complete_full=True, now=NOW, owner=ME)
+    deleted = {r.id for r, _ in tables.records((0, ""), 10) if r.deleted}
+    assert (result.deleted, deleted) == (1, {"cus_00003"})
+
+
+def test_a_fetch_begun_without_deletions_never_deletes_even_if_they_are_allowed_later(
+    tables: SyncTables,
+) -> None:
+    run_all(tables, [[customer(1), customer(2)]], run="first")
+    tables.begin("second", "full", NOW, resume=False, owner=ME, keep_unchanged=False)
+    tables.stage([customer(1)], "page2", owner=ME, now=NOW)
+    tables.begin("third", "full", NOW, resume=True, owner=ME)  # now with deletions on
+    tables.stage([], None, owner=ME, now=NOW)
+    allowed = Policy(allow_deletions=True)
+    result = tables.apply("third", allowed, complete_full=True, now=NOW, owner=ME)
+    assert result.deleted == 0
+
+
+def test_an_older_version_read_again_never_replaces_a_newer_one(tables: SyncTables) -> None:
+    newest = Item("cus_00001", customer(1, plan="pro").data, updated_at=NOW)
+    older = Item("cus_00001", customer(1, plan="basic").data, updated_at=NOW - 50)
+    run_all(tables, [[newest]], run="first")
+    # Events overlap: the newest is read again, and an older one on the next page.
+    result = run_all(tables, [[newest], [older]], run="second", full=False)
+    assert (result.updated, result.unchanged) == (0, 2)
+    assert [r.data["plan"] for r, _ in tables.records((0, ""), 10)] == ["pro"]
+
+
+def test_a_refresh_applied_during_a_fetch_is_not_undone_by_it(tables: SyncTables) -> None:
+    run_all(tables, [[customer(1)]], run="first")
+    tables.begin("second", "full", NOW, resume=False, owner=ME)
+    listed = Item("cus_00001", customer(1, plan="mid").data, updated_at=NOW)
+    tables.stage([listed], None, owner=ME, now=NOW)  # as listed when the fetch began
+    fresh = Item("cus_00001", customer(1, plan="pro").data, updated_at=NOW + 30)
+    tables.apply_items("webhook", [fresh], Policy(), NOW + 30)
+    tables.apply("second", Policy(), complete_full=True, now=NOW + 60, owner=ME)
+    assert [r.data["plan"] for r, _ in tables.records((0, ""), 10)] == ["pro"]
+
+
+def test_a_sync_held_by_one_process_is_not_run_by_another_until_its_lease_lapses(
+    tables: SyncTables,
+) -> None:
+    tables.begin("mine", "full", NOW, resume=False, owner=ME)
+    with pytest.raises(Busy):
+        tables.begin("theirs", "full", NOW + 1, resume=False, owner="test#2")
+    later = NOW + LEASE_S + 1
+    tables.begin("theirs", "full", later, resume=False, owner="test#2")
+    with pytest.raises(LostLease):
+        tables.stage([customer(1)], None, owner=ME, now=later)
 
 
 def test_an_incremental_run_never_infers_deletions(tables: SyncTables) -> None:
@@ -243,6 +302,44 @@ def test_a_record_deleted_by_the_source_comes_back_when_the_source_has_it_again(
     policy = Policy(allow_deletions=True)
     run_all(tables, [[customer(1), customer(2)]], policy, run="first")
     run_all(tables, [[customer(1)]], policy, run="second")
-    result = run_all(tables, [[customer(1), customer(2)]], policy, run="third")
+    result = run_all(tables, [[customer(1), newer_item(2)]], policy, run="third")
     assert result.created == 1
     assert all(not r.deleted for r, _ in tables.records((0, ""), 10))
+
+
+def test_an_app_write_during_a_run_waits_for_it_and_is_kept(
+    tables: SyncTables, db: Database, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    run_all(tables, [[customer(1)]], run="first")
+    tables.begin("second", "full", NOW, resume=False, owner=ME)
+    tables.stage([customer(1, plan="pro")], None, owner=ME, now=NOW)
+    other = (
+        open_postgres(request.getfixturevalue("postgres_url"), None)
+        if db.postgres
+        else open_sqlite(tmp_path / "sync.db")
+    )
+    app = SyncTables(other, "customers")
+    inside, written = threading.Event(), threading.Event()
+    original = SyncTables._write
+
+    def slow_write(self: SyncTables, cursor: Any, writes: Any) -> None:
+        original(self, cursor, writes)
+        if self is tables:
+            inside.set()
+            written.wait(timeout=1.0)  # the app's write is under way meanwhile
+
+    def app_write() -> None:
+        inside.wait(timeout=10)
+        app.put_local("cus_00001", {"id": "cus_00001", "name": "Mine"}, NOW + 1)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SyncTables, "_write", slow_write)
+        writer = threading.Thread(target=app_write)
+        writer.start()
+        tables.apply("second", Policy(), complete_full=True, now=NOW, owner=ME)
+        written.set()
+        writer.join(timeout=30)
+    other.close()
+    assert not writer.is_alive()
+    ((record, _),) = tables.records((0, ""), 10)
+    assert record.data == {"id": "cus_00001", "name": "Mine"}  # after the run's, not lost

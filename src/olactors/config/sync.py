@@ -13,6 +13,8 @@ from ._base import Section
 
 #: A sync's name: it becomes part of its tables' names, so plain.
 SYNC_NAME = r"[a-z][a-z0-9_]{0,39}"
+RESERVED = frozenset({"state", "runs", "conflicts", "runs_by_sync"})
+RESERVED_ENDINGS = ("_staging", "_staging_page", "_seq", "_by_sync")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 #: A dotted path into a JSON document: ``data``, ``meta.next``, ``attributes.updated_at``.
@@ -120,4 +122,12 @@ class SyncConfig(Section):
         for name in syncs:
             if not re.fullmatch(SYNC_NAME, name):
                 raise ValueError(f"sync name {name!r}: lower case letters, digits and _")
+            # Its tables are sync_<name>, sync_<name>_staging and the index
+            # sync_<name>_seq, beside the shared sync_state, sync_runs and
+            # sync_conflicts: no name may make one of another's.
+            if name in RESERVED or name.endswith(RESERVED_ENDINGS):
+                raise ValueError(
+                    f"sync name {name!r} would share a table with another sync or the "
+                    "syncs' own tables: pick another"
+                )
         return syncs

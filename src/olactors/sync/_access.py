@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import psycopg
 import trio
 
 from ._sql import Database
@@ -40,10 +41,17 @@ class SyncAccess:
             return self._tables
 
     async def call(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """``method`` (of :meth:`tables`) with these arguments, in a worker thread."""
-        await self.tables()
+        """``method`` (of :meth:`tables`) with these arguments, in a worker thread. A
+        connection the server dropped is closed, and the next call opens a new one."""
+        tables = await self.tables()
         async with self._lock:
-            return await trio.to_thread.run_sync(lambda: method(*args, **kwargs))
+            try:
+                return await trio.to_thread.run_sync(lambda: method(*args, **kwargs))
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                if tables.db.broken():
+                    self._tables = None
+                    await trio.to_thread.run_sync(tables.db.close)
+                raise
 
     async def aclose(self) -> None:
         async with self._lock:

@@ -11,6 +11,7 @@ process left halfway is taken up again when the actor starts.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -21,8 +22,8 @@ from ..runtime import Actor, ActorContext, Reply
 from ._access import SyncAccess
 from ._runner import begin, execute, new_run_id, refresh
 from ._source import Source
-from ._sql import Database
-from ._tables import Policy, RunView
+from ._sql import DATABASE_ERRORS, Database
+from ._tables import Busy, Policy, RunView
 
 log = logging.getLogger("olactors.sync")
 
@@ -50,8 +51,13 @@ class SyncFailed(Exception):
 SyncMessage = StartRun | Refresh
 
 
+#: A database that does not answer at start is tried again after this long.
+RETRY_S = 5.0
+
+
 class SyncActor(Actor[SyncMessage]):
-    reply_errors: ClassVar[tuple[type[Exception], ...]] = (SyncFailed,)
+    # Expected refusals, sent back to the asker: a crash would not make them pass.
+    reply_errors: ClassVar[tuple[type[Exception], ...]] = (SyncFailed, Busy, *DATABASE_ERRORS)
 
     def __init__(
         self,
@@ -72,20 +78,24 @@ class SyncActor(Actor[SyncMessage]):
         self.runs = self.failed = 0
 
     async def started(self) -> None:
+        #: This incarnation's name in the sync's lease (other replicas have theirs).
+        self.owner = f"{self.context.path}#{secrets.token_hex(6)}"
         self.access = SyncAccess(self._open_db, self.name)
         self.context.close_at_end(self.access.aclose)
         self.source = self._make_source(self.context)
         self.context.close_at_end(self.source.aclose)
-        tables = await self.access.tables()
-        await self.access.call(tables.abandon_running, self.context.clock())
-        state = await self.access.call(tables.state)
-        self.context.nursery.start_soon(self._every, state.fetching)
+        # The database is reached in the background: one that is down makes this
+        # sync wait, not the daemon fail to start.
+        self.context.nursery.start_soon(self._every)
 
     async def receive(self, message: SyncMessage) -> Any:
         if isinstance(message, StartRun):
             if self.current is not None:
                 return Started(self.current, already_running=True)
-            return Started(await self._start(full=message.full), already_running=False)
+            try:
+                return Started(await self._start(full=message.full), already_running=False)
+            except Busy as busy:  # another replica's run
+                return Started(busy.run or "", already_running=True)
         reply = self.context.defer()
         self.waiting.append((list(message.ids), reply))
         if self.current is None:
@@ -93,8 +103,17 @@ class SyncActor(Actor[SyncMessage]):
             self.context.nursery.start_soon(self._refresh_waiting, self.current)
         return None
 
-    async def _every(self, resume: bool) -> None:
-        if resume:
+    async def _every(self) -> None:
+        while True:
+            try:
+                tables = await self.access.tables()
+                await self.access.call(tables.abandon_running, self.context.clock())
+                state = await self.access.call(tables.state)
+                break
+            except DATABASE_ERRORS as exc:
+                log.warning("sync %s: its database does not answer: %s", self.name, exc)
+                await trio.sleep(RETRY_S)
+        if state.fetching:  # a fetch a dead process left halfway goes on now
             await self._start_logged()
         while True:
             await trio.sleep(self.every_s)
@@ -104,13 +123,23 @@ class SyncActor(Actor[SyncMessage]):
     async def _start_logged(self) -> None:
         try:
             await self._start(full=False)
+        except Busy:
+            pass  # another replica runs it now
         except Exception as exc:  # the next tick tries again
             log.warning("sync %s: a run could not start: %s", self.name, exc)
 
     async def _start(self, *, full: bool) -> str:
         run = self.current = new_run_id()
         try:
-            plan = await begin(self.access, self.source, run, full=full, now=self.context.clock())
+            plan = await begin(
+                self.access,
+                self.source,
+                self.policy,
+                run,
+                full=full,
+                now=self.context.clock(),
+                owner=self.owner,
+            )
         except BaseException:
             self.current = None
             raise
@@ -120,7 +149,7 @@ class SyncActor(Actor[SyncMessage]):
     async def _run(self, run: str, plan: Any) -> None:
         try:
             self.last = await execute(
-                self.access, self.source, self.policy, run, plan, self.context.clock
+                self.access, self.source, self.policy, run, plan, self.context.clock, self.owner
             )
             self.runs += 1
         except Exception:
@@ -144,10 +173,16 @@ class SyncActor(Actor[SyncMessage]):
                 )
             else:  # it cannot fetch one record: a run fetches what changed
                 plan = await begin(
-                    self.access, self.source, run, full=False, now=self.context.clock()
+                    self.access,
+                    self.source,
+                    self.policy,
+                    run,
+                    full=False,
+                    now=self.context.clock(),
+                    owner=self.owner,
                 )
                 view = await execute(
-                    self.access, self.source, self.policy, run, plan, self.context.clock
+                    self.access, self.source, self.policy, run, plan, self.context.clock, self.owner
                 )
         except Exception as exc:
             self.failed += 1

@@ -14,7 +14,7 @@ from ..admin import AdminPart, error_answer, json_answer
 from ..config.sync import SyncEntry
 from ..runtime import ActorContext, ActorError
 from ..store import Store
-from ._service import BadCursor, NoSuchRun, NoSuchSync, SyncService
+from ._service import BadCursor, NoSuchRun, NoSuchSync, SyncService, Unstorable
 from ._sql import DATABASE_ERRORS
 from ._tables import NoSuchConflict, NoSuchRecord
 
@@ -24,7 +24,7 @@ async def _answer(work: Awaitable[Any], status: int = 200) -> Response:
         return json_answer(msgspec.to_builtins(await work), status)
     except (NoSuchSync, NoSuchRun, NoSuchRecord, NoSuchConflict) as exc:
         return error_answer(404, f"not found: {exc}")
-    except BadCursor as exc:
+    except (BadCursor, Unstorable) as exc:
         return error_answer(400, str(exc))
     except (ActorError, *DATABASE_ERRORS) as exc:
         return error_answer(503, f"the sync did not answer: {type(exc).__name__}")

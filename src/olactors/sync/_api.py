@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from ..api import ApiPart, InvalidRequest, NotFound, Operations, Unavailable
+from ..api import (
+    ApiPart,
+    InvalidRequest,
+    NotFound,
+    Operations,
+    Unavailable,
+    ValidationFailed,
+)
 from ..runtime import ActorContext, ActorError
 from ..store import Store
 from ._actor import Started
@@ -21,6 +28,7 @@ from ._service import (
     RecordsPage,
     RunOut,
     SyncService,
+    Unstorable,
 )
 from ._sql import DATABASE_ERRORS
 from ._tables import NoSuchConflict, NoSuchRecord
@@ -71,6 +79,8 @@ async def answered(work: Awaitable[T]) -> T:
         raise NotFound(f"no run {exc}") from None
     except BadCursor as exc:
         raise InvalidRequest(str(exc)) from None
+    except Unstorable as exc:
+        raise ValidationFailed(str(exc)) from None
     except ActorError as exc:
         raise Unavailable(f"the sync did not answer: {type(exc).__name__}") from None
     except DATABASE_ERRORS as exc:  # the database is down, or refused

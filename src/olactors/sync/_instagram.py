@@ -1,7 +1,8 @@
 """A connected user's Instagram media as a sync source, with their token from the vault.
 
-Graph API pages (``/me/media``, ``after`` cursors), each media's
-``timestamp`` as its updated-at; every run is full (the API has no changes
+Graph API pages (``/me/media``, ``after`` cursors), each media as seen
+when its run began (its ``timestamp`` is when it was posted, and a caption
+edit does not change it); every run is full (the API has no changes
 feed), so deletions can be found after a complete fetch.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from ..clients import NotFound, ProviderClient
-from ._source import Page, SourceError, at_path, timestamp
+from ._source import Page, SourceError, at_path
 from ._tables import Item
 
 FIELDS = "id,caption,media_type,media_url,permalink,thumbnail_url,timestamp,username"
@@ -48,7 +50,7 @@ class InstagramSource:
         found = []
         for rid in ids:
             try:
-                media = await self._get(f"/{rid}", {"fields": FIELDS})
+                media = await self._get(f"/{quote(rid, safe='')}", {"fields": FIELDS})
             except NotFound:
                 found.append(Item(rid, {"id": rid}, updated_at=started_at, deleted=True))
                 continue
@@ -58,8 +60,8 @@ class InstagramSource:
     def _item(self, media: Any, started_at: float) -> Item:
         if not isinstance(media, dict) or not isinstance(media.get("id"), str):
             raise SourceError("instagram: a media without an id")
-        updated = timestamp(media.get("timestamp"))
-        return Item(media["id"], media, updated_at=updated if updated is not None else started_at)
+        # Its timestamp is when it was posted, not last edited: as of this run.
+        return Item(media["id"], media, updated_at=started_at)
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         params = {**params, "access_token": await self.token()}

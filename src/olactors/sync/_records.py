@@ -21,5 +21,10 @@ def canonical(data: Record) -> bytes:
     return _encoder.encode(data)
 
 
+def canonical_value(value: Any) -> bytes:
+    """Any JSON value's canonical text (keys sorted)."""
+    return _encoder.encode(value)
+
+
 def content_hash(data: Record) -> str:
     return hashlib.sha256(canonical(data)).hexdigest()

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from ._records import Record
+from ._records import Record, canonical_value
 
 Side = Literal["external", "local"]
 
@@ -56,14 +56,22 @@ def merge(
         was = base.get(field, _ABSENT)
         ours = local.get(field, _ABSENT)
         theirs = external.get(field, _ABSENT)
-        if ours == theirs:
+        if _same(ours, theirs):
             value = ours
-        elif ours == was:
+        elif _same(ours, was):
             value = theirs
-        elif theirs == was:
+        elif _same(theirs, was):
             value = ours
         else:
             value = theirs if winner == "external" else ours
         if value is not _ABSENT:
             merged[field] = value
     return merged
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal as JSON: 1 and true, 1 and 1.0 are different values here (Python's == says
+    they are one), and an absent field is none of them."""
+    if a is _ABSENT or b is _ABSENT:
+        return a is b
+    return canonical_value(a) == canonical_value(b)

@@ -15,6 +15,7 @@ from ..runtime import ActorContext, ActorNotFound
 from ..times import iso_utc
 from ._access import SyncAccess
 from ._actor import Started, StartRun
+from ._records import canonical
 from ._rules import Side
 from ._sql import Database
 from ._tables import ConflictView, RecordView, RunView
@@ -35,6 +36,16 @@ class BadCursor(Exception):
     pass
 
 
+class Unstorable(Exception):
+    """A record neither database can keep as it is."""
+
+
+def storable(data: dict[str, Any]) -> None:
+    """Unstorable for a NUL character: PostgreSQL's jsonb has no room for one."""
+    if b"\\u0000" in canonical(data):
+        raise Unstorable("a record may not hold a NUL character (\\u0000)")
+
+
 class RecordOut(msgspec.Struct, frozen=True):
     id: str
     data: dict[str, Any]
@@ -44,8 +55,9 @@ class RecordOut(msgspec.Struct, frozen=True):
 
 class RecordsPage(msgspec.Struct, frozen=True):
     records: list[RecordOut]
-    #: Give it back to get what changed after these; null when nothing more has, yet.
-    next_cursor: str | None
+    #: Give it back to get what changed after these (the same one again, when nothing
+    #: has yet): the position reached, never null.
+    next_cursor: str
 
 
 class RunOut(msgspec.Struct, frozen=True):
@@ -129,6 +141,8 @@ def _decode(cursor: str) -> tuple[int, str]:
         seq, rid = msgspec.json.decode(raw, type=tuple[int, str])
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise BadCursor("the cursor is not one this API gave") from None
+    if not 0 <= seq < 2**63:
+        raise BadCursor("the cursor is not one this API gave")
     return seq, rid
 
 
@@ -156,12 +170,10 @@ class SyncService:
         tables = await access.tables()
         found = await access.call(tables.records, after, limit)
         last = (found[-1][1], found[-1][0].id) if found else after
-        return RecordsPage(
-            [record_out(view) for view, _ in found],
-            _encode(last) if found or cursor else None,
-        )
+        return RecordsPage([record_out(view) for view, _ in found], _encode(last))
 
     async def put(self, name: str, rid: str, data: dict[str, Any], now: float) -> RecordOut:
+        storable(data)
         access = self.access(name)
         tables = await access.tables()
         return record_out(await access.call(tables.put_local, rid, data, now))
@@ -221,6 +233,8 @@ class SyncService:
         record: dict[str, Any] | None,
         now: float,
     ) -> RecordOut:
+        if record is not None:
+            storable(record)
         access = self.access(name)
         tables = await access.tables()
         return record_out(await access.call(tables.resolve, rid, take, record, now))

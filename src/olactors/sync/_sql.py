@@ -77,6 +77,10 @@ class Database:
     def close(self) -> None:
         self.connection.close()
 
+    def broken(self) -> bool:
+        """Whether the connection is gone (the server restarted, the network dropped it)."""
+        return bool(self.postgres and (self.connection.closed or self.connection.broken))
+
 
 def open_sqlite(path: Path) -> Database:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,7 +125,9 @@ def schema(db: Database, table: str) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS sync_state (
             sync {text} PRIMARY KEY, seq {big} NOT NULL, since {real},
             fetching {flag} NOT NULL, fetch_run {text}, fetch_kind {text},
-            fetch_cursor {text}, fetch_high {real}, fetched {big} NOT NULL)""",
+            fetch_cursor {text}, fetch_high {real}, fetched {big} NOT NULL,
+            fetch_keep {flag} NOT NULL DEFAULT FALSE, fetch_started {real},
+            owner {text}, owner_until {real})""",
         f"""CREATE TABLE IF NOT EXISTS sync_runs (
             id {text} PRIMARY KEY, sync {text} NOT NULL, kind {text} NOT NULL,
             status {text} NOT NULL, created {big} NOT NULL, updated {big} NOT NULL,

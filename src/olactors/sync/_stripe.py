@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from ..clients import NotFound, ProviderClient
 from ._source import Page, SourceError
@@ -81,7 +82,7 @@ class StripeSource:
         found = []
         for rid in ids:
             try:
-                obj = await self._get(f"/v1/{self.kind}/{rid}", {})
+                obj = await self._get(f"/v1/{self.kind}/{quote(rid, safe='')}", {})
             except NotFound:
                 found.append(Item(rid, {"id": rid}, updated_at=started_at, deleted=True))
                 continue

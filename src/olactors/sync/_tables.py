@@ -27,6 +27,10 @@ Kind = Literal["full", "incremental", "targeted"]
 Status = Literal["running", "succeeded", "failed"]
 #: Staged rows applied per round trip.
 BATCH = 1000
+#: How long a process holds a sync without renewing (each page and the apply renew).
+LEASE_S = 300.0
+#: A source's clock may be this far from ours.
+CLOCK_SKEW_S = 300.0
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -86,6 +90,26 @@ class State(msgspec.Struct, frozen=True):
     fetch_cursor: str | None = None
     fetch_high: float | None = None
     fetched: int = 0
+    #: The fetch keeps unchanged records' ids (it may delete what it did not see):
+    #: decided when it began, the same for every page however often it resumes.
+    fetch_keep: bool = False
+    #: When the fetch began (the first attempt, not a resumption).
+    fetch_started: float | None = None
+    #: Which actor runs this sync now, and until when unless it renews.
+    owner: str | None = None
+    owner_until: float | None = None
+
+
+class Busy(Exception):
+    """Another process runs this sync now (another replica on the same database)."""
+
+    def __init__(self, run: str | None) -> None:
+        super().__init__(f"run {run} of another process is going" if run else "it is running")
+        self.run = run
+
+
+class LostLease(Exception):
+    """This run's hold on the sync lapsed and another process took it: it stops."""
 
 
 @dataclass
@@ -132,6 +156,23 @@ class _Row:
     local_changed: bool
     deleted: bool
     local_updated_at: float | None
+    external_updated_at: float | None
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> _Row:
+        """From the values of :func:`row_columns`."""
+        rid, data, digest, base, base_hash, changed, deleted, local_at, external_at = values
+        return cls(
+            rid,
+            json.loads(data),
+            digest,
+            _load(base),
+            base_hash,
+            bool(changed),
+            bool(deleted),
+            local_at,
+            external_at,
+        )
 
     def local(self) -> Version:
         """The local side's version: gone if the app deleted it."""
@@ -161,6 +202,11 @@ class SyncTables:
     # -- set-up and state ---------------------------------------------------
 
     def create(self) -> None:
+        """The tables, if missing. Once they are there, nothing is locked: an index
+        statement, even one that finds its index made, would lock the table against
+        a run that holds the state row (a deadlock on PostgreSQL)."""
+        if self._made():
+            return
         with self.db.transaction() as cursor:
             for statement in schema(self.db, self.table):
                 cursor.execute(statement)
@@ -172,36 +218,88 @@ class SyncTables:
                 (self.sync, False),
             )
 
+    def _made(self) -> bool:
+        exists = (
+            "SELECT to_regclass(%s) IS NOT NULL"
+            if self.db.postgres
+            else "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = ?)"
+        )
+        with self.db.transaction() as cursor:
+            for table in (
+                self.table,
+                f"{self.table}_seq",
+                self.staging,
+                "sync_runs",
+                "sync_conflicts",
+                "sync_state",
+            ):
+                cursor.execute(exists, (table,))
+                if not cursor.fetchone()[0]:
+                    return False
+            cursor.execute(self.db.sql("SELECT 1 FROM sync_state WHERE sync = ?"), (self.sync,))
+            return cursor.fetchone() is not None
+
     def state(self) -> State:
         with self.db.transaction() as cursor:
             return self._state(cursor)
 
-    def _state(self, cursor: Cursor) -> State:
+    def _state(self, cursor: Cursor, *, lock: bool = False) -> State:
+        """The sync's state; ``lock``: its row held until the transaction ends, taken
+        before any record is (every writer takes them in this order: no deadlock)."""
+        locked = " FOR UPDATE" if lock and self.db.postgres else ""
         cursor.execute(
-            self.db.sql(
-                "SELECT seq, since, fetching, fetch_run, fetch_kind, fetch_cursor, fetch_high, "
-                "fetched FROM sync_state WHERE sync = ?"
-            ),
+            self.db.sql(f"SELECT {_STATE_COLUMNS} FROM sync_state WHERE sync = ?{locked}"),
             (self.sync,),
         )
-        row = cursor.fetchone()
-        seq, since, fetching, run, kind, at, high, fetched = row
-        return State(seq, since, bool(fetching), run, kind, at, high, fetched)
+        row = list(cursor.fetchone())
+        row[2], row[8] = bool(row[2]), bool(row[8])
+        return State(*row)
+
+    def _hold(self, cursor: Cursor, owner: str, now: float) -> State:
+        """Renew ``owner``'s lease and lock the state row; LostLease if it is not its."""
+        cursor.execute(
+            self.db.sql("UPDATE sync_state SET owner_until = ? WHERE sync = ? AND owner = ?"),
+            (now + LEASE_S, self.sync, owner),
+        )
+        if cursor.rowcount != 1:
+            raise LostLease(f"sync {self.sync}: another process runs it now")
+        return self._state(cursor, lock=True)
 
     # -- runs -----------------------------------------------------------------
 
-    def begin(self, run: str, kind: Kind, now: float, *, resume: bool) -> State:
-        """Record run ``run`` as running. Resuming, the fetch goes on from the checkpoint
-        (its staging kept); otherwise it starts over from an empty staging table."""
+    def begin(
+        self,
+        run: str,
+        kind: Kind,
+        now: float,
+        *,
+        resume: bool,
+        owner: str,
+        keep_unchanged: bool = False,
+    ) -> State:
+        """Take the sync for ``owner`` (Busy if another process holds it) and record run
+        ``run`` as running. Resuming, the fetch goes on from the checkpoint (its staging
+        and its settings kept); otherwise it starts over from an empty staging table."""
         with self.db.transaction() as cursor:
+            state = self._state(cursor, lock=True)
+            cursor.execute(
+                self.db.sql(
+                    "UPDATE sync_state SET owner = ?, owner_until = ? WHERE sync = ? "
+                    "AND (owner IS NULL OR owner = ? OR owner_until < ?)"
+                ),
+                (owner, now + LEASE_S, self.sync, owner, now),
+            )
+            if cursor.rowcount != 1:
+                raise Busy(state.fetch_run)
             if not resume:
                 cursor.execute(f"DELETE FROM {self.staging}")
                 cursor.execute(
                     self.db.sql(
                         "UPDATE sync_state SET fetching = ?, fetch_run = ?, fetch_kind = ?, "
-                        "fetch_cursor = NULL, fetch_high = NULL, fetched = 0 WHERE sync = ?"
+                        "fetch_cursor = NULL, fetch_high = NULL, fetched = 0, fetch_keep = ?, "
+                        "fetch_started = ? WHERE sync = ?"
                     ),
-                    (True, run, kind, self.sync),
+                    (True, run, kind, keep_unchanged, now, self.sync),
                 )
             else:
                 cursor.execute(
@@ -218,9 +316,27 @@ class SyncTables:
             )
             return self._state(cursor)
 
-    def fail(self, run: str, error: str, now: float) -> None:
-        """The run ended without applying anything; a fetch's checkpoint stays for the next."""
+    def fail(self, run: str, error: str, now: float, owner: str, *, keep_checkpoint: bool) -> None:
+        """The run ended without applying anything. A fetch's checkpoint stays for the next
+        run to go on from, unless ``keep_checkpoint`` is false (the failure would come
+        again from there: a cursor the source no longer takes, a record refused)."""
         with self.db.transaction() as cursor:
+            cursor.execute(
+                self.db.sql(
+                    "UPDATE sync_state SET owner = NULL, owner_until = NULL "
+                    "WHERE sync = ? AND owner = ?"
+                ),
+                (self.sync, owner),
+            )
+            if not keep_checkpoint and cursor.rowcount == 1:
+                cursor.execute(f"DELETE FROM {self.staging}")
+                cursor.execute(
+                    self.db.sql(
+                        "UPDATE sync_state SET fetching = ?, fetch_run = NULL, fetch_kind = NULL, "
+                        "fetch_cursor = NULL, fetch_high = NULL, fetched = 0 WHERE sync = ?"
+                    ),
+                    (False, self.sync),
+                )
             cursor.execute(
                 self.db.sql(
                     "UPDATE sync_runs SET status = 'failed', errors = errors + 1, error = ?, "
@@ -242,12 +358,17 @@ class SyncTables:
             )
 
     def abandon_running(self, now: float) -> None:
-        """Runs left 'running' by a process that died: failed (the checkpoint stays)."""
+        """Runs left 'running' by a process that died, once nobody holds the sync: failed
+        (the checkpoint stays). A live process's run is left alone."""
         with self.db.transaction() as cursor:
+            state = self._state(cursor, lock=True)
+            if state.owner is not None and (state.owner_until or 0) >= now:
+                return
             cursor.execute(
                 self.db.sql(
                     "UPDATE sync_runs SET status = 'failed', errors = errors + 1, "
-                    "error = 'interrupted', ended_at = ? WHERE sync = ? AND status = 'running'"
+                    "error = 'interrupted', ended_at = ? WHERE sync = ? AND status = 'running' "
+                    "AND kind <> 'targeted'"
                 ),
                 (now, self.sync),
             )
@@ -274,29 +395,29 @@ class SyncTables:
 
     # -- fetching ---------------------------------------------------------------
 
-    def stage(self, items: Sequence[Item], next_cursor: str | None, *, keep_unchanged: bool) -> int:
+    def stage(
+        self, items: Sequence[Item], next_cursor: str | None, *, owner: str, now: float
+    ) -> int:
         """Stage one fetched page and its checkpoint in one transaction; returns how many of
         its items changed. Unchanged items (their hash is the last synced one) are kept
-        by id only, and only when ``keep_unchanged`` (a full fetch that may delete)."""
-        if not items:
-            with self.db.transaction() as cursor:
-                self._checkpoint(cursor, next_cursor, None, 0)
-            return 0
-        hashes = [content_hash(item.data) for item in items]
-        high = max((i.updated_at for i in items if i.updated_at is not None), default=None)
+        by id only, and only when the fetch keeps them (a full fetch that may delete)."""
+        newest = _newest_each(list(items))  # a page may name a record twice (two events)
+        high = max((i.updated_at for i in newest if i.updated_at is not None), default=None)
         with self.db.transaction() as cursor:
-            synced = self._synced_hashes(cursor, [item.id for item in items])
+            keep = self._hold(cursor, owner, now).fetch_keep
+            synced = self._synced_hashes(cursor, [item.id for item in newest]) if newest else {}
             rows = []
             changed = 0
-            for item, digest in zip(items, hashes, strict=True):
+            for item in newest:
+                digest = "" if item.deleted else content_hash(item.data)
                 same = synced.get(item.id) == digest and not item.deleted
-                if same and not keep_unchanged:
+                if same and not keep:
                     continue
                 changed += not same
-                data = None if same else _dump(item.data)
+                data = None if same or item.deleted else _dump(item.data)
                 rows.append((item.id, data, digest, item.updated_at, item.deleted))
             if rows:
-                self._write_staged(cursor, _newest_each(rows))
+                self._write_staged(cursor, rows)
             self._checkpoint(cursor, next_cursor, high, len(items))
         return changed
 
@@ -355,17 +476,21 @@ class SyncTables:
 
     # -- applying -------------------------------------------------------------
 
-    def apply(self, run: str, policy: Policy, *, complete_full: bool, now: float) -> RunView:
+    def apply(
+        self, run: str, policy: Policy, *, complete_full: bool, now: float, owner: str
+    ) -> RunView:
         """Apply what the run staged, in one transaction, and end the run as succeeded.
 
         ``complete_full``: the fetch read everything the source has, so a record it
-        did not return is gone there (deleted here if ``allow_deletions``)."""
+        did not return is gone there (deleted here if ``allow_deletions`` and the
+        fetch kept every id it saw from its first page on)."""
         with self.db.transaction() as cursor:
+            # The state row first, then the table: the app's writes take them in
+            # the same order, and wait for the run instead of landing between its
+            # read of a record and its write (sqlite's BEGIN IMMEDIATE does this).
+            state = self._hold(cursor, owner, now)
             if self.db.postgres:
-                # The app's writes wait for the run instead of landing between its
-                # read of a record and its write (sqlite's BEGIN IMMEDIATE does this).
                 cursor.execute(f"LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE")
-            state = self._state(cursor)
             seq = state.seq + 1
             counts = Counts()
             after = ""
@@ -387,19 +512,16 @@ class SyncTables:
                 (True,),
             )
             counts.unchanged += max(0, state.fetched - cursor.fetchone()[0])
-            if complete_full and policy.allow_deletions:
+            if complete_full and policy.allow_deletions and state.fetch_keep:
                 self._delete_missing(cursor, policy, seq, now, counts)
             cursor.execute(f"DELETE FROM {self.staging}")
-            since = state.since
-            if state.fetch_high is not None and (since is None or state.fetch_high > since):
-                since = state.fetch_high
             cursor.execute(
                 self.db.sql(
                     "UPDATE sync_state SET seq = ?, since = ?, fetching = ?, fetch_run = NULL, "
-                    "fetch_kind = NULL, fetch_cursor = NULL, fetch_high = NULL, fetched = 0 "
-                    "WHERE sync = ?"
+                    "fetch_kind = NULL, fetch_cursor = NULL, fetch_high = NULL, fetched = 0, "
+                    "owner = NULL, owner_until = NULL WHERE sync = ?"
                 ),
-                (seq, since, False, self.sync),
+                (seq, _since(state), False, self.sync),
             )
             return self._finish(cursor, run, counts, state.fetched, now)
 
@@ -408,9 +530,9 @@ class SyncTables:
         run of their own, in one transaction, without touching a fetch in progress."""
         db = self.db
         with db.transaction() as cursor:
+            seq = self._state(cursor, lock=True).seq + 1  # the state row first, as apply
             if db.postgres:
                 cursor.execute(f"LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE")
-            seq = self._state(cursor).seq + 1
             cursor.execute(
                 db.sql(
                     "INSERT INTO sync_runs (id, sync, kind, status, created, updated, deleted, "
@@ -423,27 +545,27 @@ class SyncTables:
             writes = _Writes()
             for item in items:
                 stored = self._row(cursor, item.id)
-                mine = (
-                    (None,) * 8
-                    if stored is None
-                    else (
-                        stored.id,
-                        _dump(stored.data),
-                        stored.hash,
-                        _dump(stored.base),
-                        stored.base_hash,
-                        stored.local_changed,
-                        stored.deleted,
-                        stored.local_updated_at,
-                    )
-                )
                 staged = (
                     item.id,
                     None if item.deleted else _dump(item.data),
                     "" if item.deleted else content_hash(item.data),
                     item.updated_at,
                     item.deleted,
-                    *mine,
+                    *(
+                        (None,) * 9
+                        if stored is None
+                        else (
+                            stored.id,
+                            _dump(stored.data),
+                            stored.hash,
+                            _dump(stored.base),
+                            stored.base_hash,
+                            stored.local_changed,
+                            stored.deleted,
+                            stored.local_updated_at,
+                            stored.external_updated_at,
+                        )
+                    ),
                 )
                 self._decide(staged, policy, seq, now, counts, writes)
             self._write(cursor, writes)
@@ -478,8 +600,7 @@ class SyncTables:
         cursor.execute(
             db.sql(
                 f"SELECT s.id, {db.json_out('s.data')}, s.hash, s.updated_at, s.deleted, "
-                f"r.id, {db.json_out('r.data')}, r.hash, {db.json_out('r.base')}, r.base_hash, "
-                "r.local_changed, r.deleted, r.local_updated_at "
+                f"{self._row_columns('r.')} "
                 f"FROM {self.staging} s LEFT JOIN {self.table} r ON r.id = s.id "
                 "WHERE (s.data IS NOT NULL OR s.deleted = ?) AND s.id > ? "
                 "ORDER BY s.id LIMIT ?"
@@ -497,21 +618,9 @@ class SyncTables:
         counts: Counts,
         writes: _Writes,
     ) -> None:
-        sid, sdata, shash, supdated, sdeleted, rid = staged[:6]
+        sid, sdata, shash, supdated, sdeleted = staged[:5]
         ext_data = _load(sdata)
-        row = None
-        if rid is not None:
-            rdata, rhash, rbase, rbase_hash, rchanged, rdeleted, rlocal_at = staged[6:]
-            row = _Row(
-                rid,
-                json.loads(rdata),
-                rhash,
-                _load(rbase),
-                rbase_hash,
-                bool(rchanged),
-                bool(rdeleted),
-                rlocal_at,
-            )
+        row = _Row.of(staged[5:]) if staged[5] is not None else None
         if sdeleted:
             external = Version(None, "", supdated if supdated is not None else now)
         else:
@@ -521,6 +630,15 @@ class SyncTables:
             if external.data is not None:
                 counts.created += 1
                 writes.upserts.append(self._synced(sid, external, seq, now))
+            return
+        if (
+            supdated is not None
+            and row.external_updated_at is not None
+            and supdated < row.external_updated_at
+        ):
+            # Older than the version already synced (an event read again, a fetch
+            # resumed after a webhook's refresh): not news.
+            counts.unchanged += 1
             return
         if row.deleted and not row.local_changed:
             # Deleted here because it was gone there: back if it is back.
@@ -707,24 +825,14 @@ class SyncTables:
         counts.deleted += max(cursor.rowcount, 0)
         cursor.execute(
             db.sql(
-                f"SELECT id, {db.json_out('data')}, hash, {db.json_out('base')}, base_hash, "
-                f"local_changed, deleted, local_updated_at FROM {self.table} "
+                f"SELECT {self._row_columns()} FROM {self.table} "
                 f"WHERE local_changed = ? AND {missing}"
             ),
             (True, False),
         )
         gone = Version(None, "", now)
-        for rid, data, rhash, base, base_hash, changed, deleted, local_at in cursor.fetchall():
-            row = _Row(
-                rid,
-                json.loads(data),
-                rhash,
-                _load(base),
-                base_hash,
-                bool(changed),
-                bool(deleted),
-                local_at,
-            )
+        for values in cursor.fetchall():
+            row = _Row.of(values)
             counts.conflicts += 1
             writes = _Writes()
             self._resolve(row, row.local(), gone, policy, seq, now, counts, writes)
@@ -796,24 +904,18 @@ class SyncTables:
     def _row(self, cursor: Cursor, rid: str) -> _Row | None:
         db = self.db
         cursor.execute(
-            db.sql(
-                f"SELECT id, {db.json_out('data')}, hash, {db.json_out('base')}, base_hash, "
-                f"local_changed, deleted, local_updated_at FROM {self.table} WHERE id = ?"
-            ),
-            (rid,),
+            db.sql(f"SELECT {self._row_columns()} FROM {self.table} WHERE id = ?"), (rid,)
         )
         found = cursor.fetchone()
-        if found is None:
-            return None
-        return _Row(
-            found[0],
-            json.loads(found[1]),
-            found[2],
-            _load(found[3]),
-            found[4],
-            bool(found[5]),
-            bool(found[6]),
-            found[7],
+        return None if found is None else _Row.of(found)
+
+    def _row_columns(self, prefix: str = "") -> str:
+        """What :meth:`_Row.of` reads, from the records table (as ``prefix``)."""
+        db = self.db
+        return (
+            f"{prefix}id, {db.json_out(prefix + 'data')}, {prefix}hash, "
+            f"{db.json_out(prefix + 'base')}, {prefix}base_hash, {prefix}local_changed, "
+            f"{prefix}deleted, {prefix}local_updated_at, {prefix}external_updated_at"
         )
 
     def _next_seq(self, cursor: Cursor) -> int:
@@ -880,16 +982,37 @@ class SyncTables:
         return RecordView(rid, chosen, now, False)
 
 
-def _newest_each(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """One row per id, the newest updated-at (the first seen of equals): a page may name a
-    record twice (two events), which one statement cannot write twice."""
-    chosen: dict[str, tuple[Any, ...]] = {}
-    for row in rows:
-        kept = chosen.get(row[0])
-        if kept is None or (row[3] is not None and (kept[3] is None or row[3] > kept[3])):
-            chosen[row[0]] = row
+def _newest_each(items: list[Item]) -> list[Item]:
+    """One item per id, the newest updated-at (the first seen of equals): a page may name a
+    record twice (two events), and the older must not pass for a change of the newer."""
+    chosen: dict[str, Item] = {}
+    for item in items:
+        kept = chosen.get(item.id)
+        if kept is None or (
+            item.updated_at is not None
+            and (kept.updated_at is None or item.updated_at > kept.updated_at)
+        ):
+            chosen[item.id] = item
     return list(chosen.values())
 
+
+def _since(state: State) -> float | None:
+    """The next incremental run's start: the newest updated-at this fetch saw, but never
+    later than when the fetch began, less the clocks' skew (a record changed while it
+    paged, behind its cursor, is asked for again; what comes twice is not written twice)."""
+    since = state.since
+    high = state.fetch_high
+    if high is not None and state.fetch_started is not None:
+        high = min(high, state.fetch_started - CLOCK_SKEW_S)
+    if high is not None and (since is None or high > since):
+        since = high
+    return since
+
+
+_STATE_COLUMNS = (
+    "seq, since, fetching, fetch_run, fetch_kind, fetch_cursor, fetch_high, fetched, "
+    "fetch_keep, fetch_started, owner, owner_until"
+)
 
 _RUN_COLUMNS = (
     "SELECT id, sync, kind, status, created, updated, deleted, unchanged, conflicts, errors, "
