@@ -99,10 +99,13 @@ async def one_run(open_db: Callable[[], Database], items: Sequence[Item], run: s
     access = SyncAccess(open_db, "bench")
     try:
         tables = await access.tables()
-        await access.call(tables.begin, run, "full", NOW, resume=False)
-        plan = Plan("full", None, None, False)
+        await access.call(
+            tables.begin, run, "full", NOW, resume=False, owner="bench", keep_unchanged=True
+        )
+        plan = Plan("full", None, None, False, NOW)
         policy = Policy(allow_deletions=True)
-        return await execute(access, LocalSource(items), policy, run, plan, lambda: NOW)
+        source = LocalSource(items)
+        return await execute(access, source, policy, run, plan, lambda: NOW, "bench")
     finally:
         await access.aclose()
 
