@@ -128,3 +128,15 @@ async def test_an_idempotent_full_run_request_starts_a_full_run(daemon: Daemon) 
     )
     result = await daemon.finished("customers", started.json()["id"])
     assert (result["kind"], result["unchanged"]) == ("full", 5)
+
+
+async def test_events_about_other_objects_under_the_same_prefix_are_left_out(
+    daemon: Daemon, stripe: FakeStripe
+) -> None:
+    await daemon.run("customers")
+    discount = {"id": "di_1", "object": "discount", "customer": "cus_0001"}
+    stripe.change(discount, "customer.discount.created")  # customer.* names it too
+    result = await daemon.run("customers")
+    ids = {r["id"] for r in (await daemon.records("customers"))["records"]}
+    assert (result["created"], result["fetched"]) == (0, 0)
+    assert "di_1" not in ids
