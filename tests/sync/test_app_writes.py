@@ -12,18 +12,10 @@ from .support import (
     Daemon,
     FakeStripe,
     customer,
-    fake_stripe,
     running,
     stripe_provider,
     stripe_sync,
 )
-
-
-@pytest.fixture
-async def stripe() -> AsyncIterator[FakeStripe]:
-    async with fake_stripe() as fake:
-        fake.add(customer(1), customer(2))
-        yield fake
 
 
 @pytest.fixture

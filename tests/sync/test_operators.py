@@ -4,7 +4,6 @@ on PostgreSQL, whose records the app can also query in place (jsonb)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
@@ -18,18 +17,10 @@ from .support import (
     Daemon,
     FakeStripe,
     customer,
-    fake_stripe,
     running,
     stripe_provider,
     stripe_sync,
 )
-
-
-@pytest.fixture
-async def stripe() -> AsyncIterator[FakeStripe]:
-    async with fake_stripe() as fake:
-        fake.add(customer(1), customer(2))
-        yield fake
 
 
 async def olactors(daemon: Daemon, tmp_path: Path, *args: str) -> int:

@@ -14,18 +14,13 @@ from .support import (
     Daemon,
     FakeStripe,
     customer,
-    fake_stripe,
     running,
     stripe_provider,
     stripe_sync,
 )
 
-
-@pytest.fixture
-async def stripe() -> AsyncIterator[FakeStripe]:
-    async with fake_stripe() as fake:
-        fake.add(*(customer(n) for n in range(1, 6)))
-        yield fake
+#: How many customers the fake Stripe starts with (the stripe fixture).
+STRIPE_CUSTOMERS = 5
 
 
 @pytest.fixture

@@ -192,6 +192,18 @@ class _Writes:
     resolved: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Pass:
+    """One transaction's decisions: its rules, its change number and time, what it
+    counted and what it will write."""
+
+    policy: Policy
+    seq: int
+    now: float
+    counts: Counts = field(default_factory=Counts)
+    writes: _Writes = field(default_factory=_Writes)
+
+
 class SyncTables:
     def __init__(self, db: Database, sync: str) -> None:
         self.db = db
@@ -499,10 +511,10 @@ class SyncTables:
                 if not batch:
                     break
                 after = batch[-1][0]
-                writes = _Writes()
+                decided = _Pass(policy, seq, now, counts)
                 for row in batch:
-                    self._decide(row, policy, seq, now, counts, writes)
-                self._write(cursor, writes)
+                    self._decide(row, decided)
+                self._write(cursor, decided.writes)
             # Fetched but not staged as a change: the same as last synced (a record
             # fetched twice in one run, as two events, counts twice).
             cursor.execute(
@@ -541,8 +553,7 @@ class SyncTables:
                 ),
                 (run, self.sync, len(items), now),
             )
-            counts = Counts()
-            writes = _Writes()
+            decided = _Pass(policy, seq, now)
             for item in items:
                 stored = self._row(cursor, item.id)
                 staged = (
@@ -567,10 +578,10 @@ class SyncTables:
                         )
                     ),
                 )
-                self._decide(staged, policy, seq, now, counts, writes)
-            self._write(cursor, writes)
+                self._decide(staged, decided)
+            self._write(cursor, decided.writes)
             cursor.execute(db.sql("UPDATE sync_state SET seq = ? WHERE sync = ?"), (seq, self.sync))
-            return self._finish(cursor, run, counts, len(items), now)
+            return self._finish(cursor, run, decided.counts, len(items), now)
 
     def _finish(
         self, cursor: Cursor, run: str, counts: Counts, fetched: int, now: float
@@ -609,27 +620,19 @@ class SyncTables:
         )
         return cursor.fetchall()
 
-    def _decide(
-        self,
-        staged: Any,
-        policy: Policy,
-        seq: int,
-        now: float,
-        counts: Counts,
-        writes: _Writes,
-    ) -> None:
+    def _decide(self, staged: Any, p: _Pass) -> None:
         sid, sdata, shash, supdated, sdeleted = staged[:5]
         ext_data = _load(sdata)
         row = _Row.of(staged[5:]) if staged[5] is not None else None
         if sdeleted:
-            external = Version(None, "", supdated if supdated is not None else now)
+            external = Version(None, "", supdated if supdated is not None else p.now)
         else:
             assert ext_data is not None
             external = Version(ext_data, shash, supdated)
         if row is None:
             if external.data is not None:
-                counts.created += 1
-                writes.upserts.append(self._synced(sid, external, seq, now))
+                p.counts.created += 1
+                p.writes.upserts.append(self._synced(sid, external, p.seq, p.now))
             return
         if (
             supdated is not None
@@ -638,48 +641,38 @@ class SyncTables:
         ):
             # Older than the version already synced (an event read again, a fetch
             # resumed after a webhook's refresh): not news.
-            counts.unchanged += 1
+            p.counts.unchanged += 1
             return
         if row.deleted and not row.local_changed:
             # Deleted here because it was gone there: back if it is back.
             if external.data is not None:
-                counts.created += 1
-                writes.upserts.append(self._synced(sid, external, seq, now))
+                p.counts.created += 1
+                p.writes.upserts.append(self._synced(sid, external, p.seq, p.now))
             return
         if external.hash == row.base_hash:
-            counts.unchanged += 1
+            p.counts.unchanged += 1
             return
         if not row.local_changed:
             if external.data is None:
-                if policy.allow_deletions:
-                    counts.deleted += 1
-                    writes.upserts.append(self._tombstone(row, seq, now))
+                if p.policy.allow_deletions:
+                    p.counts.deleted += 1
+                    p.writes.upserts.append(self._tombstone(row, p.seq, p.now))
                 return
-            counts.updated += 1
-            writes.upserts.append(self._synced(sid, external, seq, now))
+            p.counts.updated += 1
+            p.writes.upserts.append(self._synced(sid, external, p.seq, p.now))
             return
         # Both sides changed since the last sync.
         local = row.local()
         if external.hash == local.hash:
-            counts.unchanged += 1  # the same change on both sides: agreed again
-            writes.upserts.append(self._synced(sid, external, seq, now))
+            p.counts.unchanged += 1  # the same change on both sides: agreed again
+            p.writes.upserts.append(self._synced(sid, external, p.seq, p.now))
             return
-        counts.conflicts += 1
-        self._resolve(row, local, external, policy, seq, now, counts, writes)
+        p.counts.conflicts += 1
+        self._resolve(row, local, external, p)
 
-    def _resolve(
-        self,
-        row: _Row,
-        local: Version,
-        external: Version,
-        policy: Policy,
-        seq: int,
-        now: float,
-        counts: Counts,
-        writes: _Writes,
-    ) -> None:
-        if policy.conflict == "manual":
-            writes.conflicts.append(
+    def _resolve(self, row: _Row, local: Version, external: Version, p: _Pass) -> None:
+        if p.policy.conflict == "manual":
+            p.writes.conflicts.append(
                 (
                     self.sync,
                     row.id,
@@ -689,51 +682,42 @@ class SyncTables:
                     _dump(row.base),
                     external.updated_at,
                     local.updated_at,
-                    now,
+                    p.now,
                 )
             )
             return
-        if policy.conflict == "last-write-wins":
+        if p.policy.conflict == "last-write-wins":
             chosen = newer(external, local).data
         else:
-            chosen = merge(row.base, local.data, external.data, policy.winner)
-        if chosen is None and external.data is None and not policy.allow_deletions:
+            chosen = merge(row.base, local.data, external.data, p.policy.winner)
+        if chosen is None and external.data is None and not p.policy.allow_deletions:
             chosen = local.data  # a deletion there is only followed when allowed
-        self._settle(row, chosen, external, seq, now, counts, writes)
+        self._settle(row, chosen, external, p)
 
-    def _settle(
-        self,
-        row: _Row,
-        chosen: Record | None,
-        external: Version,
-        seq: int,
-        now: float,
-        counts: Counts,
-        writes: _Writes,
-    ) -> None:
+    def _settle(self, row: _Row, chosen: Record | None, external: Version, p: _Pass) -> None:
         """``chosen`` is the record now (None: deleted), ``external`` the new base."""
         if chosen is None:
             if not row.deleted:
-                counts.deleted += 1
-            writes.upserts.append(self._tombstone(row, seq, now, base=external))
+                p.counts.deleted += 1
+            p.writes.upserts.append(self._tombstone(row, p.seq, p.now, base=external))
             return
         digest = content_hash(chosen)
         if digest != row.hash or row.deleted:
-            counts.updated += 1
+            p.counts.updated += 1
         from_external = digest == external.hash
-        writes.upserts.append(
+        p.writes.upserts.append(
             (
                 row.id,
                 _dump(chosen),
                 digest,
-                external.updated_at if from_external else now,
+                external.updated_at if from_external else p.now,
                 external.updated_at,
-                None if from_external else row.local_updated_at or now,
+                None if from_external else row.local_updated_at or p.now,
                 _dump(external.data),
                 external.hash or None,
                 not from_external,
                 False,
-                seq,
+                p.seq,
             )
         )
 
@@ -834,9 +818,9 @@ class SyncTables:
         for values in cursor.fetchall():
             row = _Row.of(values)
             counts.conflicts += 1
-            writes = _Writes()
-            self._resolve(row, row.local(), gone, policy, seq, now, counts, writes)
-            self._write(cursor, writes)
+            decided = _Pass(policy, seq, now, counts)
+            self._resolve(row, row.local(), gone, decided)
+            self._write(cursor, decided.writes)
 
     # -- the app's side -------------------------------------------------------
 
@@ -968,12 +952,11 @@ class SyncTables:
             else:
                 chosen = row.local().data
             seq = self._next_seq(cursor)
-            writes = _Writes()
-            counts = Counts()
+            decided = _Pass(Policy(), seq, now)
             if record is not None:
                 row.local_updated_at = now  # an edit is a local write
-            self._settle(row, chosen, external, seq, now, counts, writes)
-            self._write(cursor, writes)
+            self._settle(row, chosen, external, decided)
+            self._write(cursor, decided.writes)
             cursor.execute(
                 db.sql("DELETE FROM sync_conflicts WHERE sync = ? AND id = ?"), (self.sync, rid)
             )
