@@ -20,6 +20,7 @@ from .oauth import OAuthConfig
 from .providers import ProviderConfig, default_providers
 from .server import ServerConfig
 from .store import StoreConfig
+from .storage import StorageConfig
 from .sync import SyncConfig
 from .webhooks import WebhooksConfig
 
@@ -39,6 +40,7 @@ class Config(Section):
     broadcast: BroadcastConfig = BroadcastConfig()
     oauth: OAuthConfig = OAuthConfig()
     sync: SyncConfig = SyncConfig()
+    storage: StorageConfig = StorageConfig()
     supervision: SupervisionConfig = SupervisionConfig()
     store: StoreConfig = StoreConfig()
     providers: dict[str, ProviderConfig] = Field(default_factory=default_providers)

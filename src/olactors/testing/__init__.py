@@ -5,6 +5,7 @@ with its failures.
 """
 
 from ._fake_provider import Canned, FakeProvider, Seen
+from ._moto_server import MotoServer
 from ._redis_server import RedisServer, free_port
 
-__all__ = ["Canned", "FakeProvider", "RedisServer", "Seen", "free_port"]
+__all__ = ["Canned", "FakeProvider", "MotoServer", "RedisServer", "Seen", "free_port"]

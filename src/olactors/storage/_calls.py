@@ -1,0 +1,89 @@
+"""One HTTP call to an object store through its rate limiter and circuit breaker actors,
+its failures as StorageErrors, retried where the call is safe to repeat."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import httpx
+import tenacity
+import trio
+
+from ..resilience import CircuitOpen, ProviderGuard
+from ._objects import (
+    ObjectMissing,
+    StorageError,
+    StorageRefused,
+    StorageUnavailable,
+    UploadConflict,
+)
+
+T = TypeVar("T")
+#: A safe call is tried this many times when the store fails it in passing.
+ATTEMPTS = 3
+
+
+class StoreHttp:
+    def __init__(self, provider: str, guard: ProviderGuard, http: httpx.AsyncClient) -> None:
+        self.provider = provider
+        self.guard = guard
+        self.http = http
+
+    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        """Send through the limiter and breaker; a 4xx/5xx answer becomes its StorageError
+        (read and closed). With ``stream``, a 2xx answer's body is the caller's to close."""
+        guard = self.guard
+        await guard.limiter.acquire()
+        try:
+            permit = await guard.breaker.permit()
+        except CircuitOpen as exc:
+            raise StorageUnavailable(self.provider, f"its breaker is open ({exc})") from exc
+        began = trio.current_time()
+        try:
+            reply = await self.http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            guard.breaker.record(permit, failed=True, duration_s=trio.current_time() - began)
+            raise StorageUnavailable(self.provider, f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            guard.breaker.record(permit, failed=False, duration_s=0.0, abandoned=True)
+            raise
+        status = reply.status_code
+        guard.breaker.record(permit, failed=status >= 500, duration_s=trio.current_time() - began)
+        if status < 400 and stream:
+            return reply
+        try:
+            await reply.aread()
+        finally:
+            await reply.aclose()
+        if status < 400:
+            return reply
+        said = reply.text[:300]
+        if status >= 500 or status == 429:
+            raise StorageUnavailable(self.provider, f"HTTP {status}: {said}")
+        if status == 404:
+            raise ObjectMissing(self.provider, f"HTTP 404: {said}")
+        if status == 409:
+            raise UploadConflict(self.provider, f"HTTP 409: {said}")
+        raise StorageRefused(self.provider, f"HTTP {status}: {said}")
+
+    async def retried(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()`` again, with backoff, while the store fails it in passing."""
+        retrying = tenacity.AsyncRetrying(
+            stop=tenacity.stop_after_attempt(ATTEMPTS),
+            wait=tenacity.wait_random_exponential(multiplier=0.2, max=5.0),
+            retry=tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, StorageError) and exc.transient
+            ),
+            sleep=trio.sleep,
+            reraise=True,
+        )
+        result: T = await retrying(attempt)
+        return result
+
+
+def http_client(timeout_s: float, connect_timeout_s: float, connections: int) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+    )
