@@ -19,8 +19,8 @@ from .log import LogConfig
 from .oauth import OAuthConfig
 from .providers import ProviderConfig, default_providers
 from .server import ServerConfig
-from .store import StoreConfig
 from .storage import StorageConfig
+from .store import StoreConfig
 from .sync import SyncConfig
 from .webhooks import WebhooksConfig
 
