@@ -18,6 +18,7 @@ from botocore.credentials import Credentials
 from olactors.resilience import BreakerSettings, ProviderGuard, RateLimit, resilience_spec
 from olactors.runtime import ActorSystem, SupervisorSpec
 from olactors.storage._calls import StoreHttp, http_client
+from olactors.storage._objects import ObjectStore
 from olactors.storage._s3 import S3Store
 from olactors.storage._spool import Spool, spool
 
@@ -76,6 +77,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def read_all(store: S3Store, key: str) -> bytes:
+async def read_all(store: ObjectStore, key: str) -> bytes:
     async with store.get(key) as chunks:
         return b"".join([chunk async for chunk in chunks])

@@ -25,10 +25,19 @@ ATTEMPTS = 3
 
 
 class StoreHttp:
-    def __init__(self, provider: str, guard: ProviderGuard, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        provider: str,
+        guard: ProviderGuard,
+        http: httpx.AsyncClient,
+        *,
+        status_of: Callable[[int, bytes], int] | None = None,
+    ) -> None:
         self.provider = provider
         self.guard = guard
         self.http = http
+        #: The status a refusal means (Supabase puts the real one in its body).
+        self.status_of = status_of or (lambda status, body: status)
 
     async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         """Send through the limiter and breaker; a 4xx/5xx answer becomes its StorageError
@@ -58,6 +67,7 @@ class StoreHttp:
             await reply.aclose()
         if status < 400:
             return reply
+        status = self.status_of(status, reply.content)
         said = reply.text[:300]
         if status >= 500 or status == 429:
             raise StorageUnavailable(self.provider, f"HTTP {status}: {said}")
