@@ -28,6 +28,7 @@ from .oauth import OAuth
 from .proxy import proxy_part
 from .resilience import resilience_spec
 from .runtime import ActorSpec, SupervisorSpec
+from .storage import Storage
 from .store import STORE_PATH, store_spec
 from .sync import Sync
 from .webhooks import webhook_deliveries, webhooks_mount
@@ -47,6 +48,8 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
         name: (provider.limit(), provider.breaker.settings())
         for name, provider in config.providers.items()
     }
+    storage = Storage(config, env)
+    providers |= storage.budgets()
     wakes = (
         queue_wakes(
             store.redis_url,
@@ -80,6 +83,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
             ),
             broadcast_spec(config, env, supervised),
             oauth.spec(supervised),
+            storage.spec(supervised),
             # Last, so an orderly shutdown stops taking requests first.
             SupervisorSpec(
                 "http",
@@ -96,6 +100,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                             oauth.api(),
                             proxy_part(config, env, oauth),
                             sync.api(),
+                            storage.api(),
                         ],
                     ),
                     admin_spec(config, env, STORE_PATH, [oauth.admin(), sync.admin()]),

@@ -40,7 +40,16 @@ async def test_the_actor_tree_shows_every_subsystem(daemon: Daemon) -> None:
     tree = (await call(daemon, "GET", "/actors")).json()
     assert tree["path"] == "/root"
     names = [c["name"] for c in tree["children"]]
-    assert names == ["store", "resilience", "sync", "delivery", "broadcast", "oauth", "http"]
+    assert names == [
+        "store",
+        "resilience",
+        "sync",
+        "delivery",
+        "broadcast",
+        "oauth",
+        "storage",
+        "http",
+    ]
 
 
 async def test_one_actor_shows_its_inspect_state(daemon: Daemon) -> None:

@@ -6,10 +6,12 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
+from typing import Any
 
 import msgspec
 from quart import Response, g, request
 from quart_trio import QuartTrio
+from quart_trio.wrappers.request import TrioRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
@@ -43,6 +45,21 @@ class IdConverter(BaseConverter):
 OPEN = frozenset({"/v1/openapi.json"})
 
 
+def _limited(streamed: dict[tuple[str, str], int]) -> type[TrioRequest]:
+    """A request class whose body limit is the app's, or a streamed operation's own
+    (an upload's): set before the body arrives, so a declared length past it is a 413
+    at once."""
+
+    class LimitedRequest(TrioRequest):
+        def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any):
+            limit = streamed.get((method, path))
+            if limit is not None:
+                kwargs["max_content_length"] = limit
+            super().__init__(method, scheme, path, *args, **kwargs)
+
+    return LimitedRequest
+
+
 def api_app(
     context: ActorContext,
     store: Store,
@@ -64,6 +81,8 @@ def api_app(
     operations = Operations()
     for part in parts:
         part(operations, context, store)
+    streamed = operations.streamed()
+    app.request_class = _limited(streamed)
     operations.route(app, Idempotency(store, ttl_s=idempotency_ttl_s))
     document = openapi(operations, title="olactors app API", version=version("olactors"))
 
@@ -80,8 +99,11 @@ def api_app(
         # Read the body first (bounded by max_body_bytes and the body
         # timeout), whatever the answer will be: answered with part of its
         # body still unread, a kept-alive connection wedged (schemathesis
-        # found it with a TRACE whose body came after its headers).
-        await request.get_data(cache=True)
+        # found it with a TRACE whose body came after its headers). An upload
+        # is read by its operation as it comes (and its connection closed
+        # after an error, its body perhaps unread).
+        if (request.method, request.path) not in streamed:
+            await request.get_data(cache=True)
         if request.path in OPEN:
             return
         holder = keys.holder(request.headers.get("authorization", ""))
@@ -93,7 +115,10 @@ def api_app(
     async def stamp(answer: Response) -> Response:
         answer.headers["X-Request-Id"] = g.get("request_id", "")
         answer.headers.setdefault("Cache-Control", "no-store")
-        if closes_after(dict(request.headers), answer.status_code):
+        upload = (request.method, request.path) in streamed
+        if closes_after(dict(request.headers), answer.status_code) or (
+            upload and answer.status_code >= 400
+        ):
             answer.headers["Connection"] = "close"
         log.info(
             "%s %s %d",

@@ -54,6 +54,9 @@ class Operation:
     #: What else, besides method, path, query and body, makes two requests two
     #: (for an Idempotency-Key): the proxy's user and the headers it passes on.
     varies: Callable[[Request], bytes] | None = None
+    #: Its body is streamed to the handler, up to this many bytes, never read whole
+    #: first (an upload); it takes no Idempotency-Key (its body is not kept to compare).
+    stream_limit: int | None = None
 
     @property
     def openapi_path(self) -> str:
@@ -87,6 +90,7 @@ class Operations:
         raw: bool = False,
         name: str | None = None,
         varies: Callable[[Request], bytes] | None = None,
+        stream_limit: int | None = None,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             operation = Operation(
@@ -105,11 +109,21 @@ class Operations:
                 raw,
                 name,
                 varies,
+                stream_limit,
             )
             self.declared.append(operation)
             return handler
 
         return register
+
+    def streamed(self) -> dict[tuple[str, str], int]:
+        """(method, path) of each operation whose body is streamed, and its limit (only
+        paths without parameters: the limit is set before routing)."""
+        return {
+            (op.method, op.path): op.stream_limit
+            for op in self.declared
+            if op.stream_limit is not None and "<" not in op.path
+        }
 
     def route(self, app: QuartTrio, once: Idempotency) -> None:
         """Route every operation in ``app``, decoding and encoding with its types; a POST
@@ -133,8 +147,10 @@ def _view(operation: Operation, once: Idempotency) -> Callable[..., Awaitable[Re
                 detail = ErrorDetail(str(exc).partition(" - at ")[0], f"path: {name}")
                 raise ValidationFailed(f"the path's {name} is not valid", [detail]) from None
         body = None
-        data = await request.get_data(cache=True, as_text=False)
-        raw = data if isinstance(data, bytes) else data.encode()
+        raw = b""
+        if operation.stream_limit is None:  # else the handler reads the body as it comes
+            data = await request.get_data(cache=True, as_text=False)
+            raw = data if isinstance(data, bytes) else data.encode()
         if operation.body is not None:
             try:
                 body = msgspec.json.decode(raw, type=operation.body)
@@ -150,6 +166,10 @@ def _view(operation: Operation, once: Idempotency) -> Callable[..., Awaitable[Re
                 message, _, where = str(exc).partition(" - at `$.")
                 detail = ErrorDetail(message, f"query: {where.rstrip('`')}" if where else None)
                 raise InvalidRequest("a query parameter is not valid", [detail]) from None
+
+        if operation.stream_limit is not None:
+            streamed = await operation.handler(request, query, **parameters)
+            return json_response(streamed, operation.status)
 
         async def run() -> Response:
             if operation.raw:
@@ -240,13 +260,18 @@ def openapi(operations: Operations, *, title: str, version: str) -> dict[str, An
                 "required": True,
                 "content": {"application/json": {"schema": schema_of[operation.body]}},
             }
+        elif operation.stream_limit is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            }
         elif operation.raw and operation.method in ("POST", "PUT", "PATCH"):
             # Passed on as sent, whatever its type; JSON is the common case.
             entry["requestBody"] = {
                 "required": False,
                 "content": {"application/json": {"schema": {}}},
             }
-        if operation.method == "POST":
+        if operation.method == "POST" and operation.stream_limit is None:
             entry["parameters"].append(
                 {
                     "name": "Idempotency-Key",

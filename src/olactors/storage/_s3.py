@@ -169,6 +169,9 @@ class S3Store:
         S3SigV4QueryAuth(self.credentials, "s3", self.region, expires=expires_s).add_auth(request)
         return str(request.url)
 
+    async def probe(self) -> None:
+        await self.calls.send(self._signed("GET", f"{self.base}/{self.bucket}?max-keys=1"))
+
     def public_url(self, key: str) -> str | None:
         if self.public_base is None:
             return None

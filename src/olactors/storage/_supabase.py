@@ -184,6 +184,10 @@ class SupabaseStore:
             raise StorageRefused(self.name, "no signedURL in the answer")
         return f"{self.api}{signed}" if signed.startswith("/") else signed
 
+    async def probe(self) -> None:
+        url = f"{self.api}/bucket/{self.bucket}"
+        await self.calls.send(httpx.Request("GET", url, headers=self._headers()))
+
     def public_url(self, key: str) -> str | None:
         if self.public_base is not None:
             return f"{self.public_base}/{quote(key, safe='/-_.~')}"

@@ -1,0 +1,5 @@
+"""File storage: uploads to a primary store, a fallback while it fails, and the way back."""
+
+from ._tree import Storage
+
+__all__ = ["Storage"]

@@ -1,0 +1,73 @@
+"""A file's record in the store: where it lives, what it is, and its way back home.
+
+``storage:file:<id>`` holds the record; ``storage:key:<sha256 of the key>`` holds the
+id of the file at a key, taken with ``put_if_absent`` so two uploads to one key
+(on any replica) cannot both win.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Literal
+
+import msgspec
+
+from ..store import Store
+
+FILE_PREFIX = "storage:file:"
+#: A key's claim never lapses while its file exists (it is deleted with it).
+FOREVER_S = 100 * 365 * 24 * 3600.0
+
+Migration = Literal["none", "pending", "done"]
+
+
+class FileRecord(msgspec.Struct):
+    id: str
+    key: str
+    provider: str
+    size: int
+    sha256: str
+    content_type: str
+    created_at: float
+    metadata: dict[str, str] = {}
+    #: "pending": it lives on the fallback and a job will bring it to the primary.
+    migration: Migration = "none"
+    migration_attempts: int = 0
+    migration_error: str | None = None
+    migrated_at: float | None = None
+
+
+def new_file_id() -> str:
+    return "file_" + secrets.token_hex(12)
+
+
+def _key_claim(key: str) -> str:
+    return "storage:key:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+class Files:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def get(self, file_id: str) -> FileRecord | None:
+        raw = await self.store.get(FILE_PREFIX + file_id)
+        return None if raw is None else msgspec.msgpack.decode(raw, type=FileRecord)
+
+    async def put(self, record: FileRecord) -> None:
+        await self.store.put(FILE_PREFIX + record.id, msgspec.msgpack.encode(record))
+
+    async def claim_key(self, key: str, file_id: str) -> bool:
+        """Whether ``key`` was free and is now ``file_id``'s."""
+        return await self.store.put_if_absent(_key_claim(key), file_id.encode(), ttl_s=FOREVER_S)
+
+    async def holder(self, key: str) -> str | None:
+        raw = await self.store.get(_key_claim(key))
+        return None if raw is None else raw.decode()
+
+    async def release_key(self, key: str, file_id: str) -> None:
+        await self.store.delete(_key_claim(key), if_value=file_id.encode())
+
+    async def forget(self, record: FileRecord) -> None:
+        await self.store.delete(FILE_PREFIX + record.id)
+        await self.release_key(record.key, record.id)

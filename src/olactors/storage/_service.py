@@ -1,0 +1,111 @@
+"""A listener's way into file storage: its own clients of the stores (the limiters and
+breakers are shared, they are actors), the files' records, and the migration queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Mapping
+from pathlib import Path
+
+import msgspec
+
+from ..delivery import queue_name, wake_courier
+from ..runtime import ActorContext, Clock
+from ..store import NewItem, Store
+from ._files import FileRecord, Files
+from ._migrate import MigrationJob
+from ._objects import ObjectMissing, ObjectStore, StorageError
+from ._uploads import Uploader
+
+NAMESPACE = "storage"
+MIGRATIONS = "migrations"
+MIGRATIONS_QUEUE = queue_name(NAMESPACE, MIGRATIONS)
+
+
+async def enqueue_migration(store: Store, context: ActorContext, record: FileRecord) -> None:
+    """A job bringing ``record`` to the primary, on the store's queue (one per attempt
+    asked: a retry from the admin is a new item)."""
+    item = NewItem(
+        payload=msgspec.json.encode(MigrationJob(record.id)),
+        id=f"migrate.{record.id}.{record.migration_attempts}",
+        source=NAMESPACE,
+        meta={"type": "storage.migration", "key": record.key[:200]},
+    )
+    await store.enqueue(MIGRATIONS_QUEUE, item)
+    wake_courier(context, MIGRATIONS_QUEUE)
+
+
+class FileService:
+    def __init__(
+        self,
+        context: ActorContext,
+        store: Store,
+        stores: Mapping[str, ObjectStore],
+        *,
+        spool_dir: Path,
+        max_bytes: int,
+        primary: str,
+        fallback: str | None,
+        presign_s: int,
+        transforms: frozenset[str],
+    ) -> None:
+        self.context = context
+        self.clock: Clock = context.clock
+        self.files = Files(store)
+        self.stores = stores
+        self.primary = primary
+        self.fallback = fallback
+        self.presign_s = presign_s
+        self._transforms = transforms
+        self.uploader = Uploader(
+            self.files,
+            stores,
+            primary,
+            fallback,
+            spool_dir=spool_dir,
+            max_bytes=max_bytes,
+            clock=context.clock,
+            migrate=lambda record: enqueue_migration(store, context, record),
+        )
+        self.max_bytes = max_bytes
+
+    async def upload(
+        self,
+        chunks: AsyncIterable[bytes],
+        key: str,
+        content_type: str,
+        metadata: Mapping[str, str],
+        checksum: str | None,
+    ) -> FileRecord:
+        return await self.uploader.upload(chunks, key, content_type, metadata, checksum)
+
+    async def get(self, file_id: str) -> FileRecord:
+        record = await self.files.get(file_id)
+        if record is None:
+            raise LookupError(file_id)
+        return record
+
+    def public_url(self, record: FileRecord) -> str | None:
+        return self.stores[record.provider].public_url(record.key)
+
+    def transforms(self, record: FileRecord) -> bool:
+        return record.provider in self._transforms
+
+    async def presign(self, record: FileRecord, expires_s: int) -> str:
+        return await self.stores[record.provider].presign(record.key, expires_s)
+
+    async def url(self, record: FileRecord) -> str:
+        """The public URL, or a presigned one where there is none."""
+        return self.public_url(record) or await self.presign(record, self.presign_s)
+
+    async def delete(self, file_id: str) -> None:
+        """From every store that may hold it (the fallback too, mid-migration), then the
+        record: a store that fails leaves the record, so the delete can be asked again."""
+        record = await self.get(file_id)
+        for name in {record.provider, self.primary, *([self.fallback] if self.fallback else [])}:
+            try:
+                await self.stores[name].delete(record.key)
+            except ObjectMissing:
+                continue
+            except StorageError:
+                raise
+        await self.files.forget(record)
