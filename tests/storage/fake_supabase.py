@@ -56,6 +56,9 @@ class FakeSupabase:
             return self._tus_create(request)
         if path.startswith("/upload/resumable/"):
             return self._tus(path.removeprefix("/upload/resumable/"), request)
+        if path.startswith("/bucket/") and request.method == "GET":
+            name = path.removeprefix("/bucket/")
+            return Canned(200, json={"id": name, "name": name, "public": False})
         if path.startswith("/object/sign/") and request.method == "POST":
             return self._sign(path.removeprefix("/object/sign/"), request)
         if path.startswith("/object/authenticated/") and request.method == "GET":

@@ -7,7 +7,9 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import trio
@@ -15,12 +17,16 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from olactors.config import Config
 from olactors.resilience import BreakerSettings, ProviderGuard, RateLimit, resilience_spec
 from olactors.runtime import ActorSystem, SupervisorSpec
 from olactors.storage._calls import StoreHttp, http_client
 from olactors.storage._objects import ObjectStore
 from olactors.storage._s3 import S3Store
 from olactors.storage._spool import Spool, spool
+from olactors.tree import build_tree
+
+from .fake_supabase import SERVICE_KEY
 
 ACCESS, SECRET = "AKIAEXAMPLE0000", "secret-example-0123456789"
 MiB = 1024 * 1024
@@ -80,3 +86,106 @@ def sha256(data: bytes) -> str:
 async def read_all(store: ObjectStore, key: str) -> bytes:
     async with store.get(key) as chunks:
         return b"".join([chunk async for chunk in chunks])
+
+
+API_KEY = "app-key-for-storage-tests-0123456789"
+
+
+@dataclass
+class Daemon:
+    system: ActorSystem
+    api_url: str
+
+    async def upload(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=60) as client:
+            return await client.post(
+                "/v1/files",
+                params={"key": key},
+                content=data,
+                headers={
+                    "authorization": f"Bearer {API_KEY}",
+                    "content-type": content_type,
+                    **(headers or {}),
+                },
+            )
+
+    async def call(self, method: str, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.api_url, timeout=60) as client:
+            return await client.request(
+                method, path, headers={"authorization": f"Bearer {API_KEY}"}
+            )
+
+
+@asynccontextmanager
+async def storage_daemon(
+    tmp_path: Path, supabase_url: str, moto_url: str, **storage: Any
+) -> AsyncIterator[Daemon]:
+    """Supabase Storage first, Cloudflare R2 (moto's S3) when it fails, as the seed had it."""
+    fast_breaker = {"open_s": 0.2, "max_open_s": 0.5, "minimum_calls": 2, "window_size": 4}
+    config = Config.model_validate(
+        {
+            "store": {"sqlite_path": str(tmp_path / "o.db")},
+            "daemon": {"state_dir": str(tmp_path / "state")},
+            "server": {"public_bind": "127.0.0.1:0"},
+            "admin": {"bind": "127.0.0.1:0"},
+            "api": {"bind": "127.0.0.1:0"},
+            "storage": {
+                "primary": "supabase",
+                "fallback": "r2",
+                "multipart_threshold_bytes": 5 * MiB,
+                "part_size_bytes": 5 * MiB,
+                "migration_retry_s": [0.2] * 30,
+                "providers": {
+                    "supabase": {
+                        "kind": "supabase",
+                        "endpoint_url": supabase_url,
+                        "bucket": "uploads",
+                        "service_key_env": "SUPABASE_SERVICE_KEY",
+                        "timeout_s": 5.0,
+                        "breaker": fast_breaker,
+                    },
+                    "r2": {
+                        "kind": "s3",
+                        "endpoint_url": moto_url,
+                        "bucket": "uploads",
+                        "access_key_env": "R2_ACCESS_KEY_ID",
+                        "secret_key_env": "R2_SECRET_ACCESS_KEY",
+                        "public_base_url": "https://files.example.com",
+                        "image_transforms": True,
+                        "breaker": fast_breaker,
+                    },
+                },
+                **storage,
+            },
+        }
+    )
+    env = {
+        "OLACTORS_API_KEYS": API_KEY,
+        "OLACTORS_SUBSCRIBER_KEY": "subscriber-key-0123456789abcdef0123456789",
+        "SUPABASE_SERVICE_KEY": SERVICE_KEY,
+        "R2_ACCESS_KEY_ID": ACCESS,
+        "R2_SECRET_ACCESS_KEY": SECRET,
+    }
+    system = ActorSystem(build_tree(config, env))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        api = system.actor_snapshot("/root/http/api").state["addresses"][0]
+        yield Daemon(system, api)
+        system.shutdown()
+
+
+def in_s3(url: str, bucket: str, key: str) -> bool:
+    """Whether ``key`` is in moto's bucket (a signed HEAD)."""
+    target = f"{url}/{bucket}/{key}"
+    request = AWSRequest(method="HEAD", url=target)
+    S3SigV4Auth(Credentials(ACCESS, SECRET), "s3", "us-east-1").add_auth(request)
+    answer = httpx.head(target, headers=dict(request.headers.items()))
+    assert answer.status_code in (200, 404), answer.status_code
+    return answer.status_code == 200

@@ -1,0 +1,163 @@
+"""/v1/files in the daemon: Supabase Storage first, R2 (moto's S3) while it fails, and
+each file on the fallback brought home by a durable migration once the primary is back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from olactors.testing import MotoServer
+
+from .fake_supabase import FakeSupabase
+from .support import (
+    Daemon,
+    MiB,
+    in_s3,
+    make_bucket,
+    random_bytes,
+    sha256,
+    storage_daemon,
+)
+
+
+@pytest.fixture
+def moto() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        make_bucket(server.url, "uploads")
+        yield server
+
+
+@pytest.fixture
+async def supabase() -> AsyncIterator[FakeSupabase]:
+    fake = FakeSupabase()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(fake.server.serve)
+        yield fake
+        nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path, supabase: FakeSupabase, moto: MotoServer) -> AsyncIterator[Daemon]:
+    async with storage_daemon(tmp_path, supabase.url, moto.url) as running:
+        yield running
+
+
+async def test_an_upload_lands_on_the_primary_and_is_described(
+    daemon: Daemon, supabase: FakeSupabase
+) -> None:
+    data = random_bytes(200_000)
+    answer = await daemon.upload(
+        "avatars/42.png", data, content_type="image/png", headers={"olactors-meta-owner": "42"}
+    )
+    assert answer.status_code == 201, answer.text
+    made = answer.json()
+    assert (made["provider"], made["size"], made["sha256"], made["migration"]) == (
+        "supabase",
+        len(data),
+        sha256(data),
+        "none",
+    )
+    assert supabase.objects[("uploads", "avatars/42.png")] == (data, "image/png")
+    shown = (await daemon.call("GET", f"/v1/files/{made['id']}")).json()
+    assert (shown["content_type"], shown["metadata"]) == ("image/png", {"owner": "42"})
+    async with httpx.AsyncClient() as client:
+        read = await client.get(shown["urls"]["presigned"])
+    assert read.content == data
+
+
+async def test_a_large_upload_goes_to_the_primary_in_resumable_chunks(
+    daemon: Daemon, supabase: FakeSupabase
+) -> None:
+    data = random_bytes(13 * MiB)
+    answer = await daemon.upload("videos/v.mp4", data)
+    assert answer.json()["provider"] == "supabase"
+    assert len([s for s in supabase.server.requests if s.method == "PATCH"]) == 3
+    assert supabase.objects[("uploads", "videos/v.mp4")][0] == data
+
+
+async def wait_for(daemon: Daemon, file_id: str, state: str) -> dict[str, Any]:
+    with trio.fail_after(30):
+        while True:
+            shown = (await daemon.call("GET", f"/v1/files/{file_id}")).json()
+            if shown["migration"]["state"] == state:
+                return dict(shown)
+            await trio.sleep(0.05)
+
+
+async def test_while_the_primary_is_down_an_upload_goes_to_the_fallback_and_home_later(
+    daemon: Daemon, supabase: FakeSupabase, moto: MotoServer
+) -> None:
+    supabase.down = True
+    data = random_bytes(6 * MiB + 17)  # in parts on R2, in resumable chunks at home
+    answer = await daemon.upload("reports/q3.pdf", data)
+    made = answer.json()
+    assert (answer.status_code, made["provider"], made["migration"]) == (201, "r2", "pending")
+    assert in_s3(moto.url, "uploads", "reports/q3.pdf")
+    assert made["url"] == "https://files.example.com/reports/q3.pdf"
+    supabase.down = False
+    shown = await wait_for(daemon, made["id"], "done")
+    assert shown["provider"] == "supabase"
+    assert supabase.objects[("uploads", "reports/q3.pdf")][0] == data
+    assert not in_s3(moto.url, "uploads", "reports/q3.pdf")  # the fallback's copy is gone
+
+
+async def test_a_body_that_is_not_its_checksum_is_refused_and_frees_its_key(
+    daemon: Daemon, supabase: FakeSupabase
+) -> None:
+    wrong = await daemon.upload("a.txt", b"hello", headers={"olactors-checksum-sha256": "0" * 64})
+    assert (wrong.status_code, wrong.json()["error"]["type"]) == (422, "checksum_mismatch")
+    assert supabase.objects == {}
+    right = await daemon.upload(
+        "a.txt", b"hello", headers={"olactors-checksum-sha256": sha256(b"hello")}
+    )
+    assert right.status_code == 201
+
+
+async def test_a_key_already_taken_is_a_conflict(daemon: Daemon) -> None:
+    assert (await daemon.upload("k.txt", b"one")).status_code == 201
+    again = await daemon.upload("k.txt", b"two")
+    assert (again.status_code, again.json()["error"]["type"]) == (409, "key_taken")
+
+
+@pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a//b", "bad\x01key", "trailing/"])
+async def test_a_key_a_store_cannot_take_as_is_is_refused(daemon: Daemon, key: str) -> None:
+    answer = await daemon.upload(key, b"x")
+    assert (answer.status_code, answer.json()["error"]["type"]) == (422, "validation_error")
+
+
+async def test_a_deleted_file_is_gone_from_its_store_and_its_record(
+    daemon: Daemon, supabase: FakeSupabase
+) -> None:
+    made = (await daemon.upload("gone.txt", b"bye")).json()
+    deleted = await daemon.call("DELETE", f"/v1/files/{made['id']}")
+    assert deleted.json() == {"id": made["id"], "deleted": True}
+    assert supabase.objects == {}
+    assert (await daemon.call("GET", f"/v1/files/{made['id']}")).status_code == 404
+    assert (await daemon.upload("gone.txt", b"again")).status_code == 201  # the key is free
+
+
+async def test_an_image_on_a_cloudflare_zone_gets_a_transform_url(
+    daemon: Daemon, supabase: FakeSupabase
+) -> None:
+    supabase.down = True  # so it lands on R2, whose public host is on Cloudflare
+    made = (await daemon.upload("img/cat.jpg", b"\xff\xd8jpeg", content_type="image/jpeg")).json()
+    shown = await daemon.call("GET", f"/v1/files/{made['id']}?width=320&format=webp&fit=cover")
+    assert shown.json()["urls"]["transform"] == (
+        "https://files.example.com/cdn-cgi/image/width=320,format=webp,fit=cover/img/cat.jpg"
+    )
+    bad = await daemon.call("GET", f"/v1/files/{made['id']}?width=0")
+    assert (bad.status_code, bad.json()["error"]["type"]) == (400, "invalid_request")
+
+
+async def test_with_every_store_down_the_upload_is_a_503(
+    daemon: Daemon, supabase: FakeSupabase, moto: MotoServer
+) -> None:
+    supabase.down = True
+    moto.stop()
+    answer = await daemon.upload("nowhere.txt", b"x")
+    assert (answer.status_code, answer.json()["error"]["type"]) == (503, "storage_unavailable")
