@@ -38,6 +38,12 @@ REPO = Path(__file__).resolve().parents[1]
         ),
         # sqlite and the machine's PostgreSQL (a database made and dropped).
         ("bench_sync.py", ["--records", "2000", "--rounds", "1"], 2),
+        # moto's S3 server and an olactors run process of its own.
+        (
+            "bench_storage.py",
+            ["--rounds", "1", "--small-mb", "0.1", "--big-mb", "1", "--huge-mb", "2"],
+            2,
+        ),
     ],
 )
 def test_a_benchmark_prints_every_ratio_on_its_short_profile(

@@ -15,7 +15,7 @@ from quart_trio.wrappers.request import TrioRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from ..http import closes_after, retry_after
+from ..http import closes_after, gate_bodies, retry_after
 from ..runtime import ActorContext
 from ..store import LockBusy, Store, StoreError
 from ._errors import ApiError, ErrorBody, ErrorInfo, Unauthorized, Unavailable, error_status
@@ -40,6 +40,9 @@ class IdConverter(BaseConverter):
 
     regex = r"(?!(?:" + "|".join(VERBS) + r")(?:/|$))[A-Za-z0-9_.:@-]{1,128}"
 
+
+#: How far a streamed body may run ahead of the handler reading it.
+STREAM_BUFFER_BYTES = 1024 * 1024
 
 #: Paths answered without a key: the description of the API itself.
 OPEN = frozenset({"/v1/openapi.json"})
@@ -69,7 +72,7 @@ def api_app(
     idempotency_ttl_s: float,
     max_body_bytes: int,
     body_timeout_s: float = 10.0,
-) -> QuartTrio:
+) -> Any:
     """The app API. Every operation needs ``Authorization: Bearer <key>`` (any of
     ``keys``); every answer is JSON; every error is ``{"error": {"type", "message",
     "details"}}``; every POST honours ``Idempotency-Key``."""
@@ -158,4 +161,5 @@ def api_app(
         body = ErrorBody(ErrorInfo("internal", "an internal error; it has been logged"))
         return Response(msgspec.json.encode(body), status=500, content_type="application/json")
 
-    return app
+    # An upload is read as it comes, never more than this ahead of the handler.
+    return gate_bodies(app, streamed, STREAM_BUFFER_BYTES) if streamed else app

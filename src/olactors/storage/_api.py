@@ -19,6 +19,7 @@ from ..api import (
     Unavailable,
     ValidationFailed,
 )
+from ..http import gated_chunks
 from ..runtime import ActorContext
 from ..store import Store
 from ..times import iso_utc
@@ -140,7 +141,11 @@ def storage_part(service: Callable[[ActorContext, Store], FileService]) -> ApiPa
             kind = request.headers.get("content-type") or "application/octet-stream"
             record = await answered(
                 files.upload(
-                    request.body, key, kind, metadata, request.headers.get(CHECKSUM_HEADER)
+                    gated_chunks(request.body, request.scope),
+                    key,
+                    kind,
+                    metadata,
+                    request.headers.get(CHECKSUM_HEADER),
                 )
             )
             return Uploaded(

@@ -3,7 +3,7 @@ its failures as StorageErrors, retried where the call is safe to repeat."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import httpx
@@ -97,3 +97,17 @@ def http_client(timeout_s: float, connect_timeout_s: float, connections: int) ->
         timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
     )
+
+
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+def sent_once(body: bytes) -> tuple[AsyncIterator[bytes], dict[str, str]]:
+    """A request body and its length header, for ``httpx.Request(content=..., headers=...)``.
+
+    Given as bytes, a body stays on the request, and a request sits in a reference
+    cycle with its response: each part of an upload would stay in memory until the
+    next garbage collection. Given as a one-shot stream, it is let go once sent.
+    """
+    return _once(body), {"Content-Length": str(len(body))}

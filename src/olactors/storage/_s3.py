@@ -21,7 +21,7 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ._calls import StoreHttp
+from ._calls import StoreHttp, sent_once
 from ._objects import StorageRefused
 from ._spool import Spool
 
@@ -73,14 +73,18 @@ class S3Store:
     ) -> httpx.Request:
         request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
         S3SigV4Auth(self.credentials, "s3", self.region).add_auth(request)
-        return httpx.Request(method, url, content=body, headers=dict(request.headers.items()))
+        signed = dict(request.headers.items())
+        if not body:
+            return httpx.Request(method, url, headers=signed)
+        content, length = sent_once(body)
+        return httpx.Request(method, url, content=content, headers={**signed, **length})
 
     async def put(self, key: str, spool: Spool, content_type: str) -> None:
         if spool.size <= self.threshold:
-            body = await spool.read(0, spool.size)
             headers = {"Content-Type": content_type}
 
             async def once() -> None:
+                body = await spool.read(0, spool.size)  # read again by each attempt
                 await self.calls.send(self._signed("PUT", self._url(key), body, headers))
 
             await self.calls.retried(once)
@@ -131,14 +135,16 @@ class S3Store:
         limiter: trio.CapacityLimiter,
     ) -> None:
         try:
-            body = await spool.read((number - 1) * self.part_size, self.part_size)
             url = self._url(key, f"partNumber={number}&uploadId={quote(upload)}")
 
-            async def once() -> httpx.Response:
-                return await self.calls.send(self._signed("PUT", url, body))
+            async def once() -> str:
+                # The part is read by each attempt, and only its ETag comes back:
+                # nothing that outlives the attempt holds its bytes.
+                body = await spool.read((number - 1) * self.part_size, self.part_size)
+                answer = await self.calls.send(self._signed("PUT", url, body))
+                return str(answer.headers.get("etag", ""))
 
-            answer = await self.calls.retried(once)
-            etags[number] = answer.headers.get("etag", "")
+            etags[number] = await self.calls.retried(once)
         finally:
             limiter.release_on_behalf_of(number)
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 import trio
 
-from ._calls import ATTEMPTS, StoreHttp
+from ._calls import ATTEMPTS, StoreHttp, sent_once
 from ._objects import StorageRefused, StorageUnavailable
 from ._spool import Spool
 
@@ -72,12 +72,13 @@ class SupabaseStore:
 
     async def put(self, key: str, spool: Spool, content_type: str) -> None:
         if spool.size <= self.threshold:
-            body = await spool.read(0, spool.size)
             headers = self._headers(**{"Content-Type": content_type, "x-upsert": "true"})
             url = f"{self.api}/object/{self._path(key)}"
 
             async def once() -> None:
-                await self.calls.send(httpx.Request("POST", url, content=body, headers=headers))
+                content, length = sent_once(await spool.read(0, spool.size))
+                request = httpx.Request("POST", url, content=content, headers={**headers, **length})
+                await self.calls.send(request)
 
             await self.calls.retried(once)
             return
@@ -112,9 +113,8 @@ class SupabaseStore:
         upload = httpx.URL(self.api).join(location)
         offset, failures = 0, 0
         while offset < spool.size:
-            chunk = await spool.read(offset, TUS_CHUNK)
             try:
-                moved = await self._patch(upload, offset, chunk)
+                moved = await self._patch(upload, offset, await spool.read(offset, TUS_CHUNK))
             except StorageUnavailable:
                 failures += 1
                 if failures >= ATTEMPTS:
@@ -129,21 +129,21 @@ class SupabaseStore:
             offset = moved
 
     async def _patch(self, upload: httpx.URL, offset: int, chunk: bytes) -> int:
-        answer = await self.calls.send(
-            httpx.Request(
-                "PATCH",
-                upload,
-                content=chunk,
-                headers=self._headers(
-                    **{
-                        "Tus-Resumable": "1.0.0",
-                        "Upload-Offset": str(offset),
-                        "Content-Type": "application/offset+octet-stream",
-                    }
-                ),
-            )
+        size = len(chunk)
+        content, length = sent_once(chunk)
+        del chunk
+        headers = self._headers(
+            **{
+                "Tus-Resumable": "1.0.0",
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+                **length,
+            }
         )
-        return int(answer.headers.get("upload-offset", offset + len(chunk)))
+        answer = await self.calls.send(
+            httpx.Request("PATCH", upload, content=content, headers=headers)
+        )
+        return int(answer.headers.get("upload-offset", offset + size))
 
     async def _offset(self, upload: httpx.URL) -> int:
         answer = await self.calls.send(
