@@ -161,8 +161,9 @@ def main() -> None:
             ours(api, path, "ours/huge")
             peak = memory_kb(process.pid, "VmHWM")
             print(
-                f"{args.huge_mb:g} MB upload: the daemon's peak resident memory {peak / 1024:.0f} MB"
-                f" (resident before it: {before / 1024:.0f} MB; the file: {args.huge_mb:g} MB)"
+                f"{args.huge_mb:g} MB upload: the daemon's peak resident memory "
+                f"{peak / 1024:.0f} MB (resident before it: {before / 1024:.0f} MB; "
+                f"the file: {args.huge_mb:g} MB)"
             )
         finally:
             process.terminate()
