@@ -87,7 +87,16 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_trigger(args, os.environ)
     if args.command == "listen":
         return run_listen(args, os.environ)
-    admin = ("status", "breakers", "dead-letters", "events", "routes", "connections", "sync")
+    admin = (
+        "status",
+        "breakers",
+        "dead-letters",
+        "events",
+        "routes",
+        "connections",
+        "sync",
+        "storage",
+    )
     if args.command in admin:
         return run_command(args, os.environ)
     raise AssertionError(f"unhandled command {args.command}")  # argparse allows no other

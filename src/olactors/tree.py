@@ -103,7 +103,9 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                             storage.api(),
                         ],
                     ),
-                    admin_spec(config, env, STORE_PATH, [oauth.admin(), sync.admin()]),
+                    admin_spec(
+                        config, env, STORE_PATH, [oauth.admin(), sync.admin(), storage.admin()]
+                    ),
                 ],
                 **supervised,
             ),

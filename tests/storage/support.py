@@ -91,10 +91,14 @@ async def read_all(store: ObjectStore, key: str) -> bytes:
 API_KEY = "app-key-for-storage-tests-0123456789"
 
 
+ADMIN_TOKEN = "admin-token-for-storage-tests-0123456789"
+
+
 @dataclass
 class Daemon:
     system: ActorSystem
     api_url: str
+    admin_url: str
 
     async def upload(
         self,
@@ -172,12 +176,14 @@ async def storage_daemon(
         "SUPABASE_SERVICE_KEY": SERVICE_KEY,
         "R2_ACCESS_KEY_ID": ACCESS,
         "R2_SECRET_ACCESS_KEY": SECRET,
+        "OLACTORS_ADMIN_TOKEN": ADMIN_TOKEN,
     }
     system = ActorSystem(build_tree(config, env))
     async with trio.open_nursery() as nursery:
         await nursery.start(system.run)
         api = system.actor_snapshot("/root/http/api").state["addresses"][0]
-        yield Daemon(system, api)
+        admin = system.actor_snapshot("/root/http/admin").state["addresses"][0]
+        yield Daemon(system, api, admin)
         system.shutdown()
 
 

@@ -11,10 +11,12 @@ import httpx
 import pytest
 import trio
 
+from olactors.cli import main
 from olactors.testing import MotoServer
 
 from .fake_supabase import FakeSupabase
 from .support import (
+    ADMIN_TOKEN,
     Daemon,
     MiB,
     in_s3,
@@ -161,3 +163,32 @@ async def test_with_every_store_down_the_upload_is_a_503(
     moto.stop()
     answer = await daemon.upload("nowhere.txt", b"x")
     assert (answer.status_code, answer.json()["error"]["type"]) == (503, "storage_unavailable")
+
+
+async def test_the_cli_lists_files_waiting_to_go_home_and_retries_one(
+    daemon: Daemon,
+    supabase: FakeSupabase,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    supabase.down = True
+    made = (await daemon.upload("later.txt", b"soon home")).json()
+    monkeypatch.setenv("OLACTORS_ADMIN_TOKEN", ADMIN_TOKEN)
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[daemon]\nstate_dir = "{tmp_path / "cli"}"\n')
+
+    async def olactors(*args: str) -> int:
+        argv = [*args, "--config", str(config), "--admin", daemon.admin_url]
+        return await trio.to_thread.run_sync(main, argv)
+
+    assert await olactors("storage", "migrations") == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split()[:3] == ["FILE", "KEY", "ON"]
+    assert listed[1].split()[:3] == [made["id"], "later.txt", "r2"]
+    supabase.down = False
+    assert await olactors("storage", "retry", made["id"]) == 0
+    assert capsys.readouterr().out.strip() == f"{made['id']} queued"
+    await wait_for(daemon, made["id"], "done")
+    assert await olactors("storage", "migrations") == 0
+    assert capsys.readouterr().out.strip() == "no file waits for a migration"

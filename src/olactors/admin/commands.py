@@ -24,6 +24,7 @@ from ..config import Config, ConfigError
 from ..http import reach
 from ..webhooks import namespace_of
 from ._printing import iso, table
+from ._storage_commands import add_storage_commands, run_storage
 from ._sync_commands import add_sync_commands, run_sync
 from ._token import stored_token
 from .calls import AdminError, call
@@ -107,6 +108,7 @@ def add_commands(commands: Any) -> None:
         help="seal every connection again under the newest vault key (then drop the old one)",
     )
     add_sync_commands(commands, common)
+    add_storage_commands(commands, common)
 
 
 def run_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -145,6 +147,8 @@ def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
         return 0
     if args.command == "sync":
         return run_sync(client, args)
+    if args.command == "storage":
+        return run_storage(client, args)
     queue = {"queue": args.queue}
     if args.action == "list":
         params: dict[str, Any] = {**queue, "limit": args.limit}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+from ..admin import AdminPart
 from ..api import ApiPart
 from ..config import Config, read_secret
 from ..config.storage import StorageProviderConfig
@@ -13,6 +14,7 @@ from ..delivery import DestinationSpec, RetryPolicy, SlotPool, courier_spec, wak
 from ..resilience import RESILIENCE_PATH, BreakerSettings, ProviderGuard, RateLimit
 from ..runtime import ActorContext, ActorSpec, SupervisorSpec
 from ..store import STORE_PATH, Store
+from ._admin import storage_admin
 from ._api import storage_part
 from ._calls import StoreHttp, http_client
 from ._files import Files
@@ -171,6 +173,9 @@ class Storage:
                 name for name, p in settings.providers.items() if p.image_transforms
             ),
         )
+
+    def admin(self) -> AdminPart:
+        return storage_admin()
 
     def api(self) -> ApiPart:
         if not self.on:
