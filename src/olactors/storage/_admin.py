@@ -22,7 +22,7 @@ def storage_admin() -> AdminPart:
         files = Files(store)
 
         @app.get("/storage/migrations")
-        async def migrations() -> Response:
+        async def list_migrations() -> Response:
             pending: list[FileRecord] = []
             cursor = ""
             seen = 0
@@ -43,7 +43,7 @@ def storage_admin() -> AdminPart:
             return json_answer([msgspec.to_builtins(r) for r in listed])
 
         @app.post("/storage/migrations/<file_id>/retry")
-        async def retry(file_id: str) -> Response:
+        async def retry_migration(file_id: str) -> Response:
             try:
                 record = await files.get(file_id)
                 if record is None or record.migration != "pending":
