@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote
 
@@ -26,6 +27,7 @@ class Upload:
     length: int
     content_type: str
     data: bytearray = field(default_factory=bytearray)
+    touched: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -35,6 +37,10 @@ class FakeSupabase:
     signed: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: True: every connection is reset, as if the project were unreachable.
     down: bool = False
+    #: Go down after this many resumable chunks (an outage in the middle of an upload).
+    down_after_chunks: int | None = None
+    #: A resumable upload nobody touched for this long is dropped (Supabase's last a day).
+    abandoned_s: float = 1.0
     server: FakeProvider = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +81,10 @@ class FakeSupabase:
         return bucket, unquote(name)
 
     def _busy(self, where: tuple[str, str]) -> bool:
+        now = time.monotonic()
+        for upload_id, upload in list(self.uploads.items()):
+            if now - upload.touched > self.abandoned_s:
+                del self.uploads[upload_id]
         return any((u.bucket, u.name) == where for u in self.uploads.values())
 
     def _upload(self, rest: str, request: Seen) -> Canned:
@@ -107,6 +117,9 @@ class FakeSupabase:
         upload = self.uploads.get(upload_id)
         if upload is None:
             return Canned(404, body=b"no such upload")
+        if request.method == "DELETE":  # TUS termination
+            del self.uploads[upload_id]
+            return Canned(204, headers={"Tus-Resumable": "1.0.0"})
         if request.method == "HEAD":
             return Canned(
                 200,
@@ -119,7 +132,13 @@ class FakeSupabase:
             return Canned(409, body=b"offset mismatch")
         if len(request.body) > 6 * 1024 * 1024:
             return Canned(413, body=b"chunk too large")
+        if self.down_after_chunks is not None:
+            if self.down_after_chunks == 0:
+                self.down, self.down_after_chunks = True, None  # once
+                return Canned(reset=True)
+            self.down_after_chunks -= 1
         upload.data += request.body
+        upload.touched = time.monotonic()
         if len(upload.data) >= upload.length:
             self.objects[(upload.bucket, upload.name)] = (bytes(upload.data), upload.content_type)
             del self.uploads[upload_id]

@@ -192,3 +192,17 @@ async def test_the_cli_lists_files_waiting_to_go_home_and_retries_one(
     await wait_for(daemon, made["id"], "done")
     assert await olactors("storage", "migrations") == 0
     assert capsys.readouterr().out.strip() == "no file waits for a migration"
+
+
+async def test_a_primary_that_goes_down_in_the_middle_of_an_upload_leaves_it_to_the_fallback(
+    daemon: Daemon, supabase: FakeSupabase, moto: MotoServer
+) -> None:
+    supabase.down_after_chunks = 1  # the first 6 MiB land, then the project is gone
+    data = random_bytes(13 * MiB)
+    answer = await daemon.upload("halfway.bin", data)
+    made = answer.json()
+    assert (answer.status_code, made["provider"], made["sha256"]) == (201, "r2", sha256(data))
+    assert in_s3(moto.url, "uploads", "halfway.bin")
+    supabase.down = False
+    await wait_for(daemon, made["id"], "done")
+    assert supabase.objects[("uploads", "halfway.bin")][0] == data

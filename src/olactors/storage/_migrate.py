@@ -60,6 +60,8 @@ class MigrationDestination:
         try:
             await self._copy(record, source, home)
         except (StorageError, AttemptFailed) as exc:
+            # Whatever failed (even a conflict: an upload cut short there still
+            # holds the path until the store drops it), the next try may pass.
             record.migration_attempts += 1
             record.migration_error = str(exc)[:300]
             await self.files.put(record)

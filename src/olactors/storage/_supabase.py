@@ -20,7 +20,7 @@ import httpx
 import trio
 
 from ._calls import ATTEMPTS, StoreHttp, sent_once
-from ._objects import StorageRefused, StorageUnavailable
+from ._objects import StorageError, StorageRefused, StorageUnavailable
 from ._spool import Spool
 
 #: Supabase's resumable uploads take chunks of exactly this size (the last shorter).
@@ -111,6 +111,24 @@ class SupabaseStore:
         if not location:
             raise StorageRefused(self.name, "the resumable upload has no location")
         upload = httpx.URL(self.api).join(location)
+        try:
+            await self._send_chunks(upload, spool)
+        except BaseException:
+            # An unfinished resumable upload holds its path: let it go, if the
+            # store answers (if not, Supabase drops it in a day).
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await self._terminate(upload)
+            raise
+
+    async def _terminate(self, upload: httpx.URL) -> None:
+        try:
+            await self.calls.send(
+                httpx.Request("DELETE", upload, headers=self._headers(**{"Tus-Resumable": "1.0.0"}))
+            )
+        except StorageError:
+            return
+
+    async def _send_chunks(self, upload: httpx.URL, spool: Spool) -> None:
         offset, failures = 0, 0
         while offset < spool.size:
             try:
