@@ -12,11 +12,14 @@ import pytest
 import trio
 
 from olactors.cli import main
+from olactors.storage._files import Files
+from olactors.store import STORE_PATH, Store
 from olactors.testing import MotoServer
 
 from .fake_supabase import FakeSupabase
 from .support import (
     ADMIN_TOKEN,
+    API_KEY,
     Daemon,
     MiB,
     in_s3,
@@ -105,7 +108,9 @@ async def test_while_the_primary_is_down_an_upload_goes_to_the_fallback_and_home
     shown = await wait_for(daemon, made["id"], "done")
     assert shown["provider"] == "supabase"
     assert supabase.objects[("uploads", "reports/q3.pdf")][0] == data
-    assert not in_s3(moto.url, "uploads", "reports/q3.pdf")  # the fallback's copy is gone
+    with trio.fail_after(10):  # the fallback's copy goes once the record says home
+        while in_s3(moto.url, "uploads", "reports/q3.pdf"):
+            await trio.sleep(0.05)
 
 
 async def test_a_body_that_is_not_its_checksum_is_refused_and_frees_its_key(
@@ -186,9 +191,9 @@ async def test_the_cli_lists_files_waiting_to_go_home_and_retries_one(
     listed = capsys.readouterr().out.splitlines()
     assert listed[0].split()[:3] == ["FILE", "KEY", "ON"]
     assert listed[1].split()[:3] == [made["id"], "later.txt", "r2"]
-    supabase.down = False
-    assert await olactors("storage", "retry", made["id"]) == 0
+    assert await olactors("storage", "retry", made["id"]) == 0  # still down: still waiting
     assert capsys.readouterr().out.strip() == f"{made['id']} queued"
+    supabase.down = False
     await wait_for(daemon, made["id"], "done")
     assert await olactors("storage", "migrations") == 0
     assert capsys.readouterr().out.strip() == "no file waits for a migration"
@@ -206,3 +211,45 @@ async def test_a_primary_that_goes_down_in_the_middle_of_an_upload_leaves_it_to_
     supabase.down = False
     await wait_for(daemon, made["id"], "done")
     assert supabase.objects[("uploads", "halfway.bin")][0] == data
+
+
+async def test_a_checksum_that_is_not_sha256_hex_is_refused_before_the_body(
+    daemon: Daemon,
+) -> None:
+    answer = await daemon.upload("c.txt", b"x", headers={"olactors-checksum-sha256": "z" * 64})
+    assert (answer.status_code, answer.json()["error"]["type"]) == (422, "validation_error")
+
+
+async def test_an_upload_past_the_limit_is_a_413_and_leaves_no_spool_file(
+    tmp_path: Path, supabase: FakeSupabase, moto: MotoServer
+) -> None:
+    async with storage_daemon(tmp_path, supabase.url, moto.url, max_upload_bytes=1000) as small:
+        declared = await small.upload("big.bin", b"x" * 5000)
+
+        async def undeclared() -> AsyncIterator[bytes]:
+            for _ in range(5):
+                yield b"x" * 1000
+
+        async with httpx.AsyncClient(base_url=small.api_url, timeout=30) as client:
+            chunked = await client.post(
+                "/v1/files",
+                params={"key": "big2.bin"},
+                content=undeclared(),
+                headers={"authorization": f"Bearer {API_KEY}"},
+            )
+    assert declared.status_code == 413
+    assert (chunked.status_code, chunked.json()["error"]["type"]) == (413, "payload_too_large")
+    assert supabase.objects == {}
+    assert list((tmp_path / "state" / "uploads").glob("upload-*")) == []
+
+
+async def test_a_delete_waits_for_a_migration_of_its_file_and_says_so(
+    daemon: Daemon, supabase: FakeSupabase
+) -> None:
+    supabase.down = True
+    made = (await daemon.upload("busy.txt", b"moving")).json()
+    files = Files(Store.at(daemon.system, STORE_PATH))
+    async with files.held(made["id"], ttl_s=30, wait_s=5):  # as a migration would
+        refused = await daemon.call("DELETE", f"/v1/files/{made['id']}")
+    assert (refused.status_code, refused.json()["error"]["type"]) == (503, "unavailable")
+    assert (await daemon.call("GET", f"/v1/files/{made['id']}")).status_code == 200

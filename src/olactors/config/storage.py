@@ -27,7 +27,8 @@ class StorageProviderConfig(Section):
     access_key_env: str | None = None
     secret_key_env: str | None = None
     service_key_env: str | None = None
-    #: Where the bucket's objects are public (a CDN, an R2 custom domain):
+    #: Where the bucket's objects are public (a CDN, an R2 custom domain, a public
+    #: Supabase bucket's <endpoint>/storage/v1/object/public/<bucket>):
     #: <public_base_url>/<key>. Unset: no public URL, presigned ones only.
     public_base_url: str | None = None
     #: Cloudflare image transformations on the public host (/cdn-cgi/image/...).
@@ -60,8 +61,9 @@ class StorageConfig(Section):
     #: Files up to this go in one request; larger ones in parts of part_size
     #: (S3 needs parts of at least 5 MiB, at most 10,000 of them; R2 equal
     #: sizes but the last; Supabase's resumable uploads take 6 MiB chunks).
-    multipart_threshold_bytes: int = Field(default=16 * MiB, ge=5 * MiB)
-    part_size_bytes: int = Field(default=8 * MiB, ge=5 * MiB, le=512 * MiB)
+    #: Both are held in memory while they are sent (four parts at once): bounded.
+    multipart_threshold_bytes: int = Field(default=16 * MiB, ge=5 * MiB, le=64 * MiB)
+    part_size_bytes: int = Field(default=8 * MiB, ge=5 * MiB, le=64 * MiB)
     #: A presigned URL lives this long unless the request asks for less.
     presign_s: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
     #: How long one migration back to the primary may take, and the waits between tries.
@@ -81,4 +83,9 @@ class StorageConfig(Section):
             raise ValueError("a fallback needs a primary")
         if self.fallback is not None and self.fallback == self.primary:
             raise ValueError("the fallback must be another provider than the primary")
+        if self.max_upload_bytes > self.part_size_bytes * 10_000:
+            raise ValueError(
+                "max_upload_bytes needs more than S3's 10,000 parts of part_size_bytes: "
+                "raise part_size_bytes"
+            )
         return self

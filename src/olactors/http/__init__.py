@@ -3,7 +3,7 @@
 from ._addresses import bind_host, is_loopback, reach, split_bind
 from ._dispatch import App, Mount, PrefixDispatcher, answer_lifespan, mounted
 from ._errors import HttpError, closes_after, retry_after
-from ._gate import gate_bodies, gated_chunks
+from ._gate import BodyIdle, gate_bodies, gated_chunks
 from ._listener import AppFactory, BindFailed, HttpListener, hypercorn_config, listener_spec
 from ._server import MAX_REFUSING, EdgeLimits, serve
 
@@ -12,6 +12,7 @@ __all__ = [
     "App",
     "AppFactory",
     "BindFailed",
+    "BodyIdle",
     "EdgeLimits",
     "HttpError",
     "HttpListener",

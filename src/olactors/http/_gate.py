@@ -70,12 +70,27 @@ def gate_bodies(app: Any, paths: Collection[tuple[str, str]], limit: int) -> Asg
     return gated
 
 
+class BodyIdle(Exception):
+    """The client sent nothing for too long in the middle of its body."""
+
+
 async def gated_chunks(
-    body: AsyncIterable[bytes], scope: Mapping[str, Any]
+    body: AsyncIterable[bytes], scope: Mapping[str, Any], *, idle_s: float
 ) -> AsyncIterator[bytes]:
-    """The body's chunks, each one telling the gate (if there is one) it was read."""
+    """The body's chunks, each one telling the gate (if there is one) it was read;
+    BodyIdle when the next one does not come within ``idle_s``."""
     gate = scope.get(GATE)
-    async for chunk in body:
+    chunks = aiter(body)
+    while True:
+        chunk: bytes | None = None
+        # Never a yield inside the cancel scope: the consumer runs between yields.
+        with trio.move_on_after(idle_s):
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+        if chunk is None:
+            raise BodyIdle(f"no part of the body came for {idle_s:g} s")
         if isinstance(gate, BodyGate):
             gate.read(len(chunk))
         yield chunk

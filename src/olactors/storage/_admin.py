@@ -10,10 +10,10 @@ from quart_trio import QuartTrio
 from ..admin import AdminPart, error_answer, json_answer
 from ..runtime import ActorContext
 from ..store import Store, StoreError
-from ._files import FILE_PREFIX, FileRecord, Files
+from ._files import PENDING_PREFIX, FileRecord, Files
 from ._service import enqueue_migration
 
-#: At most this many records are read for one listing.
+#: At most this many waiting files are listed (the oldest first among them).
 LISTED = 1000
 
 
@@ -25,13 +25,11 @@ def storage_admin() -> AdminPart:
         async def list_migrations() -> Response:
             pending: list[FileRecord] = []
             cursor = ""
-            seen = 0
             try:
-                while seen < LISTED:
-                    page = await store.keys(FILE_PREFIX, cursor=cursor, limit=100)
+                while len(pending) < LISTED:
+                    page = await store.keys(PENDING_PREFIX, cursor=cursor, limit=100)
                     for key in page.keys:
-                        record = await files.get(key.removeprefix(FILE_PREFIX))
-                        seen += 1
+                        record = await files.get(key.removeprefix(PENDING_PREFIX))
                         if record is not None and record.migration == "pending":
                             pending.append(record)
                     if page.next_cursor is None:

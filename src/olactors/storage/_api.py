@@ -3,6 +3,7 @@ lives and how to reach it, and deletes it everywhere."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -16,23 +17,27 @@ from ..api import (
     NotFound,
     Operations,
     PayloadTooLarge,
+    RequestTimeout,
     Unavailable,
     ValidationFailed,
 )
-from ..http import gated_chunks
+from ..http import BodyIdle, gated_chunks
 from ..runtime import ActorContext
 from ..store import Store
 from ..times import iso_utc
 from ._cdn import Fit, Format, ImageOptions, transform_url
 from ._files import FileRecord
 from ._objects import StorageRefused, StorageUnavailable, UploadConflict
-from ._service import FileService
+from ._service import FileService, NoSuchFile
 from ._spool import TooLarge
 from ._uploads import BadKey, ChecksumMismatch, KeyTaken, check_key
 
 T = TypeVar("T")
 FileId = Annotated[str, msgspec.Meta(pattern=r"^file_[0-9a-f]{24}$")]
 META_PREFIX = "olactors-meta-"
+SHA256_HEX = re.compile(r"^[0-9A-Fa-f]{64}$")
+#: An upload whose next bytes take longer than this to come is given up (408).
+BODY_IDLE_S = 60.0
 CHECKSUM_HEADER = "olactors-checksum-sha256"
 
 
@@ -133,6 +138,9 @@ def storage_part(service: Callable[[ActorContext, Store], FileService]) -> ApiPa
                 key = check_key(query.key)
             except BadKey as exc:
                 raise ValidationFailed(str(exc)) from None
+            checksum = request.headers.get(CHECKSUM_HEADER)
+            if checksum is not None and not SHA256_HEX.match(checksum):
+                raise ValidationFailed(f"{CHECKSUM_HEADER} is a SHA-256 in 64 hex digits")
             metadata = {
                 name.lower().removeprefix(META_PREFIX): value
                 for name, value in request.headers.items()
@@ -141,11 +149,11 @@ def storage_part(service: Callable[[ActorContext, Store], FileService]) -> ApiPa
             kind = request.headers.get("content-type") or "application/octet-stream"
             record = await answered(
                 files.upload(
-                    gated_chunks(request.body, request.scope),
+                    gated_chunks(request.body, request.scope, idle_s=BODY_IDLE_S),
                     key,
                     kind,
                     metadata,
-                    request.headers.get(CHECKSUM_HEADER),
+                    checksum,
                 )
             )
             return Uploaded(
@@ -230,7 +238,7 @@ async def answered(work: Awaitable[T]) -> T:
     """``work``'s answer, its failures as the app API's errors."""
     try:
         return await work
-    except LookupError as exc:
+    except NoSuchFile as exc:
         raise NotFound(f"no file {exc}") from None
     except KeyTaken as exc:
         raise KeyIsTaken(
@@ -242,6 +250,8 @@ async def answered(work: Awaitable[T]) -> T:
         raise ChecksumFailed(str(exc)) from None
     except TooLarge as exc:
         raise PayloadTooLarge(str(exc)) from None
+    except BodyIdle as exc:
+        raise RequestTimeout(str(exc)) from None
     except StorageUnavailable as exc:
         raise StoresUnavailable(f"no store took it now: {exc}") from None
     except StorageRefused as exc:

@@ -39,30 +39,43 @@ class StoreHttp:
         #: The status a refusal means (Supabase puts the real one in its body).
         self.status_of = status_of or (lambda status, body: status)
 
-    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+    async def send(
+        self, request: httpx.Request, *, stream: bool = False, cleanup: bool = False
+    ) -> httpx.Response:
         """Send through the limiter and breaker; a 4xx/5xx answer becomes its StorageError
-        (read and closed). With ``stream``, a 2xx answer's body is the caller's to close."""
+        (read and closed). With ``stream``, a 2xx answer's body is the caller's to close.
+        A ``cleanup`` (aborting what a failed upload left) goes even past an open breaker,
+        and its outcome does not count: it is one request, made because of a failure."""
         guard = self.guard
         await guard.limiter.acquire()
-        try:
-            permit = await guard.breaker.permit()
-        except CircuitOpen as exc:
-            raise StorageUnavailable(self.provider, f"its breaker is open ({exc})") from exc
+        permit = None
+        if not cleanup:
+            try:
+                permit = await guard.breaker.permit()
+            except CircuitOpen as exc:
+                raise StorageUnavailable(self.provider, f"its breaker is open ({exc})") from exc
         began = trio.current_time()
         try:
             reply = await self.http.send(request, stream=True)
         except httpx.HTTPError as exc:
-            guard.breaker.record(permit, failed=True, duration_s=trio.current_time() - began)
+            if permit is not None:
+                guard.breaker.record(permit, failed=True, duration_s=trio.current_time() - began)
             raise StorageUnavailable(self.provider, f"{type(exc).__name__}: {exc}") from exc
         except BaseException:
-            guard.breaker.record(permit, failed=False, duration_s=0.0, abandoned=True)
+            if permit is not None:
+                guard.breaker.record(permit, failed=False, duration_s=0.0, abandoned=True)
             raise
         status = reply.status_code
-        guard.breaker.record(permit, failed=status >= 500, duration_s=trio.current_time() - began)
+        if permit is not None:
+            guard.breaker.record(
+                permit, failed=status >= 500, duration_s=trio.current_time() - began
+            )
         if status < 400 and stream:
             return reply
         try:
             await reply.aread()
+        except httpx.HTTPError as exc:  # the answer broke off
+            raise StorageUnavailable(self.provider, f"{type(exc).__name__}: {exc}") from exc
         finally:
             await reply.aclose()
         if status < 400:
@@ -111,3 +124,23 @@ def sent_once(body: bytes) -> tuple[AsyncIterator[bytes], dict[str, str]]:
     next garbage collection. Given as a one-shot stream, it is let go once sent.
     """
     return _once(body), {"Content-Length": str(len(body))}
+
+
+async def body_of(provider: str, reply: httpx.Response) -> AsyncIterator[bytes]:
+    """A streamed answer's bytes, a connection that breaks off as StorageUnavailable."""
+    try:
+        async for chunk in reply.aiter_bytes():
+            yield chunk
+    except httpx.HTTPError as exc:
+        raise StorageUnavailable(provider, f"{type(exc).__name__}: {exc}") from exc
+
+
+def first_storage_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """What a nursery of store calls failed with: its first StorageError (so the caller
+    sees one error, a fallback can be chosen), else the group itself."""
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            error = first_storage_error(error)
+        if isinstance(error, StorageError):
+            return error
+    return group

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from contextlib import AbstractAsyncContextManager
 from typing import Literal
 
 import msgspec
@@ -16,6 +17,8 @@ import msgspec
 from ..store import Store
 
 FILE_PREFIX = "storage:file:"
+#: Files on the fallback, waiting to go home: what the admin lists.
+PENDING_PREFIX = "storage:pending:"
 #: A key's claim never lapses while its file exists (it is deleted with it).
 FOREVER_S = 100 * 365 * 24 * 3600.0
 
@@ -56,6 +59,15 @@ class Files:
 
     async def put(self, record: FileRecord) -> None:
         await self.store.put(FILE_PREFIX + record.id, msgspec.msgpack.encode(record))
+        if record.migration == "pending":
+            await self.store.put(PENDING_PREFIX + record.id, b"1")
+        else:
+            await self.store.delete(PENDING_PREFIX + record.id)
+
+    def held(self, file_id: str, ttl_s: float, wait_s: float) -> AbstractAsyncContextManager[None]:
+        """The file to oneself, across replicas: a migration of it and its deletion never
+        run at once (LockBusy after ``wait_s``)."""
+        return self.store.lock(f"storage:working:{file_id}", ttl_s=ttl_s, wait_s=wait_s)
 
     async def claim_key(self, key: str, file_id: str) -> bool:
         """Whether ``key`` was free and is now ``file_id``'s."""
@@ -70,4 +82,5 @@ class Files:
 
     async def forget(self, record: FileRecord) -> None:
         await self.store.delete(FILE_PREFIX + record.id)
+        await self.store.delete(PENDING_PREFIX + record.id)
         await self.release_key(record.key, record.id)

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
-import trio
 
 from ..delivery import AttemptFailed, Delivered
 from ..runtime import Clock
-from ..store import QueueItem
+from ..store import LockBusy, QueueItem
 from ._files import FileRecord, Files
 from ._objects import ObjectMissing, ObjectStore, StorageError
 from ._spool import spool
@@ -39,7 +38,9 @@ class MigrationDestination:
         spool_dir: Path,
         max_bytes: int,
         clock: Clock,
+        hold_s: float,
     ) -> None:
+        self.hold_s = hold_s
         self.files = files
         self.stores = stores
         self.primary = primary
@@ -52,7 +53,17 @@ class MigrationDestination:
 
     async def deliver(self, item: QueueItem) -> Delivered:
         job = msgspec.json.decode(item.payload, type=MigrationJob)
-        record = await self.files.get(job.file)
+        try:
+            # Held for the whole copy: the file cannot be deleted meanwhile (its key
+            # freed, another file put there, which this copy would overwrite), nor
+            # migrated by a second job (an admin's retry beside a scheduled one).
+            async with self.files.held(job.file, ttl_s=self.hold_s, wait_s=0.0):
+                return await self._migrate(job.file)
+        except LockBusy:
+            raise AttemptFailed("the file is being migrated or deleted now") from None
+
+    async def _migrate(self, file_id: str) -> Delivered:
+        record = await self.files.get(file_id)
         if record is None or record.provider == self.primary:
             return Delivered(response=b"nothing to move")  # deleted, or moved already
         source = self.stores[record.provider]
@@ -91,7 +102,7 @@ class MigrationDestination:
             _same(record, copy.size, copy.sha256, f"the copy on {record.provider}")
             await home.put(record.key, copy, record.content_type)
         finally:
-            await trio.to_thread.run_sync(copy.discard)
+            await copy.discarded()
         size, digest = await _measure(home, record.key)
         _same(record, size, digest, f"what {self.primary} holds")
 

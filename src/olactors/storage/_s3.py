@@ -21,7 +21,7 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ._calls import StoreHttp, sent_once
+from ._calls import StoreHttp, body_of, first_storage_error, sent_once
 from ._objects import StorageRefused
 from ._spool import Spool
 
@@ -102,10 +102,13 @@ class S3Store:
         etags: dict[int, str] = {}
         try:
             limiter = trio.CapacityLimiter(PARTS_IN_FLIGHT)
-            async with trio.open_nursery() as nursery:
-                for number in range(1, parts + 1):
-                    await limiter.acquire_on_behalf_of(number)
-                    nursery.start_soon(self._part, key, upload, number, spool, etags, limiter)
+            try:
+                async with trio.open_nursery() as nursery:
+                    for number in range(1, parts + 1):
+                        await limiter.acquire_on_behalf_of(number)
+                        nursery.start_soon(self._part, key, upload, number, spool, etags, limiter)
+            except BaseExceptionGroup as group:
+                raise first_storage_error(group) from None
             listed = "".join(
                 f"<Part><PartNumber>{n}</PartNumber><ETag>{etags[n]}</ETag></Part>"
                 for n in range(1, parts + 1)
@@ -151,7 +154,7 @@ class S3Store:
     async def _abort(self, key: str, upload: str) -> None:
         try:
             await self.calls.send(
-                self._signed("DELETE", self._url(key, f"uploadId={quote(upload)}"))
+                self._signed("DELETE", self._url(key, f"uploadId={quote(upload)}")), cleanup=True
             )
         except Exception:  # best effort: a lifecycle rule cleans what is left
             return
@@ -160,7 +163,7 @@ class S3Store:
     async def get(self, key: str) -> AsyncIterator[AsyncIterator[bytes]]:
         reply = await self.calls.send(self._signed("GET", self._url(key)), stream=True)
         try:
-            yield reply.aiter_bytes()
+            yield body_of(self.name, reply)
         finally:
             await reply.aclose()
 

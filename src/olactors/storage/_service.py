@@ -3,6 +3,8 @@ breakers are shared, they are actors), the files' records, and the migration que
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import AsyncIterable, Mapping
 from pathlib import Path
 
@@ -13,12 +15,21 @@ from ..runtime import ActorContext, Clock
 from ..store import NewItem, Store
 from ._files import FileRecord, Files
 from ._migrate import MigrationJob
-from ._objects import ObjectMissing, ObjectStore, StorageError
+from ._objects import ObjectMissing, ObjectStore, StorageError, StorageRefused
 from ._uploads import Uploader
 
+log = logging.getLogger("olactors.storage")
+
+#: A delete waits this long for a migration of its file to end, and holds it this long.
+DELETE_WAIT_S = 5.0
+DELETE_HOLD_S = 120.0
 NAMESPACE = "storage"
 MIGRATIONS = "migrations"
 MIGRATIONS_QUEUE = queue_name(NAMESPACE, MIGRATIONS)
+
+
+class NoSuchFile(LookupError):
+    pass
 
 
 async def enqueue_migration(store: Store, context: ActorContext, record: FileRecord) -> None:
@@ -81,31 +92,43 @@ class FileService:
     async def get(self, file_id: str) -> FileRecord:
         record = await self.files.get(file_id)
         if record is None:
-            raise LookupError(file_id)
+            raise NoSuchFile(file_id)
         return record
 
+    def store_of(self, record: FileRecord) -> ObjectStore:
+        store = self.stores.get(record.provider)
+        if store is None:
+            raise StorageRefused(record.provider, "this store is no longer configured")
+        return store
+
     def public_url(self, record: FileRecord) -> str | None:
-        return self.stores[record.provider].public_url(record.key)
+        return self.store_of(record).public_url(record.key)
 
     def transforms(self, record: FileRecord) -> bool:
         return record.provider in self._transforms
 
     async def presign(self, record: FileRecord, expires_s: int) -> str:
-        return await self.stores[record.provider].presign(record.key, expires_s)
+        return await self.store_of(record).presign(record.key, expires_s)
 
     async def url(self, record: FileRecord) -> str:
         """The public URL, or a presigned one where there is none."""
         return self.public_url(record) or await self.presign(record, self.presign_s)
 
     async def delete(self, file_id: str) -> None:
-        """From every store that may hold it (the fallback too, mid-migration), then the
-        record: a store that fails leaves the record, so the delete can be asked again."""
-        record = await self.get(file_id)
-        for name in {record.provider, self.primary, *([self.fallback] if self.fallback else [])}:
-            try:
-                await self.stores[name].delete(record.key)
-            except ObjectMissing:
-                continue
-            except StorageError:
-                raise
-        await self.files.forget(record)
+        """From the store it lives in, then the record (a store that fails leaves the
+        record, so the delete can be asked again); a copy a migration left on the
+        other store goes too where that store answers. Never while a migration of the
+        file runs (it waits for it, LockBusy past a few seconds)."""
+        async with self.files.held(file_id, ttl_s=DELETE_HOLD_S, wait_s=DELETE_WAIT_S):
+            record = await self.get(file_id)
+            with contextlib.suppress(ObjectMissing):
+                await self.store_of(record).delete(record.key)
+            for name, store in self.stores.items():
+                if name == record.provider:
+                    continue
+                try:
+                    await store.delete(record.key)
+                except StorageError as exc:  # not where it lives: a leftover at most
+                    if not isinstance(exc, ObjectMissing):
+                        log.warning("storage: %s on %s not deleted: %s", record.key, name, exc)
+            await self.files.forget(record)

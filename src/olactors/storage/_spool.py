@@ -35,6 +35,25 @@ class Spool:
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
 
+    async def discarded(self) -> None:
+        """Removed, even when the caller is being cancelled (a client gone mid-upload)."""
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(self.discard)
+
+
+def sweep(folder: Path, older_than_s: float, now: float) -> int:
+    """Remove spool files a process that died left behind (any older than ``older_than_s``:
+    a live upload's file is younger); how many."""
+    removed = 0
+    for leftover in folder.glob("upload-*") if folder.is_dir() else []:
+        try:
+            if now - leftover.stat().st_mtime > older_than_s:
+                leftover.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
 
 async def spool(chunks: AsyncIterable[bytes], folder: Path, limit: int) -> Spool:
     """Write ``chunks`` to a private file in ``folder``; TooLarge past ``limit`` bytes

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import httpx
 import trio
 
-from ._calls import ATTEMPTS, StoreHttp, sent_once
+from ._calls import ATTEMPTS, StoreHttp, body_of, sent_once
 from ._objects import StorageError, StorageRefused, StorageUnavailable
 from ._spool import Spool
 
@@ -122,9 +122,10 @@ class SupabaseStore:
 
     async def _terminate(self, upload: httpx.URL) -> None:
         try:
-            await self.calls.send(
-                httpx.Request("DELETE", upload, headers=self._headers(**{"Tus-Resumable": "1.0.0"}))
+            terminate = httpx.Request(
+                "DELETE", upload, headers=self._headers(**{"Tus-Resumable": "1.0.0"})
             )
+            await self.calls.send(terminate, cleanup=True)
         except StorageError:
             return
 
@@ -176,7 +177,7 @@ class SupabaseStore:
             httpx.Request("GET", url, headers=self._headers()), stream=True
         )
         try:
-            yield reply.aiter_bytes()
+            yield body_of(self.name, reply)
         finally:
             await reply.aclose()
 
@@ -207,6 +208,8 @@ class SupabaseStore:
         await self.calls.send(httpx.Request("GET", url, headers=self._headers()))
 
     def public_url(self, key: str) -> str | None:
-        if self.public_base is not None:
-            return f"{self.public_base}/{quote(key, safe='/-_.~')}"
-        return f"{self.api}/object/public/{self._path(key)}"
+        """Only where public_base_url says the bucket is public (a public bucket's is
+        <endpoint>/storage/v1/object/public/<bucket>): a private one has presigned URLs."""
+        if self.public_base is None:
+            return None
+        return f"{self.public_base}/{quote(key, safe='/-_.~')}"

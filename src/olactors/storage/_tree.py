@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -23,10 +24,13 @@ from ._objects import ObjectStore
 from ._probe import ProbeActor
 from ._s3 import S3Store
 from ._service import MIGRATIONS, MIGRATIONS_QUEUE, NAMESPACE, FileService
+from ._spool import sweep
 from ._supabase import SupabaseStore, body_status
 
 #: How often each store is asked whether it answers.
 PROBE_S = 15.0
+#: A spool file this old belongs to no live upload.
+LEFTOVER_S = 24 * 3600.0
 
 
 def budget_name(provider: str) -> str:
@@ -152,11 +156,14 @@ class Storage:
             spool_dir=self.spool_dir,
             max_bytes=settings.max_upload_bytes,
             clock=context.clock,
+            hold_s=settings.migration_timeout_s * 1.5,
         )
 
     def service(self, context: ActorContext, store: Store) -> FileService:
         settings = self.settings
         assert settings.primary is not None
+        # What a process that died mid-upload left (a live upload's file is younger).
+        sweep(self.spool_dir, LEFTOVER_S, time.time())
         stores = self.stores(context)
         for made in stores.values():
             context.close_at_end(made.aclose)

@@ -18,7 +18,9 @@ from ._spool import Spool, spool
 
 log = logging.getLogger("olactors.storage")
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: What a key may hold: letters and digits (any script), and S3's safe punctuation,
+#: which Supabase takes too.
+_KEY = re.compile(r"^[\w!\-.*'() /]+$")
 
 
 class BadKey(Exception):
@@ -38,8 +40,8 @@ def check_key(key: str) -> str:
     characters, no empty, ``.`` or ``..`` segment, no leading or trailing ``/``."""
     if not 0 < len(key.encode()) <= 1024:
         raise BadKey("a key is 1 to 1,024 bytes")
-    if _CONTROL.search(key):
-        raise BadKey("a key has no control characters")
+    if not _KEY.match(key):
+        raise BadKey("a key holds letters, digits, spaces, / and ! - _ . * ' ( ) only")
     if any(segment in ("", ".", "..") for segment in key.split("/")):
         raise BadKey("a key has no empty, '.' or '..' segment (nor a leading or trailing /)")
     return key
@@ -98,11 +100,12 @@ class Uploader:
     ) -> FileRecord:
         spooled = await spool(chunks, self.spool_dir, self.max_bytes)
         try:
-            if checksum is not None and not hmac.compare_digest(checksum.lower(), spooled.sha256):
+            given = (checksum or "").lower().encode()
+            if checksum is not None and not hmac.compare_digest(given, spooled.sha256.encode()):
                 raise ChecksumMismatch("the body's SHA-256 is not the one given")
             where = await self._store(key, spooled, content_type)
         finally:
-            await trio.to_thread.run_sync(spooled.discard)
+            await spooled.discarded()
         record = FileRecord(
             file_id,
             key,
