@@ -21,6 +21,8 @@ FILE_PREFIX = "storage:file:"
 PENDING_PREFIX = "storage:pending:"
 #: A key's claim never lapses while its file exists (it is deleted with it).
 FOREVER_S = 100 * 365 * 24 * 3600.0
+#: An upload's claim on its key until its record is written: longer than any upload.
+UPLOAD_CLAIM_S = 6 * 3600.0
 
 Migration = Literal["none", "pending", "done"]
 
@@ -58,7 +60,9 @@ class Files:
         return None if raw is None else msgspec.msgpack.decode(raw, type=FileRecord)
 
     async def put(self, record: FileRecord) -> None:
+        """Write the record; its key's claim then lasts as long as the file."""
         await self.store.put(FILE_PREFIX + record.id, msgspec.msgpack.encode(record))
+        await self.store.put(_key_claim(record.key), record.id.encode(), ttl_s=FOREVER_S)
         if record.migration == "pending":
             await self.store.put(PENDING_PREFIX + record.id, b"1")
         else:
@@ -70,8 +74,12 @@ class Files:
         return self.store.lock(f"storage:working:{file_id}", ttl_s=ttl_s, wait_s=wait_s)
 
     async def claim_key(self, key: str, file_id: str) -> bool:
-        """Whether ``key`` was free and is now ``file_id``'s."""
-        return await self.store.put_if_absent(_key_claim(key), file_id.encode(), ttl_s=FOREVER_S)
+        """Whether ``key`` was free and is now ``file_id``'s, for an upload's time: a
+        process that dies mid-upload leaves a claim that lapses (see :meth:`put`)."""
+        claimed: bool = await self.store.put_if_absent(
+            _key_claim(key), file_id.encode(), ttl_s=UPLOAD_CLAIM_S
+        )
+        return claimed
 
     async def holder(self, key: str) -> str | None:
         raw = await self.store.get(_key_claim(key))

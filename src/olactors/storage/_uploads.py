@@ -12,6 +12,7 @@ from pathlib import Path
 import trio
 
 from ..runtime import Clock
+from ..store import StoreError
 from ._files import FileRecord, Files, new_file_id
 from ._objects import ObjectStore, StorageError
 from ._spool import Spool, spool
@@ -83,11 +84,19 @@ class Uploader:
         if not await self.files.claim_key(key, file_id):
             raise KeyTaken(key)
         try:
-            return await self._upload(file_id, chunks, key, content_type, metadata, checksum)
+            record = await self._upload(file_id, chunks, key, content_type, metadata, checksum)
         except BaseException:
             with trio.CancelScope(shield=True):
                 await self.files.release_key(key, file_id)
             raise
+        if record.migration == "pending":
+            try:
+                await self.migrate(record)
+            except StoreError as exc:
+                # The file is stored and recorded: answering an error would have the
+                # app upload it again. It waits, listed, for an admin's retry.
+                log.warning("storage: %s's migration was not queued: %s", record.id, exc)
+        return record
 
     async def _upload(
         self,
@@ -118,8 +127,6 @@ class Uploader:
             migration="pending" if where != self.primary else "none",
         )
         await self.files.put(record)
-        if record.migration == "pending":
-            await self.migrate(record)
         return record
 
     async def _store(self, key: str, spooled: Spool, content_type: str) -> str:
