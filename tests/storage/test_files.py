@@ -3,7 +3,7 @@ each file on the fallback brought home by a durable migration once the primary i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +23,10 @@ from .support import (
     Daemon,
     MiB,
     in_s3,
-    make_bucket,
     random_bytes,
     sha256,
     storage_daemon,
 )
-
-
-@pytest.fixture
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        make_bucket(server.url, "uploads")
-        yield server
-
-
-@pytest.fixture
-async def supabase() -> AsyncIterator[FakeSupabase]:
-    fake = FakeSupabase()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(fake.server.serve)
-        yield fake
-        nursery.cancel_scope.cancel()
 
 
 @pytest.fixture

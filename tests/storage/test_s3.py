@@ -3,7 +3,7 @@ one PUT, large ones in parts, presigned reads, deletes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,14 +13,7 @@ from olactors.storage._objects import ObjectMissing
 from olactors.storage._s3 import S3Store
 from olactors.testing import MotoServer
 
-from .support import MiB, guards, make_bucket, random_bytes, read_all, s3_store, spooled
-
-
-@pytest.fixture
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        make_bucket(server.url, "uploads")
-        yield server
+from .support import MiB, guards, random_bytes, read_all, s3_store, spooled
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trio
 
 from olactors.storage._calls import StoreHttp, http_client
 from olactors.storage._objects import ObjectMissing, StorageUnavailable, UploadConflict
@@ -16,15 +15,6 @@ from olactors.storage._supabase import SupabaseStore, body_status
 
 from .fake_supabase import SERVICE_KEY, FakeSupabase, Upload
 from .support import MiB, guards, random_bytes, read_all, spooled
-
-
-@pytest.fixture
-async def supabase() -> AsyncIterator[FakeSupabase]:
-    fake = FakeSupabase()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(fake.server.serve)
-        yield fake
-        nursery.cancel_scope.cancel()
 
 
 @pytest.fixture
