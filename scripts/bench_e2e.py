@@ -235,6 +235,8 @@ class App:
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
+        #: How many times each event came (a redelivery after a crash comes twice).
+        self.times: dict[str, int] = {}
         self.url = ""
         self.changed = trio.Event()
 
@@ -263,7 +265,9 @@ class App:
                 while len(buffered) < length:
                     buffered += await stream.receive_some(65536)
                 buffered = buffered[length:]
-                self.arrived.setdefault(fields[b"webhook-id"].decode(), time.time())
+                event_id = fields[b"webhook-id"].decode()
+                self.arrived.setdefault(event_id, time.time())
+                self.times[event_id] = self.times.get(event_id, 0) + 1
                 self.changed.set()
                 self.changed = trio.Event()
                 await stream.send_all(

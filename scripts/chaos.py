@@ -1,0 +1,222 @@
+"""Chaos under load, proven by a ledger: nothing the daemon acknowledged is lost.
+
+    python scripts/chaos.py SCENARIO|all [--duration 10] [--rate 50] [--period 2]
+
+Each scenario starts its own daemon (``olactors run``, sqlite with fsync at
+every commit) forwarding a Stripe source to a receiving app of this process,
+sends validly signed events at ``--rate`` for ``--duration`` seconds (loopback
+only; an event the daemon did not answer 200 is sent again with the same id,
+as Stripe does), injects its fault, waits for the drain, and prints the
+ledger: every acknowledgement and every delivery, counted. Exit 1 on any
+acknowledged event that never arrived.
+
+Scenarios so far:
+  kill   SIGKILL the daemon every --period seconds under load, and start it again
+         on the same store (what a crash, an OOM kill or a power cut does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import trio
+
+from bench_e2e import APP_SECRET, SECRET, TOKEN, App, percentile, signed
+
+#: Waits between delivery attempts, short: a drain is measured in seconds.
+RETRY = "[0.1, 0.2, 0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 5.0, 5.0]"
+
+
+@dataclass
+class Ledger:
+    acked: dict[str, float] = field(default_factory=dict)
+    refused: int = 0
+
+    def report(self, app: App, queued: int, dead: int) -> int:
+        """Print the ledger; the number of acknowledged events never delivered."""
+        once = sum(1 for e in self.acked if app.times.get(e, 0) == 1)
+        more = sum(1 for e in self.acked if app.times.get(e, 0) > 1)
+        lost = [e for e in self.acked if e not in app.arrived]
+        latencies = sorted(
+            1000 * (app.arrived[e] - at) for e, at in self.acked.items() if e in app.arrived
+        )
+        print(f"  acknowledged        {len(self.acked)}")
+        print(f"  delivered once      {once}")
+        print(f"  delivered 2+ times  {more}")
+        print(f"  lost                {len(lost)}")
+        print(f"  still queued        {queued}")
+        print(f"  dead-lettered       {dead}")
+        print(f"  sends refused       {self.refused} (sent again until acknowledged)")
+        if latencies:
+            print(
+                f"  latency p50 {percentile(latencies, 0.5):.0f} ms,"
+                f" p99 {percentile(latencies, 0.99):.0f} ms (acknowledged to delivered)"
+            )
+        for event_id in lost[:10]:
+            print(f"  LOST {event_id}")
+        return len(lost)
+
+
+class Node:
+    """One daemon on its own state directory, which survives its being killed."""
+
+    def __init__(self, home: Path, app_url: str) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.config = home / "olactors.toml"
+        self.config.write_text(
+            '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n'
+            '[api]\nbind = "127.0.0.1:0"\n'
+            f'[daemon]\nstate_dir = "{home}"\n[store]\nsqlite_path = "{home / "chaos.db"}"\n'
+            f"[webhooks]\nretry_schedule_s = {RETRY}\nlease_s = 5.0\n"
+            '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["CHAOS_WHSEC"]\n'
+            '[[webhooks.routes]]\nname = "to-app"\nsource = "stripe"\nevents = ["*"]\n'
+            f'forward_to = "{app_url}/hooks"\nsigning_secret_env = "CHAOS_APP_SECRET"\n'
+            "timeout_s = 2.0\n"
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        self.public = self.admin = ""
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = self.home / f"daemon.{self.starts}.log"
+        env = {
+            **os.environ,
+            "CHAOS_WHSEC": SECRET,
+            "CHAOS_APP_SECRET": APP_SECRET,
+            "OLACTORS_ADMIN_TOKEN": TOKEN,
+        }
+        with log.open("wb") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "olactors", "run", "--config", str(self.config)],
+                env=env,
+                stderr=sink,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = log.read_text(errors="replace")
+            public = re.search(r'public listener on (http://[^\s",]+)', text)
+            admin = re.search(r'admin listener on (http://[^\s",]+)', text)
+            if public and admin:
+                self.public, self.admin = public.group(1), admin.group(1)
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"olactors did not start:\n{text[-3000:]}")
+            time.sleep(0.02)
+        raise RuntimeError("olactors did not start within 60 s")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+            self.process = None
+
+    def queues(self) -> tuple[int, int]:
+        """(still queued, dead-lettered) across its queues."""
+        answer = httpx.get(
+            f"{self.admin}/queues", headers={"authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
+        counts = answer.json()
+        queued = sum(
+            c["ready"] + c["leased"] + c["delayed"] + c.get("held", 0) for c in counts.values()
+        )
+        return queued, sum(c["dead"] for c in counts.values())
+
+
+async def send_all(node: Node, ledger: Ledger, rate: float, duration: float) -> None:
+    """Open loop: each event on its schedule, sent again until the daemon answers 200."""
+
+    async def one(n: int) -> None:
+        event_id, body, headers = signed(n)
+        while True:
+            try:
+                async with httpx.AsyncClient(timeout=5) as client:
+                    answer = await client.post(
+                        f"{node.public}/webhooks/stripe", content=body, headers=headers
+                    )
+                if answer.status_code == 200:
+                    ledger.acked[event_id] = time.time()
+                    return
+            except httpx.HTTPError:
+                pass
+            ledger.refused += 1
+            await trio.sleep(0.2)
+            event_id, body, headers = signed(n)  # the same id, signed anew
+
+    async with trio.open_nursery() as nursery:
+        began = trio.current_time()
+        for n in range(int(rate * duration)):
+            await trio.sleep_until(began + n / rate)
+            nursery.start_soon(one, n)
+
+
+async def kill(workdir: Path, rate: float, duration: float, period: float) -> int:
+    app = App()
+    ledger = Ledger()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(app.serve)
+        node = Node(workdir / "kill", app.url)
+        await trio.to_thread.run_sync(node.start)
+
+        async def faults() -> None:
+            while True:
+                await trio.sleep(period)
+                await trio.to_thread.run_sync(node.kill)
+                await trio.to_thread.run_sync(node.start)
+
+        async with trio.open_nursery() as chaos:
+            chaos.start_soon(faults)
+            await send_all(node, ledger, rate, duration)
+            chaos.cancel_scope.cancel()
+        with trio.move_on_after(60):  # the drain
+            while not set(ledger.acked) <= set(app.arrived):
+                await app.changed.wait()
+        queued, dead = await trio.to_thread.run_sync(node.queues)
+        await trio.to_thread.run_sync(node.stop)
+        nursery.cancel_scope.cancel()
+    print(
+        f"kill: SIGKILL every {period:g} s under {rate:g} events/s for {duration:g} s "
+        f"({node.starts - 1} kills)"
+    )
+    return ledger.report(app, queued, dead)
+
+
+SCENARIOS = {"kill": kill}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=[*SCENARIOS, "all"])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--period", type=float, default=2.0)
+    args = parser.parse_args()
+    chosen = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    lost = 0
+    with tempfile.TemporaryDirectory() as folder:
+        for name in chosen:
+            lost += trio.run(SCENARIOS[name], Path(folder), args.rate, args.duration, args.period)
+    print(json.dumps({"lost": lost}))
+    sys.exit(1 if lost else 0)
+
+
+if __name__ == "__main__":
+    main()
