@@ -35,7 +35,9 @@ import hmac
 import json
 import os
 import re
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -233,6 +235,26 @@ async def drain(daemon: Daemon, seconds: float, connections: int) -> dict[str, f
 class App:
     """A local app the daemon forwards to: answers 200 and notes when each event arrived."""
 
+    #: How the app answers now: "ok", or a fault (see refuse) for the chaos scripts.
+    mode = "ok"
+
+    async def refuse(self, stream: trio.SocketStream) -> bool:
+        """Answer as ``mode`` says when it is a fault (the event is not taken); False when
+        the app takes it."""
+        if self.mode == "ok":
+            return False
+        if self.mode == "hang":
+            await trio.sleep_forever()
+        if self.mode == "reset":
+            stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            await stream.aclose()
+            raise trio.ClosedResourceError
+        status = {"503": b"503 Service Unavailable", "429": b"429 Too Many Requests"}[self.mode]
+        await stream.send_all(
+            b"HTTP/1.1 " + status + b"\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n"
+        )
+        return True
+
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
         #: How many times each event came (a redelivery after a crash comes twice).
@@ -266,6 +288,8 @@ class App:
                     buffered += await stream.receive_some(65536)
                 buffered = buffered[length:]
                 event_id = fields[b"webhook-id"].decode()
+                if await self.refuse(stream):
+                    continue
                 self.arrived.setdefault(event_id, time.time())
                 self.times[event_id] = self.times.get(event_id, 0) + 1
                 self.changed.set()

@@ -11,8 +11,11 @@ ledger: every acknowledgement and every delivery, counted. Exit 1 on any
 acknowledged event that never arrived.
 
 Scenarios so far:
-  kill   SIGKILL the daemon every --period seconds under load, and start it again
-         on the same store (what a crash, an OOM kill or a power cut does).
+  kill         SIGKILL the daemon every --period seconds under load, and start it
+               again on the same store (what a crash, an OOM kill or a power cut does).
+  destination  the receiving app answers 503, resets connections, hangs past the
+               route's time limit, answers 429 with Retry-After, each for --period
+               seconds, then takes events again.
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ class Ledger:
     refused: int = 0
 
     def report(self, app: App, queued: int, dead: int) -> int:
-        """Print the ledger; the number of acknowledged events never delivered."""
+        """Print the ledger; the number of acknowledged events lost: neither delivered, nor
+        still in a queue, nor dead-lettered (one route: one queue item per event)."""
         once = sum(1 for e in self.acked if app.times.get(e, 0) == 1)
         more = sum(1 for e in self.acked if app.times.get(e, 0) > 1)
-        lost = [e for e in self.acked if e not in app.arrived]
+        missing = [e for e in self.acked if e not in app.arrived]
+        lost = missing[: max(0, len(missing) - queued - dead)]
         latencies = sorted(
             1000 * (app.arrived[e] - at) for e, at in self.acked.items() if e in app.arrived
         )
@@ -83,7 +88,8 @@ class Node:
             '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["CHAOS_WHSEC"]\n'
             '[[webhooks.routes]]\nname = "to-app"\nsource = "stripe"\nevents = ["*"]\n'
             f'forward_to = "{app_url}/hooks"\nsigning_secret_env = "CHAOS_APP_SECRET"\n'
-            "timeout_s = 2.0\n"
+            # A breaker that tries again within seconds: the drain is waited for.
+            "timeout_s = 2.0\nbreaker = { open_s = 1.0, max_open_s = 4.0, trial_timeout_s = 3.0 }\n"
         )
         self.process: subprocess.Popen[bytes] | None = None
         self.public = self.admin = ""
@@ -186,9 +192,7 @@ async def kill(workdir: Path, rate: float, duration: float, period: float) -> in
             chaos.start_soon(faults)
             await send_all(node, ledger, rate, duration)
             chaos.cancel_scope.cancel()
-        with trio.move_on_after(60):  # the drain
-            while not set(ledger.acked) <= set(app.arrived):
-                await app.changed.wait()
+        await drain(ledger, app)
         queued, dead = await trio.to_thread.run_sync(node.queues)
         await trio.to_thread.run_sync(node.stop)
         nursery.cancel_scope.cancel()
@@ -199,7 +203,46 @@ async def kill(workdir: Path, rate: float, duration: float, period: float) -> in
     return ledger.report(app, queued, dead)
 
 
-SCENARIOS = {"kill": kill}
+async def destination(workdir: Path, rate: float, duration: float, period: float) -> int:
+    """The app fails in turn: 5xx, connection resets, hangs past the route's time limit,
+    429 with Retry-After; then it takes events again and the backlog drains."""
+    app = App()
+    ledger = Ledger()
+    modes = ["503", "reset", "hang", "429", "ok"]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(app.serve)
+        node = Node(workdir / "destination", app.url)
+        await trio.to_thread.run_sync(node.start)
+
+        async def faults() -> None:
+            for mode in modes:
+                app.mode = mode
+                await trio.sleep(period)
+
+        async with trio.open_nursery() as chaos:
+            chaos.start_soon(faults)
+            await send_all(node, ledger, rate, duration)
+            chaos.cancel_scope.cancel()
+        app.mode = "ok"
+        await drain(ledger, app)
+        queued, dead = await trio.to_thread.run_sync(node.queues)
+        await trio.to_thread.run_sync(node.stop)
+        nursery.cancel_scope.cancel()
+    print(
+        f"destination: the app answers {', '.join(modes)} in turn, {period:g} s each, "
+        f"under {rate:g} events/s for {duration:g} s"
+    )
+    return ledger.report(app, queued, dead)
+
+
+async def drain(ledger: Ledger, app: App) -> None:
+    """Until every acknowledged event arrived, or a minute: what is missing then is lost."""
+    with trio.move_on_after(60):
+        while not set(ledger.acked) <= set(app.arrived):
+            await app.changed.wait()
+
+
+SCENARIOS = {"kill": kill, "destination": destination}
 
 
 def main() -> None:

@@ -14,7 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.parametrize(
     ("scenario", "profile"),
-    [("kill", ["--duration", "3", "--rate", "20", "--period", "1"])],
+    [
+        ("kill", ["--duration", "3", "--rate", "20", "--period", "1"]),
+        ("destination", ["--duration", "3", "--rate", "20", "--period", "0.5"]),
+    ],
 )
 def test_a_scenario_loses_no_acknowledged_event(scenario: str, profile: list[str]) -> None:
     result = subprocess.run(
