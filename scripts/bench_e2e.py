@@ -99,16 +99,22 @@ def start(workdir: Path, name: str, route: str, server: str = "") -> Daemon:
             env=env,
             stderr=sink,
         )
+    public, admin = listening(process, log)
+    return Daemon(process, public, admin)
+
+
+def listening(process: subprocess.Popen[bytes], log: Path) -> tuple[str, str]:
+    """The public and admin addresses a starting daemon logs (RuntimeError if it dies)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
         public = re.search(r'public listener on (http://[^\s",]+)', text)
         admin = re.search(r'admin listener on (http://[^\s",]+)', text)
         if public and admin:
-            return Daemon(process, public.group(1), admin.group(1))
+            return public.group(1), admin.group(1)
         if process.poll() is not None:
-            raise RuntimeError(f"olactors did not start:\n{text}")
-        time.sleep(0.05)
+            raise RuntimeError(f"olactors did not start:\n{text[-3000:]}")
+        time.sleep(0.02)
     process.kill()
     raise RuntimeError("olactors did not start within 60 s")
 

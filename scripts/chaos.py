@@ -23,19 +23,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import trio
 
-from bench_e2e import APP_SECRET, SECRET, TOKEN, App, percentile, signed
+from bench_e2e import APP_SECRET, SECRET, TOKEN, App, listening, percentile, signed
 
 #: Waits between delivery attempts, short: a drain is measured in seconds.
 RETRY = "[0.1, 0.2, 0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 5.0, 5.0]"
@@ -113,18 +113,7 @@ class Node:
                 env=env,
                 stderr=sink,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            text = log.read_text(errors="replace")
-            public = re.search(r'public listener on (http://[^\s",]+)', text)
-            admin = re.search(r'admin listener on (http://[^\s",]+)', text)
-            if public and admin:
-                self.public, self.admin = public.group(1), admin.group(1)
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"olactors did not start:\n{text[-3000:]}")
-            time.sleep(0.02)
-        raise RuntimeError("olactors did not start within 60 s")
+        self.public, self.admin = listening(self.process, log)
 
     def kill(self) -> None:
         if self.process is not None:
@@ -178,28 +167,40 @@ async def send_all(node: Node, ledger: Ledger, rate: float, duration: float) -> 
             nursery.start_soon(one, n)
 
 
-async def kill(workdir: Path, rate: float, duration: float, period: float) -> int:
+Fault = Callable[[Node, App], Awaitable[None]]
+
+
+async def under_load(
+    workdir: Path, name: str, rate: float, duration: float, fault: Fault
+) -> tuple[Ledger, App, Node, int, int]:
+    """A daemon and its app, the load for ``duration`` with ``fault`` going meanwhile,
+    then the drain: the ledger, and what is still queued and dead-lettered."""
     app = App()
     ledger = Ledger()
     async with trio.open_nursery() as nursery:
         await nursery.start(app.serve)
-        node = Node(workdir / "kill", app.url)
+        node = Node(workdir / name, app.url)
         await trio.to_thread.run_sync(node.start)
-
-        async def faults() -> None:
-            while True:
-                await trio.sleep(period)
-                await trio.to_thread.run_sync(node.kill)
-                await trio.to_thread.run_sync(node.start)
-
         async with trio.open_nursery() as chaos:
-            chaos.start_soon(faults)
+            chaos.start_soon(fault, node, app)
             await send_all(node, ledger, rate, duration)
             chaos.cancel_scope.cancel()
+        app.mode = "ok"
         await drain(ledger, app)
         queued, dead = await trio.to_thread.run_sync(node.queues)
         await trio.to_thread.run_sync(node.stop)
         nursery.cancel_scope.cancel()
+    return ledger, app, node, queued, dead
+
+
+async def kill(workdir: Path, rate: float, duration: float, period: float) -> int:
+    async def fault(node: Node, app: App) -> None:
+        while True:
+            await trio.sleep(period)
+            await trio.to_thread.run_sync(node.kill)
+            await trio.to_thread.run_sync(node.start)
+
+    ledger, app, node, queued, dead = await under_load(workdir, "kill", rate, duration, fault)
     print(
         f"kill: SIGKILL every {period:g} s under {rate:g} events/s for {duration:g} s "
         f"({node.starts - 1} kills)"
@@ -210,28 +211,14 @@ async def kill(workdir: Path, rate: float, duration: float, period: float) -> in
 async def destination(workdir: Path, rate: float, duration: float, period: float) -> int:
     """The app fails in turn: 5xx, connection resets, hangs past the route's time limit,
     429 with Retry-After; then it takes events again and the backlog drains."""
-    app = App()
-    ledger = Ledger()
     modes = ["503", "reset", "hang", "429", "ok"]
-    async with trio.open_nursery() as nursery:
-        await nursery.start(app.serve)
-        node = Node(workdir / "destination", app.url)
-        await trio.to_thread.run_sync(node.start)
 
-        async def faults() -> None:
-            for mode in modes:
-                app.mode = mode
-                await trio.sleep(period)
+    async def fault(node: Node, app: App) -> None:
+        for mode in modes:
+            app.mode = mode
+            await trio.sleep(period)
 
-        async with trio.open_nursery() as chaos:
-            chaos.start_soon(faults)
-            await send_all(node, ledger, rate, duration)
-            chaos.cancel_scope.cancel()
-        app.mode = "ok"
-        await drain(ledger, app)
-        queued, dead = await trio.to_thread.run_sync(node.queues)
-        await trio.to_thread.run_sync(node.stop)
-        nursery.cancel_scope.cancel()
+    ledger, app, _, queued, dead = await under_load(workdir, "destination", rate, duration, fault)
     print(
         f"destination: the app answers {', '.join(modes)} in turn, {period:g} s each, "
         f"under {rate:g} events/s for {duration:g} s"
