@@ -16,6 +16,8 @@ Scenarios so far:
   destination  the receiving app answers 503, resets connections, hangs past the
                route's time limit, answers 429 with Retry-After, each for --period
                seconds, then takes events again.
+  redis        the daemon on Redis: Redis stopped and started, then frozen (SIGSTOP)
+               and thawed, --period seconds each, in a loop.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import httpx
 import trio
 
 from bench_e2e import APP_SECRET, SECRET, TOKEN, App, listening, percentile, signed
+from olactors.testing import RedisServer
 
 #: Waits between delivery attempts, short: a drain is measured in seconds.
 RETRY = "[0.1, 0.2, 0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 5.0, 5.0]"
@@ -79,14 +82,19 @@ class Ledger:
 class Node:
     """One daemon on its own state directory, which survives its being killed."""
 
-    def __init__(self, home: Path, app_url: str) -> None:
+    def __init__(self, home: Path, app_url: str, redis_url: str | None = None) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.config = home / "olactors.toml"
+        store = (
+            f'backend = "redis"\nredis_url = "{redis_url}"\n'
+            if redis_url
+            else f'sqlite_path = "{home / "chaos.db"}"\n'
+        )
         self.config.write_text(
             '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n'
             '[api]\nbind = "127.0.0.1:0"\n'
-            f'[daemon]\nstate_dir = "{home}"\n[store]\nsqlite_path = "{home / "chaos.db"}"\n'
+            f'[daemon]\nstate_dir = "{home}"\n[store]\n{store}'
             f"[webhooks]\nretry_schedule_s = {RETRY}\nlease_s = 5.0\n"
             '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["CHAOS_WHSEC"]\n'
             '[[webhooks.routes]]\nname = "to-app"\nsource = "stripe"\nevents = ["*"]\n'
@@ -106,6 +114,8 @@ class Node:
             "CHAOS_WHSEC": SECRET,
             "CHAOS_APP_SECRET": APP_SECRET,
             "OLACTORS_ADMIN_TOKEN": TOKEN,
+            # On Redis, replicas share it: it is never generated there.
+            "OLACTORS_SUBSCRIBER_KEY": "chaos-subscriber-key-0123456789abcdef0123",
         }
         with log.open("wb") as sink:
             self.process = subprocess.Popen(
@@ -171,7 +181,12 @@ Fault = Callable[[Node, App], Awaitable[None]]
 
 
 async def under_load(
-    workdir: Path, name: str, rate: float, duration: float, fault: Fault
+    workdir: Path,
+    name: str,
+    rate: float,
+    duration: float,
+    fault: Fault,
+    redis_url: str | None = None,
 ) -> tuple[Ledger, App, Node, int, int]:
     """A daemon and its app, the load for ``duration`` with ``fault`` going meanwhile,
     then the drain: the ledger, and what is still queued and dead-lettered."""
@@ -179,7 +194,7 @@ async def under_load(
     ledger = Ledger()
     async with trio.open_nursery() as nursery:
         await nursery.start(app.serve)
-        node = Node(workdir / name, app.url)
+        node = Node(workdir / name, app.url, redis_url)
         await trio.to_thread.run_sync(node.start)
         async with trio.open_nursery() as chaos:
             chaos.start_soon(fault, node, app)
@@ -226,6 +241,35 @@ async def destination(workdir: Path, rate: float, duration: float, period: float
     return ledger.report(app, queued, dead)
 
 
+async def redis(workdir: Path, rate: float, duration: float, period: float) -> int:
+    """The daemon on Redis (append-only, fsync always): Redis stopped for --period
+    seconds and started again, then frozen (SIGSTOP) as long and thawed, in turn."""
+    with RedisServer(workdir / "redis-data") as server:
+
+        async def fault(node: Node, app: App) -> None:
+            while True:
+                await trio.sleep(period)
+                await trio.to_thread.run_sync(server.stop)
+                await trio.sleep(period)
+                await trio.to_thread.run_sync(server.start)
+                await trio.sleep(period)
+                assert server.process is not None
+                server.process.send_signal(signal.SIGSTOP)
+                try:
+                    await trio.sleep(period)
+                finally:
+                    server.process.send_signal(signal.SIGCONT)
+
+        ledger, app, _, queued, dead = await under_load(
+            workdir, "redis", rate, duration, fault, server.url
+        )
+    print(
+        f"redis: Redis stopped, started, frozen and thawed, {period:g} s each, "
+        f"under {rate:g} events/s for {duration:g} s"
+    )
+    return ledger.report(app, queued, dead)
+
+
 async def drain(ledger: Ledger, app: App) -> None:
     """Until every acknowledged event arrived, or a minute: what is missing then is lost."""
     with trio.move_on_after(60):
@@ -233,7 +277,7 @@ async def drain(ledger: Ledger, app: App) -> None:
             await app.changed.wait()
 
 
-SCENARIOS = {"kill": kill, "destination": destination}
+SCENARIOS = {"kill": kill, "destination": destination, "redis": redis}
 
 
 def main() -> None:
