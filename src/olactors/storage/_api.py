@@ -148,7 +148,7 @@ def storage_part(service: Callable[[ActorContext, Store], FileService]) -> ApiPa
             }
             kind = request.headers.get("content-type") or "application/octet-stream"
             record = await answered(
-                files.upload(
+                files.uploader.upload(
                     gated_chunks(request.body, request.scope, idle_s=BODY_IDLE_S),
                     key,
                     kind,

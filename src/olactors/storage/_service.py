@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -78,16 +78,6 @@ class FileService:
             migrate=lambda record: enqueue_migration(store, context, record),
         )
         self.max_bytes = max_bytes
-
-    async def upload(
-        self,
-        chunks: AsyncIterable[bytes],
-        key: str,
-        content_type: str,
-        metadata: Mapping[str, str],
-        checksum: str | None,
-    ) -> FileRecord:
-        return await self.uploader.upload(chunks, key, content_type, metadata, checksum)
 
     async def get(self, file_id: str) -> FileRecord:
         record = await self.files.get(file_id)

@@ -497,12 +497,11 @@ class SyncTables:
         did not return is gone there (deleted here if ``allow_deletions`` and the
         fetch kept every id it saw from its first page on)."""
         with self.db.transaction() as cursor:
-            # The state row first, then the table: the app's writes take them in
-            # the same order, and wait for the run instead of landing between its
-            # read of a record and its write (sqlite's BEGIN IMMEDIATE does this).
+            # The state row, locked for the transaction: every writer of the records
+            # (the app's writes, a targeted run) takes it before reading one, so they
+            # wait for the run instead of landing between its read of a record and its
+            # write (on sqlite, BEGIN IMMEDIATE serializes writers anyway).
             state = self._hold(cursor, owner, now)
-            if self.db.postgres:
-                cursor.execute(f"LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE")
             seq = state.seq + 1
             counts = Counts()
             after = ""
@@ -543,8 +542,6 @@ class SyncTables:
         db = self.db
         with db.transaction() as cursor:
             seq = self._state(cursor, lock=True).seq + 1  # the state row first, as apply
-            if db.postgres:
-                cursor.execute(f"LOCK TABLE {self.table} IN SHARE ROW EXCLUSIVE MODE")
             cursor.execute(
                 db.sql(
                     "INSERT INTO sync_runs (id, sync, kind, status, created, updated, deleted, "
@@ -872,10 +869,10 @@ class SyncTables:
 
     def delete_local(self, rid: str, now: float) -> RecordView:
         with self.db.transaction() as cursor:
+            seq = self._next_seq(cursor)  # the state row first, then the record
             row = self._row(cursor, rid)
             if row is None or row.deleted:
                 raise NoSuchRecord(rid)
-            seq = self._next_seq(cursor)
             cursor.execute(
                 self.db.sql(
                     f"UPDATE {self.table} SET deleted = ?, local_changed = ?, "
@@ -933,6 +930,7 @@ class SyncTables:
         external version becomes the base, so the same conflict does not come back."""
         db = self.db
         with db.transaction() as cursor:
+            seq = self._next_seq(cursor)  # the state row first: a run waits, or is done
             cursor.execute(
                 db.sql(
                     f"SELECT {db.json_out('external')}, external_hash, external_updated_at "
@@ -951,7 +949,6 @@ class SyncTables:
                 chosen = external.data
             else:
                 chosen = row.local().data
-            seq = self._next_seq(cursor)
             decided = _Pass(Policy(), seq, now)
             if record is not None:
                 row.local_updated_at = now  # an edit is a local write
