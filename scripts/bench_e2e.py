@@ -69,18 +69,19 @@ class Daemon:
         self.process.wait(timeout=60)
 
 
-def start(workdir: Path, name: str, route: str, server: str = "") -> Daemon:
+def start(workdir: Path, name: str, route: str, server: str = "", store: str = "") -> Daemon:
     """An olactors daemon with one Stripe source and ``route`` (TOML, may be empty);
-    ``server`` adds lines to its ``[server]`` section."""
+    ``server`` adds lines to its ``[server]`` section, ``store`` replaces its ``[store]``."""
     home = workdir / name
     home.mkdir()
     (home / "bench_sink.py").write_text(SINK)
     config = home / "olactors.toml"
+    sqlite = f'sqlite_path = "{home / "bench.db"}"'
     config.write_text(
         f'[server]\npublic_bind = "127.0.0.1:0"\n{server}[admin]\nbind = "127.0.0.1:0"\n'
         '[api]\nbind = "127.0.0.1:0"\n'
         f'[daemon]\nstate_dir = "{home}"\n'
-        f'[store]\nsqlite_path = "{home / "bench.db"}"\n'
+        f"[store]\n{store or sqlite}\n"
         '[log]\nlevel = "INFO"\n'
         '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["BENCH_WHSEC"]\n'
         f"{route}"
@@ -90,6 +91,8 @@ def start(workdir: Path, name: str, route: str, server: str = "") -> Daemon:
         "BENCH_WHSEC": SECRET,
         "BENCH_APP_SECRET": APP_SECRET,
         "OLACTORS_ADMIN_TOKEN": TOKEN,
+        # Replicas on Redis share it: it is never generated there.
+        "OLACTORS_SUBSCRIBER_KEY": "bench-subscriber-key-0123456789abcdef0123",
         "PYTHONPATH": str(home),
     }
     log = home / "daemon.log"
@@ -249,13 +252,20 @@ class App:
         the app takes it."""
         if self.mode == "ok":
             return False
+        if self.mode == "slow":
+            await trio.sleep(1.5)  # within the chaos route's time limit: taken, late
+            return False
         if self.mode == "hang":
             await trio.sleep_forever()
         if self.mode == "reset":
             stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             await stream.aclose()
             raise trio.ClosedResourceError
-        status = {"503": b"503 Service Unavailable", "429": b"429 Too Many Requests"}[self.mode]
+        status = {
+            "503": b"503 Service Unavailable",
+            "429": b"429 Too Many Requests",
+            "410": b"410 Gone",
+        }[self.mode]
         await stream.send_all(
             b"HTTP/1.1 " + status + b"\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n"
         )

@@ -86,8 +86,9 @@ def signed_request(n: int, host: str) -> bytes:
 
 
 async def load(url: str, seconds: float, connections: int) -> dict[str, float]:
-    """Closed-loop load: each connection sends a request, waits for its answer, repeats."""
-    host, port = url.removeprefix("http://").rsplit(":", 1)
+    """Closed-loop load: each connection sends a request, waits for its answer, repeats.
+    ``url`` may name several servers, comma-separated: the connections take turns."""
+    servers = [u.removeprefix("http://").rsplit(":", 1) for u in url.split(",")]
     counter = 0
     latencies: list[float] = []
     errors = 0
@@ -98,7 +99,7 @@ async def load(url: str, seconds: float, connections: int) -> dict[str, float]:
             raise EOFError  # the server ended the connection (keep_alive_max_requests)
         return data
 
-    async def connection() -> None:
+    async def connection(host: str, port: str) -> None:
         nonlocal counter, errors
         while True:
             stream = await trio.open_tcp_stream(host, int(port))
@@ -125,8 +126,8 @@ async def load(url: str, seconds: float, connections: int) -> dict[str, float]:
 
     with trio.move_on_after(seconds):
         async with trio.open_nursery() as nursery:
-            for _ in range(connections):
-                nursery.start_soon(connection)
+            for n in range(connections):
+                nursery.start_soon(connection, *servers[n % len(servers)])
     latencies.sort()
     return {
         "rate": len(latencies) / seconds,

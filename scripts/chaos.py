@@ -1,31 +1,48 @@
 """Chaos under load, proven by a ledger: nothing the daemon acknowledged is lost.
 
     python scripts/chaos.py SCENARIO|all [--duration 10] [--rate 50] [--period 2]
+                            [--backend sqlite|redis] [--replicas 1]
 
-Each scenario starts its own daemon (``olactors run``, sqlite with fsync at
-every commit) forwarding a Stripe source to a receiving app of this process,
+Each scenario starts its own daemons (``olactors run``: on sqlite with fsync at
+every commit, ``--replicas`` processes under one parent on one database file;
+on Redis, ``--replicas`` daemons of their own on one redis-server started for
+the run) forwarding a Stripe source to a receiving app of this process. It
 sends validly signed events at ``--rate`` for ``--duration`` seconds (loopback
-only; an event the daemon did not answer 200 is sent again with the same id,
-as Stripe does), injects its fault, waits for the drain, and prints the
-ledger: every acknowledgement and every delivery, counted. Exit 1 on any
-acknowledged event that never arrived.
+only; spread over the daemons as a balancer would; an event not answered 200
+is sent again with the same id, as Stripe does), injects its fault, waits for
+the drain, and prints the ledger: every acknowledgement and every delivery,
+counted. Exit 1 on any acknowledged event that never arrived.
 
-Scenarios so far:
-  kill         SIGKILL the daemon every --period seconds under load, and start it
-               again on the same store (what a crash, an OOM kill or a power cut does).
-  destination  the receiving app answers 503, resets connections, hangs past the
-               route's time limit, answers 429 with Retry-After, each for --period
-               seconds, then takes events again.
-  redis        the daemon on Redis: Redis stopped and started, then frozen (SIGSTOP)
-               and thawed, --period seconds each, in a loop.
+Scenarios:
+  kill         SIGKILL every --period seconds: the daemon (started again on the same
+               store), one replica of several on Redis (started again), or one of
+               a parent's processes on sqlite (the parent starts it again).
+  destination  the app answers 503, resets connections, hangs past the route's time
+               limit, answers 429 with Retry-After, answers slowly, answers 410 Gone
+               (an operator resumes the route), --period seconds each, then takes
+               events again.
+  handler      the route is a Python handler that raises anything (SystemExit among
+               it), then blocks past its time limit, then delivers, in turn.
+  redis        on Redis: Redis stopped and started, then frozen (SIGSTOP) and thawed,
+               --period seconds each, in a loop.
+  partition    on Redis, two replicas or more: the last one reaches Redis through a
+               proxy that drops every connection for --period seconds, in a loop.
+  disk         on sqlite on a 64 MiB tmpfs: the disk filled to the last byte, then
+               freed, --period seconds each (skipped where no tmpfs can be mounted).
+  crash        actors crashed at random inside the daemon through its fault hook
+               ([chaos] enabled), one every --period seconds on average.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import random
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -33,12 +50,16 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import trio
 
 from bench_e2e import APP_SECRET, SECRET, TOKEN, App, listening, percentile, signed
 from olactors.testing import RedisServer
+
+#: How long past the load an event is still sent again, until a daemon acknowledges it.
+GIVE_UP_S = 60.0
 
 #: Waits between delivery attempts, short: a drain is measured in seconds.
 RETRY = "[0.1, 0.2, 0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 5.0, 5.0]"
@@ -63,6 +84,8 @@ class Ledger:
             1000 * (app.arrived[e] - self.sent[e]) for e in self.acked if e in app.arrived
         )
         print(f"  acknowledged        {len(self.acked)}")
+        if unacked := len(self.sent) - len(self.acked):
+            print(f"  never acknowledged  {unacked} (no daemon took them: not a loss)")
         print(f"  delivered once      {once}")
         print(f"  delivered 2+ times  {more}")
         print(f"  lost                {len(lost)}")
@@ -80,28 +103,46 @@ class Ledger:
 
 
 class Node:
-    """One daemon on its own state directory, which survives its being killed."""
+    """One ``olactors run`` (a parent of ``processes`` daemons when above 1) on its own
+    state directory, which survives its being killed."""
 
-    def __init__(self, home: Path, app_url: str, redis_url: str | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        app_url: str,
+        redis_url: str | None = None,
+        *,
+        processes: int = 1,
+        sqlite_path: Path | None = None,
+        route: str = "",
+        extra: str = "",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
         self.config = home / "olactors.toml"
         store = (
             f'backend = "redis"\nredis_url = "{redis_url}"\n'
             if redis_url
-            else f'sqlite_path = "{home / "chaos.db"}"\n'
+            else f'sqlite_path = "{sqlite_path or home / "chaos.db"}"\n'
+        )
+        route = route or (
+            f'forward_to = "{app_url}/hooks"\nsigning_secret_env = "CHAOS_APP_SECRET"\n'
         )
         self.config.write_text(
-            '[server]\npublic_bind = "127.0.0.1:0"\n[admin]\nbind = "127.0.0.1:0"\n'
-            '[api]\nbind = "127.0.0.1:0"\n'
+            f'[server]\npublic_bind = "127.0.0.1:0"\nprocesses = {processes}\n'
+            '[admin]\nbind = "127.0.0.1:0"\n[api]\nbind = "127.0.0.1:0"\n'
             f'[daemon]\nstate_dir = "{home}"\n[store]\n{store}'
             f"[webhooks]\nretry_schedule_s = {RETRY}\nlease_s = 5.0\n"
             '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["CHAOS_WHSEC"]\n'
             '[[webhooks.routes]]\nname = "to-app"\nsource = "stripe"\nevents = ["*"]\n'
-            f'forward_to = "{app_url}/hooks"\nsigning_secret_env = "CHAOS_APP_SECRET"\n'
+            f"{route}"
             # A breaker that tries again within seconds: the drain is waited for.
             "timeout_s = 2.0\nbreaker = { open_s = 1.0, max_open_s = 4.0, trial_timeout_s = 3.0 }\n"
+            f"{extra}"
         )
+        self.processes = processes
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.public = self.admin = ""
         self.starts = 0
@@ -116,6 +157,8 @@ class Node:
             "OLACTORS_ADMIN_TOKEN": TOKEN,
             # On Redis, replicas share it: it is never generated there.
             "OLACTORS_SUBSCRIBER_KEY": "chaos-subscriber-key-0123456789abcdef0123",
+            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
+            **self.env,
         }
         with log.open("wb") as sink:
             self.process = subprocess.Popen(
@@ -124,6 +167,10 @@ class Node:
                 stderr=sink,
             )
         self.public, self.admin = listening(self.process, log)
+
+    @property
+    def up(self) -> bool:
+        return self.process is not None
 
     def kill(self) -> None:
         if self.process is not None:
@@ -134,32 +181,65 @@ class Node:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(timeout=60)
+            self.process.wait(timeout=120)
             self.process = None
+
+    def admin_call(self, method: str, path: str) -> Any:
+        answer = httpx.request(
+            method,
+            f"{self.admin}{path}",
+            headers={"authorization": f"Bearer {TOKEN}"},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return answer.json()
 
     def queues(self) -> tuple[int, int]:
         """(still queued, dead-lettered) across its queues."""
-        answer = httpx.get(
-            f"{self.admin}/queues", headers={"authorization": f"Bearer {TOKEN}"}, timeout=10
-        )
-        counts = answer.json()
+        counts = self.admin_call("GET", "/queues")
         queued = sum(
             c["ready"] + c["leased"] + c["delayed"] + c.get("held", 0) for c in counts.values()
         )
         return queued, sum(c["dead"] for c in counts.values())
 
+    def children(self) -> list[int]:
+        """The pids of this parent's daemon processes, as the admin lists them."""
+        assert self.process is not None
+        records = self.admin_call("GET", "/processes")["processes"]
+        return [r["pid"] for r in records if r["parent"] == self.process.pid]
 
-async def send_all(node: Node, ledger: Ledger, rate: float, duration: float) -> None:
-    """Open loop: each event on its schedule, sent again until the daemon answers 200."""
+
+@dataclass
+class Cluster:
+    """The daemons of one scenario, behind a balancer: the sender spreads events over
+    every one that is up, and one that refuses an event sends it to the next."""
+
+    nodes: list[Node]
+
+    def publics(self) -> list[str]:
+        return [node.public for node in self.nodes if node.up]
+
+    def any_up(self) -> Node:
+        return next(node for node in self.nodes if node.up)
+
+
+async def send_all(cluster: Cluster, ledger: Ledger, rate: float, duration: float) -> None:
+    """Open loop: each event on its schedule, sent again until a daemon answers 200."""
 
     async def one(n: int) -> None:
         event_id, body, headers = signed(n)
         ledger.sent[event_id] = time.time()
-        while True:
+        attempt = n
+        while trio.current_time() < give_up_at:
+            publics = cluster.publics()
             try:
+                if not publics:
+                    raise httpx.ConnectError("no daemon up")
                 async with httpx.AsyncClient(timeout=5) as client:
                     answer = await client.post(
-                        f"{node.public}/webhooks/stripe", content=body, headers=headers
+                        f"{publics[attempt % len(publics)]}/webhooks/stripe",
+                        content=body,
+                        headers=headers,
                     )
                 if answer.status_code == 200:
                     ledger.acked[event_id] = time.time()
@@ -167,117 +247,392 @@ async def send_all(node: Node, ledger: Ledger, rate: float, duration: float) -> 
             except httpx.HTTPError:
                 pass
             ledger.refused += 1
+            attempt += 1
             await trio.sleep(0.2)
             event_id, body, headers = signed(n)  # the same id, signed anew
 
+    began = trio.current_time()
+    # A daemon down for good (its root gave up) leaves events unacknowledged,
+    # and the ledger says how many, rather than the run hanging.
+    give_up_at = began + duration + GIVE_UP_S
     async with trio.open_nursery() as nursery:
-        began = trio.current_time()
         for n in range(int(rate * duration)):
             await trio.sleep_until(began + n / rate)
             nursery.start_soon(one, n)
 
 
-Fault = Callable[[Node, App], Awaitable[None]]
+Fault = Callable[[Cluster, App], Awaitable[None]]
+
+
+@dataclass
+class Setup:
+    """How a scenario's daemons run: ``--backend``, ``--replicas`` and its own additions."""
+
+    backend: str = "sqlite"
+    replicas: int = 1
+    redis_url: str | None = None
+    #: Per replica: the Redis URL it uses (a partition puts a proxy before one).
+    redis_urls: list[str] = field(default_factory=list)
+    sqlite_path: Path | None = None
+    route: str = ""
+    extra: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def build(workdir: Path, name: str, app: App, setup: Setup) -> Cluster:
+    """On Redis, ``replicas`` daemons of their own; on sqlite, one parent of that many
+    processes on the one database file (how sqlite runs on several cores)."""
+    if setup.backend == "redis":
+        urls = setup.redis_urls or [setup.redis_url or ""] * setup.replicas
+        nodes = [
+            Node(
+                workdir / f"{name}-{i}",
+                app.url,
+                urls[i],
+                route=setup.route,
+                extra=setup.extra,
+                env=setup.env,
+            )
+            for i in range(setup.replicas)
+        ]
+        return Cluster(nodes)
+    node = Node(
+        workdir / name,
+        app.url,
+        processes=setup.replicas,
+        sqlite_path=setup.sqlite_path,
+        route=setup.route,
+        extra=setup.extra,
+        env=setup.env,
+    )
+    return Cluster([node])
 
 
 async def under_load(
-    workdir: Path,
-    name: str,
-    rate: float,
-    duration: float,
-    fault: Fault,
-    redis_url: str | None = None,
-) -> tuple[Ledger, App, Node, int, int]:
-    """A daemon and its app, the load for ``duration`` with ``fault`` going meanwhile,
-    then the drain: the ledger, and what is still queued and dead-lettered."""
+    workdir: Path, name: str, rate: float, duration: float, fault: Fault, setup: Setup
+) -> tuple[Ledger, App, Cluster, int, int]:
+    """The daemons and their app, the load for ``duration`` with ``fault`` going
+    meanwhile, then the drain: the ledger, and what is still queued and dead-lettered."""
     app = App()
     ledger = Ledger()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(app.serve)
-        node = Node(workdir / name, app.url, redis_url)
-        await trio.to_thread.run_sync(node.start)
-        async with trio.open_nursery() as chaos:
-            chaos.start_soon(fault, node, app)
-            await send_all(node, ledger, rate, duration)
-            chaos.cancel_scope.cancel()
-        app.mode = "ok"
-        await drain(ledger, app)
-        queued, dead = await trio.to_thread.run_sync(node.queues)
-        await trio.to_thread.run_sync(node.stop)
-        nursery.cancel_scope.cancel()
-    return ledger, app, node, queued, dead
+    with contextlib.ExitStack() as stack:
+        if setup.backend == "redis" and setup.redis_url is None and not setup.redis_urls:
+            setup.redis_url = stack.enter_context(RedisServer(workdir / f"{name}-redis")).url
+        async with trio.open_nursery() as nursery:
+            await nursery.start(app.serve)
+            setup.env.setdefault("CHAOS_APP_URL", app.url)
+            cluster = build(workdir, name, app, setup)
+            for node in cluster.nodes:
+                await trio.to_thread.run_sync(node.start)
+            async with trio.open_nursery() as chaos:
+                chaos.start_soon(fault, cluster, app)
+                await send_all(cluster, ledger, rate, duration)
+                chaos.cancel_scope.cancel()
+            app.mode = "ok"
+            for node in cluster.nodes:
+                if not node.up:
+                    await trio.to_thread.run_sync(node.start)
+            queued, dead = await drain(ledger, app, cluster.any_up())
+            for node in cluster.nodes:
+                await trio.to_thread.run_sync(node.stop)
+            nursery.cancel_scope.cancel()
+    return ledger, app, cluster, queued, dead
 
 
-async def kill(workdir: Path, rate: float, duration: float, period: float) -> int:
-    async def fault(node: Node, app: App) -> None:
+@dataclass
+class Options:
+    rate: float
+    duration: float
+    period: float
+    backend: str
+    replicas: int
+
+    def setup(self, **changes: Any) -> Setup:
+        return Setup(backend=self.backend, replicas=self.replicas, **changes)
+
+    @property
+    def load(self) -> str:
+        return f"under {self.rate:g} events/s for {self.duration:g} s"
+
+    def where(self, setup: Setup) -> str:
+        if setup.backend == "redis":
+            return f"{setup.replicas} replica(s) on Redis"
+        return f"{setup.replicas} process(es) on sqlite"
+
+
+async def run(workdir: Path, name: str, o: Options, setup: Setup, fault: Fault, what: str) -> int:
+    ledger, app, _, queued, dead = await under_load(workdir, name, o.rate, o.duration, fault, setup)
+    print(f"{name}: {what}, {o.load}, {o.where(setup)}")
+    return ledger.report(app, queued, dead)
+
+
+async def kill(workdir: Path, o: Options) -> int:
+    """SIGKILL under load, every --period seconds: the daemon (started again on the same
+    store), or one replica of several (started again), or one of a parent's processes
+    (which the parent starts again)."""
+    picker = random.Random(7)
+    kills = 0
+
+    async def fault(cluster: Cluster, app: App) -> None:
+        nonlocal kills
         while True:
-            await trio.sleep(period)
+            await trio.sleep(o.period)
+            if o.replicas > 1 and o.backend == "sqlite":
+                (node,) = cluster.nodes
+                pids = await trio.to_thread.run_sync(node.children)
+                if pids:
+                    os.kill(picker.choice(pids), signal.SIGKILL)
+                    kills += 1
+                continue
+            node = picker.choice(cluster.nodes)
             await trio.to_thread.run_sync(node.kill)
+            kills += 1
             await trio.to_thread.run_sync(node.start)
 
-    ledger, app, node, queued, dead = await under_load(workdir, "kill", rate, duration, fault)
-    print(
-        f"kill: SIGKILL every {period:g} s under {rate:g} events/s for {duration:g} s "
-        f"({node.starts - 1} kills)"
+    victim = "a daemon" if o.replicas == 1 else f"one of {o.replicas}"
+    return await run(
+        workdir, "kill", o, o.setup(), fault, f"SIGKILL of {victim} every {o.period:g} s"
     )
-    return ledger.report(app, queued, dead)
 
 
-async def destination(workdir: Path, rate: float, duration: float, period: float) -> int:
+async def destination(workdir: Path, o: Options) -> int:
     """The app fails in turn: 5xx, connection resets, hangs past the route's time limit,
-    429 with Retry-After; then it takes events again and the backlog drains."""
-    modes = ["503", "reset", "hang", "429", "ok"]
+    429 with Retry-After, answers slowly, 410 Gone (which disables the route: an operator
+    resumes it), then it takes events again and the backlog drains."""
+    modes = ["503", "reset", "hang", "429", "slow", "410", "ok"]
 
-    async def fault(node: Node, app: App) -> None:
+    async def fault(cluster: Cluster, app: App) -> None:
         for mode in modes:
             app.mode = mode
-            await trio.sleep(period)
+            await trio.sleep(o.period)
+            if mode == "410":
+                app.mode = "ok"
+                await trio.to_thread.run_sync(
+                    cluster.any_up().admin_call, "POST", "/routes/webhooks.stripe/to-app/resume"
+                )
 
-    ledger, app, _, queued, dead = await under_load(workdir, "destination", rate, duration, fault)
-    print(
-        f"destination: the app answers {', '.join(modes)} in turn, {period:g} s each, "
-        f"under {rate:g} events/s for {duration:g} s"
+    what = f"the app answers {', '.join(modes)} in turn, {o.period:g} s each"
+    return await run(workdir, "destination", o, o.setup(), fault, what)
+
+
+async def handler(workdir: Path, o: Options) -> int:
+    """The route is a Python handler that raises (anything, SystemExit among it), then
+    blocks past its time limit, then delivers, in turn."""
+    mode_file = workdir / "handler-mode"
+    mode_file.write_text("ok")
+    setup = o.setup(
+        route='handler = "chaos_handler:deliver"\n',
+        env={"CHAOS_HANDLER_MODE_FILE": str(mode_file)},
     )
-    return ledger.report(app, queued, dead)
+
+    async def fault(cluster: Cluster, app: App) -> None:
+        try:
+            while True:
+                for mode in ("raise", "block", "ok"):
+                    mode_file.write_text(mode)
+                    await trio.sleep(o.period)
+        finally:
+            mode_file.write_text("ok")  # the load is over: the drain delivers
+
+    what = f"the route's handler raises, blocks, delivers in turn, {o.period:g} s each"
+    return await run(workdir, "handler", o, setup, fault, what)
 
 
-async def redis(workdir: Path, rate: float, duration: float, period: float) -> int:
-    """The daemon on Redis (append-only, fsync always): Redis stopped for --period
+async def redis(workdir: Path, o: Options) -> int:
+    """The daemon(s) on Redis (append-only, fsync always): Redis stopped for --period
     seconds and started again, then frozen (SIGSTOP) as long and thawed, in turn."""
     with RedisServer(workdir / "redis-data") as server:
 
-        async def fault(node: Node, app: App) -> None:
+        async def fault(cluster: Cluster, app: App) -> None:
             while True:
-                await trio.sleep(period)
+                await trio.sleep(o.period)
                 await trio.to_thread.run_sync(server.stop)
-                await trio.sleep(period)
+                await trio.sleep(o.period)
                 await trio.to_thread.run_sync(server.start)
-                await trio.sleep(period)
+                await trio.sleep(o.period)
                 assert server.process is not None
                 server.process.send_signal(signal.SIGSTOP)
                 try:
-                    await trio.sleep(period)
+                    await trio.sleep(o.period)
                 finally:
                     server.process.send_signal(signal.SIGCONT)
 
-        ledger, app, _, queued, dead = await under_load(
-            workdir, "redis", rate, duration, fault, server.url
-        )
-    print(
-        f"redis: Redis stopped, started, frozen and thawed, {period:g} s each, "
-        f"under {rate:g} events/s for {duration:g} s"
+        setup = Setup(backend="redis", replicas=o.replicas, redis_url=server.url)
+        what = f"Redis stopped, started, frozen and thawed, {o.period:g} s each"
+        return await run(workdir, "redis", o, setup, fault, what)
+
+
+async def partition(workdir: Path, o: Options) -> int:
+    """Two replicas (or --replicas) on Redis, the last through a proxy that drops every
+    connection and refuses new ones for --period seconds, then lets them through again."""
+    replicas = max(2, o.replicas)
+    with RedisServer(workdir / "redis-data") as server:
+        proxy = Partition(server.port)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(proxy.serve)
+            urls = [server.url] * (replicas - 1) + [proxy.url]
+
+            async def fault(cluster: Cluster, app: App) -> None:
+                while True:
+                    await trio.sleep(o.period)
+                    await proxy.cut()
+                    await trio.sleep(o.period)
+                    proxy.heal()
+
+            setup = Setup(backend="redis", replicas=replicas, redis_urls=urls)
+            what = f"the last replica cut off from Redis and let back, {o.period:g} s each"
+            try:
+                return await run(workdir, "partition", o, setup, fault, what)
+            finally:
+                nursery.cancel_scope.cancel()
+
+
+async def disk(workdir: Path, o: Options) -> int:
+    """sqlite on a small tmpfs: the disk filled to the last byte for --period seconds,
+    then freed, in turn. Ingress refuses what it cannot store; nothing acknowledged goes."""
+    mount = workdir / "small-disk"
+    mount.mkdir()
+    mounted = await trio.run_process(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+        capture_stderr=True,
+        check=False,
     )
-    return ledger.report(app, queued, dead)
+    if mounted.returncode != 0:
+        print(f"disk: skipped, cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+        return 0
+    try:
+        filler = mount / "filler"
+
+        async def fault(cluster: Cluster, app: App) -> None:
+            while True:
+                await trio.sleep(o.period)
+                await trio.to_thread.run_sync(fill, filler)
+                await trio.sleep(o.period)
+                filler.unlink(missing_ok=True)
+
+        setup = Setup(backend="sqlite", replicas=o.replicas, sqlite_path=mount / "chaos.db")
+        what = f"the store's disk (64 MiB tmpfs) full and freed, {o.period:g} s each"
+        return await run(workdir, "disk", o, setup, fault, what)
+    finally:
+        with trio.CancelScope(shield=True):
+            await trio.run_process(["umount", "-l", str(mount)], check=False)
 
 
-async def drain(ledger: Ledger, app: App) -> None:
-    """Until every acknowledged event arrived, or a minute: what is missing then is lost."""
+def fill(filler: Path) -> None:
+    """Take every free byte of the filesystem ``filler`` is on (unbuffered: a buffered
+    file would fail again at its close, flushing what no longer fits)."""
+    with contextlib.suppress(OSError), filler.open("ab", buffering=0) as file:
+        for size in (1_048_576, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    file.write(b"\0" * size)
+
+
+async def crash(workdir: Path, o: Options) -> int:
+    """Actors crashed at random inside the daemon ([chaos] enabled: the fault hook), a
+    crash every --period seconds on average (through the drain too), among the delivery
+    actors (the route's courier, with leases and attempts in hand)."""
+    every = o.period
+    extra = (
+        f"[chaos]\nenabled = true\ncrash_every_s = {every:g}\nseed = 7\n"
+        'targets = ["/root/delivery/**"]\n'
+    )
+    setup = o.setup(extra=extra)
+
+    async def fault(cluster: Cluster, app: App) -> None:
+        await trio.sleep_forever()
+
+    what = f"an actor crashed at random every {every:g} s on average"
+    return await run(workdir, "crash", o, setup, fault, what)
+
+
+class Partition:
+    """A TCP proxy before Redis that can cut a replica off: ``cut`` resets every
+    connection through it and refuses new ones (accepted, then reset) until ``heal``."""
+
+    def __init__(self, redis_port: int) -> None:
+        self.redis_port = redis_port
+        self.url = ""
+        self.open = True
+        self._streams: set[trio.SocketStream] = set()
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.url = f"redis://127.0.0.1:{listeners[0].socket.getsockname()[1]}/0"
+        task_status.started()
+        await trio.serve_listeners(self._pipe, listeners)
+
+    async def _pipe(self, client: trio.SocketStream) -> None:
+        if not self.open:
+            await _reset(client)
+            return
+        try:
+            server = await trio.open_tcp_stream("127.0.0.1", self.redis_port)
+        except OSError:
+            await _reset(client)
+            return
+        self._streams |= {client, server}
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_copy, client, server, nursery.cancel_scope)
+                nursery.start_soon(_copy, server, client, nursery.cancel_scope)
+        finally:
+            self._streams -= {client, server}
+            for stream in (client, server):
+                await _reset(stream)
+
+    async def cut(self) -> None:
+        self.open = False
+        for stream in list(self._streams):
+            await _reset(stream)
+
+    def heal(self) -> None:
+        self.open = True
+
+
+async def _copy(
+    source: trio.SocketStream, sink: trio.SocketStream, scope: trio.CancelScope
+) -> None:
+    try:
+        while data := await source.receive_some(65536):
+            await sink.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    scope.cancel()
+
+
+async def _reset(stream: trio.SocketStream) -> None:
+    """Close with a reset, as a dropped link looks to both ends."""
+    with contextlib.suppress(OSError):
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    await stream.aclose()
+
+
+async def drain(ledger: Ledger, app: App, node: Node) -> tuple[int, int]:
+    """Until every acknowledged event arrived and the queues are empty (a delivery whose
+    acknowledgement a crash cut off comes again once its lease runs out: a duplicate,
+    counted), or a minute: what is missing then is lost. What is still queued and
+    dead-lettered, at the end."""
     with trio.move_on_after(60):
         while not set(ledger.acked) <= set(app.arrived):
             await app.changed.wait()
+        while True:
+            queued, _ = await trio.to_thread.run_sync(node.queues)
+            if not queued:
+                break
+            await trio.sleep(0.5)
+    return await trio.to_thread.run_sync(node.queues)
 
 
-SCENARIOS = {"kill": kill, "destination": destination, "redis": redis}
+SCENARIOS: dict[str, Callable[[Path, Options], Awaitable[int]]] = {
+    "kill": kill,
+    "destination": destination,
+    "handler": handler,
+    "redis": redis,
+    "partition": partition,
+    "disk": disk,
+    "crash": crash,
+}
 
 
 def main() -> None:
@@ -286,12 +641,17 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--period", type=float, default=2.0)
+    parser.add_argument("--backend", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--replicas", type=int, default=1)
     args = parser.parse_args()
+    options = Options(args.rate, args.duration, args.period, args.backend, args.replicas)
     chosen = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     lost = 0
     with tempfile.TemporaryDirectory() as folder:
         for name in chosen:
-            lost += trio.run(SCENARIOS[name], Path(folder), args.rate, args.duration, args.period)
+            workdir = Path(folder) / name
+            workdir.mkdir()
+            lost += trio.run(SCENARIOS[name], workdir, options)
     print(json.dumps({"lost": lost}))
     sys.exit(1 if lost else 0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -302,3 +303,16 @@ def test_a_sync_name_that_would_share_a_table_is_refused(name: str) -> None:
         Config.model_validate(
             {"sync": {"syncs": {name: {"source": "stripe", "object": "customers"}}}}
         )
+
+
+@pytest.mark.parametrize("processes", [0, -1, "many", True, 2.0])
+def test_processes_other_than_a_positive_whole_number_or_auto_are_refused(
+    processes: object,
+) -> None:
+    with pytest.raises(ValidationError, match="processes"):
+        Config.model_validate({"server": {"processes": processes}})
+
+
+def test_auto_processes_are_one_per_core_this_process_may_use() -> None:
+    config = Config.model_validate({"server": {"processes": "auto"}})
+    assert config.server.process_count() == len(os.sched_getaffinity(0))

@@ -19,15 +19,19 @@ from .admin.commands import add_commands, run_command
 from .config import (
     CONFIG_ENV,
     DEFAULT_CONFIG_PATH,
+    EMBEDDED_DEFAULTS,
     SYSTEM_CONFIG_PATH,
     Config,
     ConfigError,
     describe_missing,
     missing_secrets,
     named_secrets,
+    process_count,
 )
-from .daemon import run_daemon
+from .daemon import EXIT_FAILED, STOP_SIGNALS, run_daemon
 from .devloop import add_dev_commands, run_listen, run_trigger
+from .http import BindFailed
+from .processes import Handover, ProcessParent, bind_listeners, served_address
 from .store import redacted
 from .tree import build_tree
 
@@ -56,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
             f"else {SYSTEM_CONFIG_PATH}, else built-in)"
         ),
     )
+    run.add_argument(
+        "--processes",
+        type=_processes,
+        metavar="N|auto",
+        help="daemon processes sharing the listeners (default: [server] processes)",
+    )
     check = commands.add_parser(
         "check-config",
         help="validate a configuration; say what it binds and which secrets are missing",
@@ -80,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
-        return _run(args.config)
+        return _run(args.config, args.processes)
     if args.command == "check-config":
         return check_config(args.path, os.environ, as_json=args.json)
     if args.command == "trigger":
@@ -89,6 +99,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_listen(args, os.environ)
     admin = (
         "status",
+        "processes",
         "breakers",
         "dead-letters",
         "events",
@@ -184,25 +195,72 @@ def _check(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
     return report
 
 
-def _run(path: Path | None) -> int:
+def _processes(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number or auto") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
+
+
+def _run(path: Path | None, processes: int | str | None) -> int:
     try:
         config, source = Config.discover(path)
+        handover = Handover.from_env(os.environ)
     except ConfigError as exc:
         print(f"olactors: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     logs.configure(config.log.level, config.log.format)
-    log.info("configuration: %s", source)
-    for line in _where(config):
-        log.info("%s", line)
+    count = process_count(processes) if processes is not None else config.server.process_count()
+    if handover is None:
+        log.info("configuration: %s", source)
+        for line in _where(config):
+            log.info("%s", line)
     missing = missing_secrets(config, os.environ)
     if missing:
         print(f"olactors: configuration error: {describe_missing(missing)}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        if handover is None and count > 1:
+            return _run_parent(config, source, count)
         return trio.run(run_daemon, config)
     except ConfigError as exc:
         print(f"olactors: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _run_parent(config: Config, source: str, count: int) -> int:
+    """``count`` daemon processes on the listeners' sockets, bound here once."""
+    try:
+        # Refuses what each child would refuse (a listener exposed without
+        # its token, say) before anything is bound or started.
+        build_tree(config, os.environ)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        sockets = bind_listeners(config)
+    except BindFailed as exc:
+        log.critical("olactors could not start: %s", exc)
+        return EXIT_FAILED
+    for name, sock in sockets.items():
+        log.info("%s socket %s shared by %d processes", name, served_address(sock), count)
+    command = [sys.executable, "-m", "olactors", "run"]
+    if source != EMBEDDED_DEFAULTS:
+        command += ["--config", source]
+
+    async def parent() -> int:
+        with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            return await ProcessParent(command, count, sockets, os.environ).run(signals)
+
+    try:
+        return trio.run(parent)
+    finally:
+        for sock in sockets.values():
+            sock.close()
 
 
 def _where(config: Config) -> list[str]:

@@ -12,6 +12,7 @@ import trio
 
 from .config import Config, ConfigError
 from .http import MAX_REFUSING
+from .processes import Handover, watch_lifeline
 from .runtime import ActorSystem, ChildStartFailed, SystemHalted, TopLevelFailure
 from .tree import build_tree
 
@@ -117,11 +118,18 @@ def ensure_descriptors(config: Config) -> int:
 
 
 async def run_daemon(config: Config) -> int:
-    """Build the tree from ``config`` and serve it on the process's real signals."""
+    """Build the tree from ``config`` and serve it on the process's real signals (and,
+    for a child of ``[server] processes``, until its parent is gone)."""
     ensure_descriptors(config)
     system = ActorSystem(build_tree(config, os.environ))
+    handover = Handover.from_env(os.environ)
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        return await serve(system, config, signals)
+        async with trio.open_nursery() as nursery:
+            if handover is not None and handover.lifeline is not None:
+                nursery.start_soon(watch_lifeline, handover.lifeline, system.shutdown)
+            code = await serve(system, config, signals)
+            nursery.cancel_scope.cancel()
+        return code
 
 
 class _Announce:

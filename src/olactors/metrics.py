@@ -149,6 +149,14 @@ HTTP_REFUSED = Counter(
     registry=REGISTRY,
 )
 
+CHAOS_CRASHES = Counter(
+    "olactors_chaos_crashes_total",
+    "Actor crashes injected on purpose ([chaos] only), by trigger (random, request) "
+    "and the target pattern that chose the actor (empty for a request).",
+    ["trigger", "pattern"],
+    registry=REGISTRY,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ScrapeGauge:

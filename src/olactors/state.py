@@ -52,23 +52,43 @@ def generated_secret(state_dir: Path, name: str, *, min_chars: int = 24) -> tupl
     """The secret in ``<state_dir>/<name>``, and whether it was written just now.
 
     Written once, random (256 bits), ``0600`` and fsynced, by whichever
-    start gets there first (``O_EXCL``); read back at every later start.
-    ValueError when the file holds nothing usable (delete it for a new one).
+    start gets there first; read back at every later start. The secret is
+    written whole into a file of this process's own, then linked to its name
+    (a link never replaces a file): processes starting together on one state
+    directory never see a file half written. ValueError when the file holds
+    nothing usable (delete it for a new one).
     """
     path = private_dir(state_dir) / name
+    if not path.exists():
+        draft = path.with_name(f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+        secret = secrets.token_urlsafe(32)
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as file:
+                file.write(secret + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process got there first: its secret is the one
+        else:
+            _sync_dir(path.parent)
+            return secret, True
+        finally:
+            draft.unlink(missing_ok=True)
+    secret = private_file(path).read_text(encoding="ascii").strip()
+    if len(secret) < min_chars:
+        raise ValueError(f"{path} holds no usable secret; delete it to get a new one")
+    return secret, False
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a new name in ``path`` survive a power cut."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-    except FileExistsError:
-        secret = private_file(path).read_text(encoding="ascii").strip()
-        if len(secret) < min_chars:
-            raise ValueError(f"{path} holds no usable secret; delete it to get a new one") from None
-        return secret, False
-    secret = secrets.token_urlsafe(32)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(secret + "\n")
-        file.flush()
-        os.fsync(file.fileno())
-    return secret, True
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def stored_secret(state_dir: Path, name: str) -> str | None:

@@ -21,10 +21,12 @@ from .broadcast import (
     channel_courier,
     domain_events,
 )
+from .chaos import Chaos
 from .config import Config
 from .delivery import delivery_spec, queue_wakes
 from .http import EdgeLimits, Mount, listener_spec, mounted
 from .oauth import OAuth
+from .processes import Handover, presence_spec
 from .proxy import proxy_part
 from .resilience import resilience_spec
 from .runtime import ActorSpec, SupervisorSpec
@@ -50,6 +52,9 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
     }
     storage = Storage(config, env)
     providers |= storage.budgets()
+    handover = Handover.from_env(env)
+    # Processes sharing one sqlite file share its budgets as replicas share Redis's.
+    shared_budgets = store.shared or (handover is not None and handover.count > 1)
     wakes = (
         queue_wakes(
             store.redis_url,
@@ -62,12 +67,14 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
     )
     oauth = OAuth(config, env, domain_events(config))
     sync = Sync(config, env, oauth)
+    chaos = Chaos(config.chaos)
     return SupervisorSpec(
         "root",
         children=[
             store_spec(store.backends(env), max_batch=store.max_batch, **supervised),
             # On Redis, every replica draws on one budget per provider.
-            resilience_spec(providers, shared_store=STORE_PATH if store.shared else None),
+            resilience_spec(providers, shared_store=STORE_PATH if shared_budgets else None),
+            presence_spec(handover),
             # Before delivery: a webhook route's targeted refresh asks its sync.
             sync.spec(supervised),
             # Each route's breaker and limit live in its courier: one failing
@@ -91,6 +98,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                     public_listener(
                         config,
                         [webhooks_mount(config, env), broadcast_mount(config, env), oauth.mount()],
+                        handover.socket("public") if handover else None,
                     ),
                     api_spec(
                         config,
@@ -104,18 +112,24 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                         ],
                     ),
                     admin_spec(
-                        config, env, STORE_PATH, [oauth.admin(), sync.admin(), storage.admin()]
+                        config,
+                        env,
+                        STORE_PATH,
+                        [oauth.admin(), sync.admin(), storage.admin(), chaos.admin()],
                     ),
                 ],
                 **supervised,
             ),
+            # Only with [chaos] enabled: the crash injector, up once all else is, stopped first.
+            *chaos.specs(),
         ],
         **supervised,
     )
 
 
-def public_listener(config: Config, mounts: Sequence[Mount]) -> ActorSpec:
-    """The internet-facing listener: each capability's app at its own prefix."""
+def public_listener(config: Config, mounts: Sequence[Mount], fd: int | None = None) -> ActorSpec:
+    """The internet-facing listener: each capability's app at its own prefix (on the
+    socket ``fd`` when a parent process handed one down)."""
     server = config.server
     # Its own graceful timeout plus room for the store to answer.
     return listener_spec(
@@ -130,4 +144,5 @@ def public_listener(config: Config, mounts: Sequence[Mount]) -> ActorSpec:
             server.max_connections, http2_cleartext=server.http2_cleartext, websockets=True
         ),
         setting="server.public_bind",
+        fd=fd,
     )

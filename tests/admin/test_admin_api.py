@@ -43,6 +43,7 @@ async def test_the_actor_tree_shows_every_subsystem(daemon: Daemon) -> None:
     assert names == [
         "store",
         "resilience",
+        "presence",
         "sync",
         "delivery",
         "broadcast",

@@ -11,6 +11,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from ..http import closes_after
+from ..processes import process_id
 from ..runtime import (
     ActorContext,
 )
@@ -24,6 +25,7 @@ from ._events import register_events
 from ._guard import Sessions, from_own_origin, host_name, security_headers
 from ._health import BacklogTrend
 from ._probes import PROBES, register_probes
+from ._processes import register_processes
 from ._providers import register_providers
 from ._routes import register_routes
 
@@ -64,6 +66,7 @@ def admin_app(
     expected = f"Bearer {token}".encode()
     sessions = sessions if sessions is not None else Sessions(8 * 3600.0)
     hardening = security_headers(PAGE)
+    this_process = process_id()
 
     @app.before_request
     async def guard() -> Response | None:
@@ -94,6 +97,8 @@ def admin_app(
         for name, value in hardening.items():
             answer.headers.setdefault(name, value)
         answer.headers.setdefault("Cache-Control", "no-store")
+        # Several processes may share this address: say which one answered.
+        answer.headers["Olactors-Process"] = this_process
         if closes_after(dict(request.headers), answer.status_code):
             answer.headers["Connection"] = "close"
         return answer
@@ -128,6 +133,7 @@ def admin_app(
     register_dead_letters(app, context, store)
     register_routes(app, context)
     register_events(app, context, store, routers or {})
+    register_processes(app, context, store)
     for part in parts:
         part(app, context, store)
 

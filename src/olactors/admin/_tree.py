@@ -9,6 +9,7 @@ import trio
 
 from ..config import Config, ConfigError
 from ..http import EdgeLimits, bind_host, is_loopback, listener_spec
+from ..processes import handed_down
 from ..runtime import ActorContext, ActorSpec
 from ..store import Store
 from ..webhooks import webhook_routers
@@ -72,4 +73,5 @@ def admin_spec(
         header_timeout_s=config.server.header_timeout_s,
         limits=EdgeLimits(max_connections=admin.max_connections),
         setting="admin.bind",
+        fd=handed_down(env, "admin"),
     )

@@ -42,6 +42,9 @@ def add_commands(commands: Any) -> None:
     commands.add_parser(
         "status", parents=[common], help="readiness, actors not running and queue depths"
     )
+    commands.add_parser(
+        "processes", parents=[common], help="every daemon process on this store (replicas too)"
+    )
     breakers = commands.add_parser(
         "breakers", parents=[common], help="circuit breakers by provider"
     )
@@ -133,6 +136,8 @@ def admin_client(args: argparse.Namespace, env: Mapping[str, str]) -> httpx.Clie
 def _dispatch(client: httpx.Client, args: argparse.Namespace) -> int:
     if args.command == "status":
         return _status(client, args.json)
+    if args.command == "processes":
+        return _processes(call(client, "GET", "/processes"), args.json)
     if args.command == "breakers":
         if args.reset:
             _show(call(client, "POST", f"/breakers/{args.reset}/reset"), args.json)
@@ -339,6 +344,26 @@ def _tree_rows(node: dict[str, Any]) -> list[tuple[str, ...]]:
     for child in node.get("children", []):
         rows += _tree_rows(child)
     return rows
+
+
+def _processes(answer: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    rows = [
+        (
+            record["id"],
+            "-" if record["index"] is None else f"{record['index']}/{record['count']}",
+            record["parent"] or "-",
+            record["restarts"] if record["restarts"] is not None else "-",
+            iso(record["started_at"]),
+            iso(record["seen_at"]),
+        )
+        for record in answer["processes"]
+    ]
+    headers = ("PROCESS", "PLACE", "PARENT", "RESTARTS", "STARTED", "SEEN")
+    print(table(headers, rows, empty="no process has written its record"))
+    return 0
 
 
 def _breakers(states: dict[str, Any], as_json: bool) -> int:

@@ -9,6 +9,7 @@ import trio
 
 from ..config import Config, ConfigError
 from ..http import EdgeLimits, bind_host, is_loopback, listener_spec
+from ..processes import handed_down
 from ..runtime import ActorContext, ActorSpec
 from ..store import STORE_PATH, Store
 from ._app import ApiPart, api_app
@@ -52,4 +53,5 @@ def api_spec(config: Config, env: Mapping[str, str], parts: Sequence[ApiPart]) -
         header_timeout_s=server.header_timeout_s,
         limits=EdgeLimits(max_connections=api.max_connections),
         setting="api.bind",
+        fd=handed_down(env, "api"),
     )

@@ -10,16 +10,23 @@ re-exports what the rest of olactors uses.
 """
 
 from ._base import ConfigError, Section
-from ._root import CONFIG_ENV, DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH, Config
+from ._root import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG_PATH,
+    EMBEDDED_DEFAULTS,
+    SYSTEM_CONFIG_PATH,
+    Config,
+)
 from .admin import AdminConfig
 from .api import ApiConfig
 from .broadcast import BroadcastConfig
+from .chaos import ChaosConfig
 from .daemon import DaemonConfig, SupervisionConfig
 from .delivery import DeliveryConfig
 from .log import LogConfig
 from .providers import BreakerConfig, ProviderConfig
 from .secrets import NamedSecret, describe_missing, missing_secrets, named_secrets, read_secret
-from .server import ServerConfig
+from .server import ServerConfig, process_count
 from .store import StoreConfig
 from .webhooks import (
     OrderingConfig,
@@ -33,11 +40,13 @@ from .webhooks import (
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_PATH",
+    "EMBEDDED_DEFAULTS",
     "SYSTEM_CONFIG_PATH",
     "AdminConfig",
     "ApiConfig",
     "BreakerConfig",
     "BroadcastConfig",
+    "ChaosConfig",
     "Config",
     "ConfigError",
     "DaemonConfig",
@@ -58,5 +67,6 @@ __all__ = [
     "describe_missing",
     "missing_secrets",
     "named_secrets",
+    "process_count",
     "read_secret",
 ]

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, model_validator
 
+from ..http import bind_host, is_loopback
 from ._base import ConfigError, Section
 from .admin import AdminConfig
 from .api import ApiConfig
 from .broadcast import BroadcastConfig
+from .chaos import ChaosConfig
 from .daemon import DaemonConfig, SupervisionConfig
 from .delivery import DeliveryConfig
 from .log import LogConfig
@@ -28,6 +30,8 @@ from .webhooks import WebhooksConfig
 DEFAULT_CONFIG_PATH = Path("config/olactors.toml")
 #: The variable naming the configuration file when no ``--config`` is given.
 CONFIG_ENV = "OLACTORS_CONFIG"
+#: What :meth:`Config.discover` names as the source when no file was found.
+EMBEDDED_DEFAULTS = "embedded defaults"
 #: Where a packaged install keeps its configuration; looked at after the working directory.
 SYSTEM_CONFIG_PATH = Path("/etc/olactors/olactors.toml")
 
@@ -47,6 +51,7 @@ class Config(Section):
     webhooks: WebhooksConfig = WebhooksConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     log: LogConfig = LogConfig()
+    chaos: ChaosConfig = ChaosConfig()
 
     @model_validator(mode="after")
     def _shutdown_outlasts_the_listeners(self) -> Config:
@@ -58,6 +63,29 @@ class Config(Section):
             raise ValueError(
                 f"daemon.shutdown_timeout_s ({self.daemon.shutdown_timeout_s:g}) must exceed "
                 f"server.graceful_timeout_s + store.timeout_s ({needed:g})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _chaos_only_on_loopback(self) -> Config:
+        # A daemon another host can reach is a production daemon: crashing its
+        # actors on purpose is for a test bench, so [chaos] needs every listener
+        # on loopback (decided on resolved addresses, as the admin's token is).
+        if not self.chaos.enabled:
+            return self
+        binds = {
+            "server.public_bind": self.server.public_bind,
+            "api.bind": self.api.bind,
+            "admin.bind": self.admin.bind,
+        }
+        exposed = [
+            f"{key} = {bind}" for key, bind in binds.items() if not is_loopback(bind_host(bind))
+        ]
+        if exposed:
+            raise ValueError(
+                f"chaos.enabled is true but {', '.join(exposed)} "
+                f"{'is' if len(exposed) == 1 else 'are'} reachable from other hosts: "
+                "fault injection is refused beyond loopback (a test bench only, never production)"
             )
         return self
 
@@ -105,7 +133,7 @@ class Config(Section):
         for candidate in (DEFAULT_CONFIG_PATH, SYSTEM_CONFIG_PATH):
             if candidate.is_file():
                 return cls.load(candidate), str(candidate.absolute())
-        return cls().anchored(Path.cwd()), "embedded defaults"
+        return cls().anchored(Path.cwd()), EMBEDDED_DEFAULTS
 
     def anchored(self, base: Path, *, only_set: bool = False) -> Config:
         """This configuration with its relative paths (state_dir, sqlite_path, the FCM

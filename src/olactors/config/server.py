@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+import os
+from typing import Literal
+
+from pydantic import Field, StrictInt, field_validator, model_validator
 
 from ._base import Section, check_bind, check_cidrs
 
@@ -30,12 +33,33 @@ class ServerConfig(Section):
     #: Load balancers and proxies (CIDRs) whose X-Forwarded-For is believed when
     #: a source has allow_from; any other peer is the sender itself.
     trusted_proxies: list[str] = Field(default_factory=list)
+    #: Daemon processes on this host, sharing the listeners' sockets under one
+    #: parent; "auto" is one per core this process may run on.
+    processes: StrictInt | Literal["auto"] = 1
 
     _networks = field_validator("trusted_proxies")(check_cidrs)
     _bind = field_validator("public_bind")(check_bind)
+
+    @field_validator("processes")
+    @classmethod
+    def _at_least_one(cls, processes: int | str) -> int | str:
+        if isinstance(processes, int) and processes < 1:
+            raise ValueError('processes must be at least 1, or "auto"')
+        return processes
+
+    def process_count(self) -> int:
+        """How many daemon processes to run: ``processes``, "auto" resolved to the cores."""
+        return process_count(self.processes)
 
     @model_validator(mode="after")
     def _a_body_fits_the_budget(self) -> ServerConfig:
         if self.max_bodies_in_flight_bytes < self.max_body_bytes:
             raise ValueError("max_bodies_in_flight_bytes must hold at least one max_body_bytes")
         return self
+
+
+def process_count(processes: int | str) -> int:
+    """``processes`` as a number: "auto" is the cores this process may be scheduled on."""
+    if processes == "auto":
+        return len(os.sched_getaffinity(0))
+    return int(processes)

@@ -12,7 +12,7 @@ source is; destinations implement the small :class:`Destination` protocol.
 from ._courier import Courier, CourierMessage, Pause, ResetBreaker, Resume, Wake
 from ._destination import Delivered, Destination
 from ._errors import AttemptFailed, AttemptRejected, DestinationGone
-from ._handler import HandlerDestination
+from ._handler import HANDLER_THREADS, HandlerDestination
 from ._http import HttpDestination
 from ._keys import destination_of, queue_name, state_key
 from ._route import DestinationSpec, RouteState, tolerant_breaker
@@ -31,6 +31,7 @@ from ._tree import (
 __all__ = [
     "DEFAULT_SCHEDULE_S",
     "DELIVERY_PATH",
+    "HANDLER_THREADS",
     "AttemptFailed",
     "AttemptRejected",
     "Courier",

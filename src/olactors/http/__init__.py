@@ -4,7 +4,14 @@ from ._addresses import bind_host, is_loopback, reach, split_bind
 from ._dispatch import App, Mount, PrefixDispatcher, answer_lifespan, mounted
 from ._errors import HttpError, closes_after, retry_after
 from ._gate import BodyIdle, gate_bodies, gated_chunks
-from ._listener import AppFactory, BindFailed, HttpListener, hypercorn_config, listener_spec
+from ._listener import (
+    AppFactory,
+    BindFailed,
+    HttpListener,
+    bind_failed,
+    hypercorn_config,
+    listener_spec,
+)
 from ._server import MAX_REFUSING, EdgeLimits, serve
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "Mount",
     "PrefixDispatcher",
     "answer_lifespan",
+    "bind_failed",
     "bind_host",
     "closes_after",
     "gate_bodies",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,13 @@ class BindFailed(OSError):
     """A listener could not listen on its address (in use, not this host's, no permission)."""
 
 
+def bind_failed(name: str, bind: str, setting: str, cause: OSError) -> BindFailed:
+    """The error for ``name`` failing to bind ``bind`` (from config key ``setting``)."""
+    where = f" ({setting})" if setting else ""
+    reason = (cause.strerror or str(cause)).lower()
+    return BindFailed(f"the {name} listener cannot listen on {bind}{where}: {reason}")
+
+
 class HttpListener(Actor[Any]):
     """Binds in ``started()`` (a port in use fails the start, with the reason),
     serves until stopped, and stops gracefully: no new connections, in-flight
@@ -34,6 +42,11 @@ class HttpListener(Actor[Any]):
 
     Put listeners last in the tree: an orderly shutdown stops them first, so
     nothing new comes in while the actors behind them drain.
+
+    With ``fd`` (a socket a parent process bound and handed down, see
+    ``processes``) it serves that socket instead of binding: each start
+    serves a duplicate of the descriptor, since stopping closes what it
+    served and a restart must find the socket still there.
     """
 
     def __init__(
@@ -46,9 +59,11 @@ class HttpListener(Actor[Any]):
         header_timeout_s: float = 5.0,
         limits: EdgeLimits | None = None,
         setting: str = "",
+        fd: int | None = None,
     ) -> None:
         self.name = name
         self.bind = bind
+        self.fd = fd
         #: The config key ``bind`` came from, named when it cannot be bound.
         self.setting = setting
         self.app = app
@@ -60,7 +75,8 @@ class HttpListener(Actor[Any]):
         self._served = trio.Event()
 
     async def started(self) -> None:
-        config = hypercorn_config(self.bind, self.graceful_timeout_s, self.header_timeout_s)
+        bind = self.bind if self.fd is None else f"fd://{os.dup(self.fd)}"
+        config = hypercorn_config(bind, self.graceful_timeout_s, self.header_timeout_s)
         app = self.app(self.context, self._stop)
         try:
             self.addresses = await self.context.nursery.start(self._serve, app, config)
@@ -72,11 +88,7 @@ class HttpListener(Actor[Any]):
                 cause = cause.exceptions[0]
             if not isinstance(cause, OSError):
                 raise
-            where = f" ({self.setting})" if self.setting else ""
-            reason = (cause.strerror or str(cause)).lower()
-            raise BindFailed(
-                f"the {self.name} listener cannot listen on {self.bind}{where}: {reason}"
-            ) from cause
+            raise bind_failed(self.name, self.bind, self.setting, cause) from cause
         log.info("%s listener on %s", self.name, ", ".join(self.addresses))
 
     async def _serve(
@@ -135,13 +147,15 @@ def listener_spec(
     header_timeout_s: float = 5.0,
     limits: EdgeLimits | None = None,
     setting: str = "",
+    fd: int | None = None,
 ) -> ActorSpec:
     """A listener's child spec, its shutdown timeout derived from its graceful timeout.
 
     The actor's shutdown timeout is the graceful timeout plus ``settle_s``
     (room for the work behind a last request, a store answer, say): one
     shorter than the graceful timeout would turn every orderly shutdown with
-    a request (or a dashboard stream) open into a kill.
+    a request (or a dashboard stream) open into a kill. ``fd`` is a socket
+    handed down by a parent process, served instead of binding ``bind``.
     """
     if not (math.isfinite(graceful_timeout_s) and graceful_timeout_s >= 0):
         raise ValueError(f"{name}: graceful_timeout_s must be finite and >= 0")
@@ -157,6 +171,7 @@ def listener_spec(
             header_timeout_s=header_timeout_s,
             limits=limits,
             setting=setting,
+            fd=fd,
         ),
         shutdown_timeout_s=graceful_timeout_s + settle_s,
     )

@@ -107,6 +107,16 @@ class ActorContext:
         """
         return self._registry.get(path).snapshot(trio.current_time())
 
+    def inject_crash(self, path: str, reason: str = "injected") -> bool:
+        """Crash the actor at ``path`` on purpose: see ``ActorSystem.inject_crash``.
+
+        For the ``[chaos]`` hook only. False if it is not running;
+        :class:`ActorNotFound` for an unknown path or a supervisor's. Never
+        blocks. An actor crashing itself this way crashes with the message
+        in hand, which is then redelivered as after any crash.
+        """
+        return self._registry.get(path).inject_crash(reason)
+
     def stop(self) -> None:
         """End this incarnation normally once the current message is handled.
 

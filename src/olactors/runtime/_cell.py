@@ -12,7 +12,7 @@ import trio
 from ._actor import Actor, ActorContext
 from ._child import Child
 from ._crash import is_crash
-from ._errors import ActorStopped, MessageDropped, ReplyAbandoned
+from ._errors import ActorStopped, InjectedCrash, MessageDropped, ReplyAbandoned
 from ._mailbox import WAKE, Envelope, Mailbox
 from ._ref import ActorRef
 from ._reply import Reply
@@ -291,6 +291,24 @@ class ActorCell(Child):
             self._outstanding_limit = max(1024, 2 * len(outstanding))
         return reply
 
+    def inject_crash(self, reason: str) -> bool:
+        """Crash the running incarnation as soon as the scheduler runs again; True if it will.
+
+        The :class:`InjectedCrash` is raised by a task started in the
+        incarnation's own nursery: the actor's task is cancelled wherever it
+        waits, the message in hand (if any) is settled as any crash's is (see
+        ``_after_failure``), ``stopping()`` runs, and the supervisor restarts
+        it by its strategy, counted toward intensity. False, and nothing
+        happens, while no incarnation is running (starting, stopping,
+        restarting, stopped); an incarnation that ends before the crash is
+        raised ends as it would have. Never blocks.
+        """
+        nursery = self.nursery
+        if nursery is None or self.status is not Status.RUNNING:
+            return False
+        nursery.start_soon(_crash, InjectedCrash(self.path, reason), name=f"{self.path} crash")
+        return True
+
     # -- Child -----------------------------------------------------------
 
     def _request_stop(self, drain: bool) -> None:
@@ -336,3 +354,10 @@ class ActorCell(Child):
             uptime_s=self.uptime(now),
             state=state,
         )
+
+
+async def _crash(error: InjectedCrash) -> None:
+    # An incarnation already ending (its nursery cancelled) is not crashed on
+    # its way out: a normal stop stays a normal stop.
+    await trio.lowlevel.checkpoint_if_cancelled()
+    raise error

@@ -15,7 +15,7 @@ import trio
 
 from ._clock import Clock
 from ._crash import is_crash
-from ._errors import ChildStartFailed
+from ._errors import ActorNotFound, ChildStartFailed
 from ._snapshot import ErrorInfo, Snapshot, Status, unwrap_group
 from ._spec import ChildSpec
 
@@ -230,6 +230,13 @@ class Child(ABC):
     def crash_repeated(self) -> bool:
         """True if the incarnation that just crashed did so on a message that crashed before."""
         return False
+
+    def inject_crash(self, reason: str) -> bool:
+        """Crash the running incarnation on purpose (see ``ActorCell.inject_crash``).
+
+        Only actors take one: a supervisor fails through its children.
+        """
+        raise ActorNotFound(f"{self.path} (a supervisor, not an actor)")
 
     @abstractmethod
     async def _run(self, mark_started: Callable[[], None]) -> None:

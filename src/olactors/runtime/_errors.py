@@ -14,7 +14,8 @@ A caller catches exactly what it can handle::
     ├── RestartIntensityExceeded a supervisor gave up and escalates to its parent
     ├── RestartsExhausted        a child kept crashing past its backoff's max_tries
     ├── TopLevelFailure          the root supervisor gave up: the system stops
-    └── SystemHalted             code called ``halt()``: the system stopped on purpose
+    ├── SystemHalted             code called ``halt()``: the system stopped on purpose
+    └── InjectedCrash            a crash injected on purpose (``inject_crash``, ``[chaos]``)
 """
 
 from __future__ import annotations
@@ -144,3 +145,17 @@ class RestartsExhausted(ActorError):
         self.path = path
         self.child = child
         self.tries = tries
+
+
+class InjectedCrash(ActorError):
+    """A crash injected on purpose (``ActorSystem.inject_crash``; the ``[chaos]`` hook).
+
+    Raised in a task of the actor's own nursery, never inside its handler, so
+    the actor's code cannot catch it: its supervisor sees an ordinary crash of
+    a background task, and the message in hand counts as crashed.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"crash injected into {path}: {reason}")
+        self.path = path
+        self.reason = reason

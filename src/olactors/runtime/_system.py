@@ -100,6 +100,20 @@ class ActorSystem:
             raise ActorNotFound(f"{path} (the root has no supervisor to restart it)")
         await self.supervisor(parent).restart_child(name)
 
+    def inject_crash(self, path: str, reason: str = "injected") -> bool:
+        """Crash the actor at ``path`` on purpose, through its supervisor's ordinary crash path.
+
+        For fault injection (the ``[chaos]`` hook and tests); nothing else in
+        the daemon calls it. The crash is raised in the actor's own nursery
+        soon after this returns (see ``ActorCell.inject_crash``): counted
+        toward its supervisor's intensity, restarted by its strategy, logged
+        and shown in its snapshot's ``last_error`` as an :class:`InjectedCrash`.
+        Returns False if the actor is not running (starting, restarting,
+        stopping or stopped). Raises :class:`ActorNotFound` for an unknown
+        path or a supervisor's. Never blocks.
+        """
+        return self.registry.get(path).inject_crash(reason)
+
     async def run(self, *, task_status: trio.TaskStatus[bool] = trio.TASK_STATUS_IGNORED) -> None:
         """Start the tree, report started once every child is up, and supervise until shutdown.
 

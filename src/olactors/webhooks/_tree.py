@@ -9,6 +9,7 @@ import trio
 
 from ..config import Config, ConfigError, RouteConfig, WebhooksConfig, read_secret
 from ..delivery import (
+    HANDLER_THREADS,
     DeliveryGroup,
     Destination,
     DestinationSpec,
@@ -173,7 +174,10 @@ def _maker(
             HandlerDestination(target)  # fail at start, not at the first event
         except (ImportError, AttributeError, ValueError) as exc:
             raise ConfigError(f"route {route.name}: handler {target}: {exc}") from None
-        return lambda refs: HandlerDestination(target)
+        # One pool per route, kept across courier restarts: threads abandoned
+        # before a restart still hold their place in it.
+        threads = trio.CapacityLimiter(min(route.max_in_flight, HANDLER_THREADS))
+        return lambda refs: HandlerDestination(target, threads)
     assert route.forward_to is not None  # the config requires it without a handler
     assert route.signing_secret_env is not None  # and a secret with it
     url, timeout_s, connections = route.forward_to, route.timeout_s, route.max_in_flight
