@@ -127,7 +127,8 @@ async def load(url: str, seconds: float, connections: int) -> dict[str, float]:
     with trio.move_on_after(seconds):
         async with trio.open_nursery() as nursery:
             for n in range(connections):
-                nursery.start_soon(connection, *servers[n % len(servers)])
+                host, port = servers[n % len(servers)]
+                nursery.start_soon(connection, host, port)
     latencies.sort()
     return {
         "rate": len(latencies) / seconds,
