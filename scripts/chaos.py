@@ -73,13 +73,14 @@ class Ledger:
     acked: dict[str, float] = field(default_factory=dict)
     refused: int = 0
 
-    def report(self, app: App, queued: int, dead: int) -> int:
-        """Print the ledger; the number of acknowledged events lost: neither delivered, nor
-        still in a queue, nor dead-lettered (one route: one queue item per event)."""
+    def report(self, app: App, queued: int, dead: set[str]) -> int:
+        """Print the ledger; the number of acknowledged events neither delivered nor
+        dead-lettered (by id) once the drain ended. With the queues empty they are lost;
+        with items still queued the drain did not finish, and that fails the run too."""
         once = sum(1 for e in self.acked if app.times.get(e, 0) == 1)
         more = sum(1 for e in self.acked if app.times.get(e, 0) > 1)
-        missing = [e for e in self.acked if e not in app.arrived]
-        lost = missing[: max(0, len(missing) - queued - dead)]
+        undelivered = [e for e in self.acked if e not in app.arrived and e not in dead]
+        lost = [] if queued else undelivered
         latencies = sorted(
             1000 * (app.arrived[e] - self.sent[e]) for e in self.acked if e in app.arrived
         )
@@ -90,7 +91,9 @@ class Ledger:
         print(f"  delivered 2+ times  {more}")
         print(f"  lost                {len(lost)}")
         print(f"  still queued        {queued}")
-        print(f"  dead-lettered       {dead}")
+        if queued and undelivered:
+            print(f"  UNDELIVERED         {len(undelivered)} (the drain did not finish)")
+        print(f"  dead-lettered       {len(dead)}")
         print(f"  sends refused       {self.refused} (sent again until acknowledged)")
         if latencies:
             print(
@@ -99,7 +102,7 @@ class Ledger:
             )
         for event_id in lost[:10]:
             print(f"  LOST {event_id}")
-        return len(lost)
+        return len(undelivered)
 
 
 class Node:
@@ -194,19 +197,29 @@ class Node:
         answer.raise_for_status()
         return answer.json()
 
-    def queues(self) -> tuple[int, int]:
-        """(still queued, dead-lettered) across its queues."""
+    def queues(self) -> tuple[int, set[str]]:
+        """Items still queued across its queues, and the ids of the dead-lettered ones."""
         counts = self.admin_call("GET", "/queues")
         queued = sum(
             c["ready"] + c["leased"] + c["delayed"] + c.get("held", 0) for c in counts.values()
         )
-        return queued, sum(c["dead"] for c in counts.values())
+        dead: set[str] = set()
+        for queue, c in counts.items():
+            if c["dead"]:
+                page = self.admin_call("GET", f"/dead-letters?queue={queue}&limit=1000")
+                dead |= {item["id"] for item in page["items"]}
+        return queued, dead
 
     def children(self) -> list[int]:
-        """The pids of this parent's daemon processes, as the admin lists them."""
+        """The pids of this parent's daemon processes that are alive now: listed by the
+        admin and, to the kernel, children of this parent (a killed one's record lingers)."""
         assert self.process is not None
         records = self.admin_call("GET", "/processes")["processes"]
-        return [r["pid"] for r in records if r["parent"] == self.process.pid]
+        return [
+            r["pid"]
+            for r in records
+            if r["parent"] == self.process.pid and _parent_of(r["pid"]) == self.process.pid
+        ]
 
 
 @dataclass
@@ -221,6 +234,15 @@ class Cluster:
 
     def any_up(self) -> Node:
         return next(node for node in self.nodes if node.up)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[1])
 
 
 async def send_all(cluster: Cluster, ledger: Ledger, rate: float, duration: float) -> None:
@@ -310,7 +332,7 @@ def build(workdir: Path, name: str, app: App, setup: Setup) -> Cluster:
 
 async def under_load(
     workdir: Path, name: str, rate: float, duration: float, fault: Fault, setup: Setup
-) -> tuple[Ledger, App, Cluster, int, int]:
+) -> tuple[Ledger, App, Cluster, int, set[str]]:
     """The daemons and their app, the load for ``duration`` with ``fault`` going
     meanwhile, then the drain: the ledger, and what is still queued and dead-lettered."""
     app = App()
@@ -322,19 +344,23 @@ async def under_load(
             await nursery.start(app.serve)
             setup.env.setdefault("CHAOS_APP_URL", app.url)
             cluster = build(workdir, name, app, setup)
-            for node in cluster.nodes:
-                await trio.to_thread.run_sync(node.start)
-            async with trio.open_nursery() as chaos:
-                chaos.start_soon(fault, cluster, app)
-                await send_all(cluster, ledger, rate, duration)
-                chaos.cancel_scope.cancel()
-            app.mode = "ok"
-            for node in cluster.nodes:
-                if not node.up:
+            try:
+                for node in cluster.nodes:
                     await trio.to_thread.run_sync(node.start)
-            queued, dead = await drain(ledger, app, cluster.any_up())
-            for node in cluster.nodes:
-                await trio.to_thread.run_sync(node.stop)
+                async with trio.open_nursery() as chaos:
+                    chaos.start_soon(fault, cluster, app)
+                    await send_all(cluster, ledger, rate, duration)
+                    chaos.cancel_scope.cancel()
+                app.mode = "ok"
+                for node in cluster.nodes:
+                    if not node.up:
+                        await trio.to_thread.run_sync(node.start)
+                queued, dead = await drain(cluster.any_up())
+                for node in cluster.nodes:
+                    await trio.to_thread.run_sync(node.stop)
+            finally:
+                for node in cluster.nodes:  # a scenario that failed leaves no daemon behind
+                    node.kill()
             nursery.cancel_scope.cancel()
     return ledger, app, cluster, queued, dead
 
@@ -381,8 +407,9 @@ async def kill(workdir: Path, o: Options) -> int:
                 (node,) = cluster.nodes
                 pids = await trio.to_thread.run_sync(node.children)
                 if pids:
-                    os.kill(picker.choice(pids), signal.SIGKILL)
-                    kills += 1
+                    with contextlib.suppress(ProcessLookupError):  # it died meanwhile
+                        os.kill(picker.choice(pids), signal.SIGKILL)
+                        kills += 1
                 continue
             node = picker.choice(cluster.nodes)
             await trio.to_thread.run_sync(node.kill)
@@ -608,19 +635,16 @@ async def _reset(stream: trio.SocketStream) -> None:
     await stream.aclose()
 
 
-async def drain(ledger: Ledger, app: App, node: Node) -> tuple[int, int]:
-    """Until every acknowledged event arrived and the queues are empty (a delivery whose
-    acknowledgement a crash cut off comes again once its lease runs out: a duplicate,
-    counted), or a minute: what is missing then is lost. What is still queued and
-    dead-lettered, at the end."""
+async def drain(node: Node) -> tuple[int, set[str]]:
+    """Until the queues are empty (a delivery whose acknowledgement a crash cut off comes
+    again once its lease runs out: a duplicate, counted), or a minute. What is still
+    queued then, and the ids of what was dead-lettered."""
     with trio.move_on_after(60):
-        while not set(ledger.acked) <= set(app.arrived):
-            await app.changed.wait()
         while True:
             queued, _ = await trio.to_thread.run_sync(node.queues)
             if not queued:
                 break
-            await trio.sleep(0.5)
+            await trio.sleep(0.2)
     return await trio.to_thread.run_sync(node.queues)
 
 

@@ -41,6 +41,8 @@ def test_a_scenario_loses_no_acknowledged_event(scenario: str, profile: list[str
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    if f"{scenario}: skipped" in result.stdout:
+        pytest.skip(result.stdout.strip())  # no tmpfs for the disk scenario here
     ledger = dict(
         line.strip().rsplit(None, 1)
         for line in result.stdout.splitlines()

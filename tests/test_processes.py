@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
+from olactors.processes import ProcessParent
 from olactors.testing import RedisServer
 
 TOKEN = "processes-test-token-0123456789abcdef"
@@ -201,3 +203,71 @@ def test_replicas_on_one_redis_each_list_every_replica(tmp_path: Path) -> None:
         finally:
             for replica in replicas:
                 replica.stop()
+
+
+# -- the parent on its own, with children that only play their part --------------------
+
+CHILD = """
+import json, os, signal, sys, time
+handover = json.loads(os.environ["OLACTORS_HANDOVER"])
+{setup}
+os.write(handover["ready"], b"r")
+while True:
+    time.sleep(1)
+"""
+
+
+def child(setup: str = "") -> list[str]:
+    return [sys.executable, "-c", CHILD.format(setup=setup)]
+
+
+async def test_a_place_whose_child_never_comes_up_stops_the_parent_with_exit_1() -> None:
+    _send, signals = trio.open_memory_channel[int](1)
+    parent = ProcessParent(
+        [sys.executable, "-c", "raise SystemExit(3)"],
+        2,
+        {},
+        os.environ,
+        first_backoff_s=0.01,
+        max_failed_starts=3,
+    )
+    with trio.fail_after(60):
+        assert await parent.run(signals) == 1
+    assert all(place.starts >= 1 for place in parent.places)
+    assert max(place.starts for place in parent.places) == 3
+
+
+async def test_a_stop_before_the_children_are_up_leaves_none_running() -> None:
+    send, signals = trio.open_memory_channel[int](1)
+    parent = ProcessParent(child("time.sleep(0.5)"), 2, {}, os.environ)
+    await send.send(signal.SIGTERM)  # before any child could start
+    with trio.fail_after(60):
+        assert await parent.run(signals) == 0
+    assert all(
+        place.process is None or place.process.returncode is not None for place in parent.places
+    )
+
+
+async def test_a_second_signal_is_forwarded_to_every_child_still_running() -> None:
+    # Children that ignore SIGTERM (a drain that never ends) and go on SIGINT.
+    setup = "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + (
+        "signal.signal(signal.SIGINT, lambda *_: os._exit(0))"
+    )
+    send, signals = trio.open_memory_channel[int](1)
+    parent = ProcessParent(child(setup), 2, {}, os.environ)
+    async with trio.open_nursery() as nursery:
+        codes: list[int] = []
+
+        async def run() -> None:
+            codes.append(await parent.run(signals))
+
+        nursery.start_soon(run)
+        with trio.fail_after(60):
+            while not all(place.process for place in parent.places):
+                await trio.sleep(0.05)
+            await send.send(signal.SIGTERM)
+            while not parent.stopping:
+                await trio.sleep(0.05)
+            await send.send(signal.SIGINT)
+    assert codes == [0]
+    assert all(place.process and place.process.returncode == 0 for place in parent.places)

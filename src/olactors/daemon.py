@@ -6,7 +6,7 @@ import logging
 import os
 import resource
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import trio
 
@@ -24,7 +24,12 @@ EXIT_FAILED = 1  #: the tree could not start, its root gave up, or shutdown over
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def serve(system: ActorSystem, config: Config, signals: AsyncIterator[int]) -> int:
+async def serve(
+    system: ActorSystem,
+    config: Config,
+    signals: AsyncIterator[int],
+    on_started: Callable[[], None] | None = None,
+) -> int:
     """Run ``system`` until a stop signal arrives on ``signals``; return the exit code.
 
     The first signal starts an orderly shutdown (reverse start order, each
@@ -37,7 +42,7 @@ async def serve(system: ActorSystem, config: Config, signals: AsyncIterator[int]
         forced_by: list[int] = []
         nursery.start_soon(_watch, system, config.daemon.shutdown_timeout_s, signals, forced_by)
         try:
-            await system.run(task_status=_Announce())
+            await system.run(task_status=_Announce(on_started))
         except ChildStartFailed as exc:
             log.critical("olactors could not start: %s", exc)
             code = EXIT_FAILED
@@ -125,15 +130,34 @@ async def run_daemon(config: Config) -> int:
     handover = Handover.from_env(os.environ)
     with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
         async with trio.open_nursery() as nursery:
-            if handover is not None and handover.lifeline is not None:
-                nursery.start_soon(watch_lifeline, handover.lifeline, system.shutdown)
-            code = await serve(system, config, signals)
+            on_started = None
+            if handover is not None:
+                nursery.start_soon(_as_a_child, system, handover)
+                on_started = handover.say_ready
+            code = await serve(system, config, signals, on_started)
             nursery.cancel_scope.cancel()
         return code
 
 
+async def _as_a_child(system: ActorSystem, handover: Handover) -> None:
+    """Stop when the parent is gone; let go of the inherited sockets once stopping (the
+    listeners serve duplicates): a socket nobody will accept on again is closed at once,
+    not when the last drain ends."""
+    async with trio.open_nursery() as nursery:
+        if handover.lifeline is not None:
+            nursery.start_soon(watch_lifeline, handover.lifeline, system.shutdown)
+        await system.stop_requested.wait()
+        handover.close_sockets()
+        nursery.cancel_scope.cancel()
+
+
 class _Announce:
-    """Says so once the whole tree is up (what operators and tests wait for)."""
+    """Says so once the whole tree is up (what operators, tests and a parent wait for)."""
+
+    def __init__(self, on_started: Callable[[], None] | None) -> None:
+        self.on_started = on_started
 
     def started(self, value: bool | None = None) -> None:
         log.info("olactors running (pid %d); SIGINT or SIGTERM stops it", os.getpid())
+        if self.on_started is not None:
+            self.on_started()

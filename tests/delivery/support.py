@@ -22,9 +22,20 @@ from olactors.delivery import (
     queue_name,
 )
 from olactors.runtime import ActorSystem, SupervisorSpec
-from olactors.store import Delivery, SqliteBackend, Store, store_spec
+from olactors.store import Delivery, QueueItem, SqliteBackend, Store, store_spec
 
 NS = "test.events"
+#: One queued event as a destination is handed it.
+ITEM = QueueItem(
+    id="evt_1",
+    queue="d:ns:app",
+    payload=b'{"id": "evt_1"}',
+    source="ns",
+    meta={},
+    attempt=1,
+    enqueued_at=0.0,
+    last_error=None,
+)
 
 
 @dataclass

@@ -11,6 +11,8 @@ import trio
 from olactors.delivery import AttemptFailed, HandlerDestination
 from olactors.store import QueueItem
 
+from .support import ITEM
+
 released = threading.Event()
 
 
@@ -31,18 +33,6 @@ def release_blocked() -> Iterator[None]:
     released.clear()
     yield
     released.set()
-
-
-ITEM = QueueItem(
-    id="evt_1",
-    queue="webhooks.stripe:app",
-    payload=b"{}",
-    source="stripe",
-    meta={},
-    attempt=1,
-    enqueued_at=0.0,
-    last_error=None,
-)
 
 
 @pytest.mark.parametrize("handler", ["exits", "interrupts"])

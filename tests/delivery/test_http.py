@@ -9,20 +9,11 @@ import standardwebhooks
 import trio
 
 from olactors.delivery import AttemptFailed, DestinationGone, HttpDestination
-from olactors.store import QueueItem
 from olactors.testing import Canned, FakeProvider
 
+from .support import ITEM
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-ITEM = QueueItem(
-    id="evt_1",
-    queue="d:ns:app",
-    payload=b'{"id": "evt_1"}',
-    source="ns",
-    meta={},
-    attempt=1,
-    enqueued_at=0.0,
-    last_error=None,
-)
 
 
 @pytest.fixture

@@ -97,8 +97,10 @@ def admin_app(
         for name, value in hardening.items():
             answer.headers.setdefault(name, value)
         answer.headers.setdefault("Cache-Control", "no-store")
-        # Several processes may share this address: say which one answered.
-        answer.headers["Olactors-Process"] = this_process
+        # Several processes may share this address: say which one answered
+        # (to whoever may know: not in a refusal, nor an open probe's answer).
+        if g.get("authenticated"):
+            answer.headers["Olactors-Process"] = this_process
         if closes_after(dict(request.headers), answer.status_code):
             answer.headers["Connection"] = "close"
         return answer

@@ -12,7 +12,7 @@ import msgspec
 from quart import Response
 from quart_trio import QuartTrio
 
-from ..processes import processes
+from ..processes import live_processes
 from ..runtime import ActorContext
 from ..store import Store
 from ._answers import from_store
@@ -23,7 +23,7 @@ def register_processes(app: QuartTrio, context: ActorContext, store: Store) -> N
     @app.get("/processes")
     async def list_processes() -> Response:
         async def listed() -> Response:
-            records = await processes(store)
+            records = await live_processes(store)
             return _json({"processes": [msgspec.to_builtins(r) for r in records]})
 
         return await from_store(listed(), missing="no process records")

@@ -75,9 +75,10 @@ class HttpListener(Actor[Any]):
         self._served = trio.Event()
 
     async def started(self) -> None:
+        app = self.app(self.context, self._stop)
+        # The duplicate is made last: from here hypercorn owns it and closes it.
         bind = self.bind if self.fd is None else f"fd://{os.dup(self.fd)}"
         config = hypercorn_config(bind, self.graceful_timeout_s, self.header_timeout_s)
-        app = self.app(self.context, self._stop)
         try:
             self.addresses = await self.context.nursery.start(self._serve, app, config)
         except BaseException as exc:

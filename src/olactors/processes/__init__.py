@@ -2,7 +2,7 @@
 children (``[server] processes``), and every process's presence in the store, which
 the admin lists (``GET /processes``) for replicas and processes alike."""
 
-from ._handover import HANDOVER_ENV, Handover, handed_down
+from ._handover import HANDOVER_ENV, LISTENERS, Handover, handed_down
 from ._lifeline import watch_lifeline
 from ._parent import ProcessParent
 from ._presence import (
@@ -10,11 +10,11 @@ from ._presence import (
     PRESENCE_PREFIX,
     Presence,
     ProcessRecord,
+    live_processes,
     presence_spec,
     process_id,
-    processes,
 )
-from ._sockets import LISTENERS, bind_listeners, listener_binds, served_address
+from ._sockets import bind_listeners, listener_binds, served_address
 
 __all__ = [
     "HANDOVER_ENV",
@@ -28,9 +28,9 @@ __all__ = [
     "bind_listeners",
     "handed_down",
     "listener_binds",
+    "live_processes",
     "presence_spec",
     "process_id",
-    "processes",
     "served_address",
     "watch_lifeline",
 ]

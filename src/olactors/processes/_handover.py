@@ -9,11 +9,16 @@ the environment), so nothing else reads the environment.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Mapping
 
 import msgspec
 
 from ..config import ConfigError
+
+#: Each listener a daemon opens, by name.
+LISTENERS = ("public", "admin", "api")
 
 #: The environment variable a child finds its handover in.
 HANDOVER_ENV = "OLACTORS_HANDOVER"
@@ -32,6 +37,15 @@ class Handover(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: The read end of a pipe whose write end only the parent holds: it reads
     #: end-of-file when the parent is gone, however it died.
     lifeline: int | None = None
+    #: The write end of a pipe the parent reads: one byte once the daemon is up.
+    ready: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"index {self.index} is not a place of {self.count}")
+        for name, fd in self.sockets.items():
+            if name not in LISTENERS or fd < 0:
+                raise ValueError(f"no listener {name!r} on descriptor {fd}")
 
     def encode(self) -> str:
         return msgspec.json.encode(self).decode()
@@ -44,8 +58,21 @@ class Handover(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             return None
         try:
             return msgspec.json.decode(raw, type=cls)
-        except msgspec.ValidationError as exc:
+        except msgspec.DecodeError as exc:  # ValidationError is one
             raise ConfigError(f"{HANDOVER_ENV} is not a handover from olactors: {exc}") from None
+
+    def say_ready(self) -> None:
+        """Tell the parent this daemon is up (its tree started); once."""
+        if self.ready is not None:
+            with contextlib.suppress(OSError):  # a parent gone hears nothing
+                os.write(self.ready, b"r")
+                os.close(self.ready)
+
+    def close_sockets(self) -> None:
+        """Close the inherited listener descriptors (the listeners serve duplicates)."""
+        for fd in self.sockets.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def socket(self, listener: str) -> int | None:
         """The descriptor of ``listener``'s socket, if the parent bound it."""

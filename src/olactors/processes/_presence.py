@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import socket
-import time
 from importlib.metadata import version
 from typing import Any
 
@@ -29,6 +28,7 @@ log = logging.getLogger("olactors.processes")
 #: Where every process's record lives in the store.
 PRESENCE_PREFIX = "olactors:process:"
 PRESENCE_PATH = "/root/presence"
+VERSION = version("olactors")
 
 
 class ProcessRecord(msgspec.Struct, frozen=True):
@@ -50,16 +50,15 @@ def process_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def this_process(handover: Handover | None, started_at: float) -> ProcessRecord:
-    """The record of the running process, seen now."""
-    host, pid = socket.gethostname(), os.getpid()
+def this_process(handover: Handover | None, started_at: float, seen_at: float) -> ProcessRecord:
+    """The record of the running process, seen at ``seen_at``."""
     return ProcessRecord(
         id=process_id(),
-        host=host,
-        pid=pid,
-        version=version("olactors"),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        version=VERSION,
         started_at=started_at,
-        seen_at=time.time(),
+        seen_at=seen_at,
         parent=handover.parent if handover else None,
         index=handover.index if handover else None,
         count=handover.count if handover else None,
@@ -77,13 +76,14 @@ class Presence(Actor[Any]):
         self.handover = handover
         self.every_s = every_s
         self.ttl_s = ttl_s
-        self.started_at = time.time()
+        self.started_at = 0.0
         self.written_at: float | None = None
         self.last_error: str | None = None
 
     async def started(self) -> None:
         self.store = Store.at(self.context, STORE_PATH)
-        self.key = PRESENCE_PREFIX + this_process(self.handover, self.started_at).id
+        self.started_at = self.context.clock()
+        self.key = PRESENCE_PREFIX + process_id()
         self.context.nursery.start_soon(self._beat)
 
     async def receive(self, message: Any) -> None:
@@ -91,7 +91,7 @@ class Presence(Actor[Any]):
 
     async def _beat(self) -> None:
         while True:
-            record = this_process(self.handover, self.started_at)
+            record = this_process(self.handover, self.started_at, self.context.clock())
             try:
                 await self.store.put(self.key, msgspec.json.encode(record), ttl_s=self.ttl_s)
             except StoreError as exc:
@@ -120,7 +120,7 @@ def presence_spec(handover: Handover | None) -> ActorSpec:
     return ActorSpec("presence", lambda: Presence(handover))
 
 
-async def processes(store: Store) -> list[ProcessRecord]:
+async def live_processes(store: Store) -> list[ProcessRecord]:
     """Every process whose record has not lapsed, by host and pid."""
     records = []
     cursor: str | None = ""

@@ -14,9 +14,6 @@ from hypercorn.utils import repr_socket_addr
 from ..config import Config
 from ..http import BindFailed, bind_failed, hypercorn_config
 
-#: Each listener a daemon opens: its name, and the setting its address comes from.
-LISTENERS = ("public", "admin", "api")
-
 
 def listener_binds(config: Config) -> dict[str, tuple[str, str]]:
     """``{listener: (bind, setting)}`` for every listener the daemon opens."""
