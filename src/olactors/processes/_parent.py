@@ -10,8 +10,9 @@ share one database file (WAL, and a busy timeout for the writers' turns).
 The parent does nothing else. Each place has a keeper task that owns its
 child: it starts it, stops it when asked, and starts it again when it dies,
 after a backoff that doubles from ``first_backoff_s`` to ``max_backoff_s``
-(back to the first once a child has run ``healthy_after_s``). A child says
-it is up by writing one byte on its *ready* pipe; one that dies before that
+(back to the first for a child that was up and ran ``healthy_after_s``: a
+process killed now and then, by the OOM killer say, comes back at once). A
+child says it is up by writing one byte on its *ready* pipe; one that dies before that
 ``max_failed_starts`` times in a row at one place will not do better (its
 store unreachable, its files unreadable, its configuration file edited
 into an invalid one since the parent checked it): the parent stops them all
@@ -67,7 +68,7 @@ class ProcessParent:
         *,
         first_backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
-        healthy_after_s: float = 60.0,
+        healthy_after_s: float = 10.0,
         max_failed_starts: int = 5,
         stop_child_s: float = 60.0,
     ) -> None:
@@ -143,7 +144,7 @@ class ProcessParent:
                     )
                     self._request_stop(EXIT_FAILED)
                     return
-                if trio.current_time() - began >= self.healthy_after_s:
+                if ready and trio.current_time() - began >= self.healthy_after_s:
                     backoff = self.first_backoff_s
                 log.error(
                     "process %d exited with %s: starting it again in %.1f s",
