@@ -248,6 +248,13 @@ def _run_parent(config: Config, source: str, count: int) -> int:
         return EXIT_FAILED
     for name, sock in sockets.items():
         log.info("%s socket %s shared by %d processes", name, served_address(sock), count)
+    if not config.store.shared:
+        log.warning(
+            "%d processes on sqlite: a websocket subscriber hears the broadcasts its own "
+            "process delivers, not its siblings'; for websocket fan-out across processes "
+            "use [store] backend = \"redis\"",
+            count,
+        )
     command = [sys.executable, "-m", "olactors", "run"]
     if source != EMBEDDED_DEFAULTS:
         command += ["--config", source]

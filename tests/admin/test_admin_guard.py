@@ -18,6 +18,7 @@ from olactors.cli import _parser
 from olactors.config import Config, ConfigError
 from olactors.http import is_loopback
 from olactors.runtime import ActorSystem
+from olactors.store import STORE_PATH, Store
 from olactors.tree import build_tree
 
 from .daemon import TOKEN, Daemon, config
@@ -112,24 +113,34 @@ async def test_logout_ends_the_session(daemon: Daemon) -> None:
         assert (await client.get("/session")).status_code == 401
 
 
-def test_a_session_expires_after_its_lifetime() -> None:
-    now = [1000.0]
-    sessions = Sessions(60.0, clock=lambda: now[0])
-    session = sessions.open()
-    now[0] += 59.0
-    assert sessions.valid(session)
-    now[0] += 2.0
-    assert not sessions.valid(session)
+async def test_a_session_one_process_opened_is_valid_in_another_on_the_same_store(
+    daemon: Daemon,
+) -> None:
+    store = Store.at(daemon.system, STORE_PATH)
+    # Two processes behind one admin address: each its own Sessions, one store.
+    here, there = Sessions(60.0), Sessions(60.0)
+    session = await here.open(store)
+    assert await there.valid(store, session)
+    await there.close(store, session)
+    assert not await here.valid(store, session)
 
 
-def test_past_the_session_cap_the_oldest_session_ends() -> None:
-    sessions = Sessions(60.0, max_sessions=2)
-    first, second, third = sessions.open(), sessions.open(), sessions.open()
-    assert (sessions.valid(first), sessions.valid(second), sessions.valid(third)) == (
-        False,
-        True,
-        True,
-    )
+async def test_a_session_expires_after_its_lifetime(daemon: Daemon) -> None:
+    store = Store.at(daemon.system, STORE_PATH)
+    sessions = Sessions(0.2)
+    session = await sessions.open(store)
+    with trio.fail_after(30):
+        while await sessions.valid(store, session):
+            await trio.sleep(0.05)
+    assert await sessions.open(store) != session
+
+
+async def test_the_store_keeps_only_a_hash_of_a_session(daemon: Daemon) -> None:
+    store = Store.at(daemon.system, STORE_PATH)
+    session = await Sessions(60.0).open(store)
+    keys = (await store.keys("olactors:admin-session:")).keys
+    assert keys
+    assert all(session not in key for key in keys)
 
 
 async def test_a_login_with_a_lone_surrogate_is_refused_not_a_server_error(

@@ -81,8 +81,8 @@ def admin_app(
         await request.get_data(cache=True)
         given = request.headers.get("authorization", "").encode("utf-8", "surrogatepass")
         # The header is compared in constant time; a session id is looked up by hash.
-        g.authenticated = hmac.compare_digest(given, expected) or sessions.valid(
-            request.cookies.get(SESSION_COOKIE, "")
+        g.authenticated = hmac.compare_digest(given, expected) or await sessions.valid(
+            store, request.cookies.get(SESSION_COOKIE, "")
         )
         if g.authenticated:
             return None

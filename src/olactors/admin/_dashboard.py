@@ -191,7 +191,10 @@ def register_dashboard(
         if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode()):
             return _error(401, "wrong admin token")
         # A fresh id at every login: one planted before it (fixation) is worthless.
-        session = sessions.open(replacing=request.cookies.get(SESSION_COOKIE, ""))
+        try:
+            session = await sessions.open(store, replacing=request.cookies.get(SESSION_COOKIE, ""))
+        except StoreError as exc:
+            return _error(503, f"cannot keep a session now: {exc}")
         answer = _json({"status": "logged in"})
         answer.set_cookie(
             SESSION_COOKIE,
@@ -206,7 +209,7 @@ def register_dashboard(
 
     @app.delete("/session")
     async def logout() -> Response:
-        sessions.close(request.cookies.get(SESSION_COOKIE, ""))
+        await sessions.close(store, request.cookies.get(SESSION_COOKIE, ""))
         answer = _json({"status": "logged out"})
         answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
         return answer

@@ -18,11 +18,13 @@ browser on the same machine can reach:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import secrets
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+
+from ..store import Store, StoreError
 
 #: Methods that only read; every other one changes state.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -31,49 +33,46 @@ _SITES_ALLOWED = frozenset({"same-origin", "none"})  # "none": typed in the addr
 
 
 class Sessions:
-    """Dashboard sessions: random ids, kept hashed, each valid for ``ttl_s``.
+    """Dashboard sessions: random ids kept in the store, hashed, each for ``ttl_s``.
 
-    Only the SHA-256 of an id is kept, so a lookup's timing says nothing of
-    live ids and a memory dump holds none. At most ``max_sessions`` live at
-    once; past it the oldest ends.
+    In the store, so that every process behind one admin address (a parent's
+    shared socket, replicas behind a balancer) knows a session another one
+    opened. Only the SHA-256 of an id is kept: the store holds no live id,
+    and a lookup is by hash. A store that cannot answer makes a session
+    invalid for that request (the bearer token still works): never a 500.
     """
 
-    def __init__(
-        self,
-        ttl_s: float,
-        *,
-        max_sessions: int = 1000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self.max_sessions = max_sessions
-        self._clock = clock
-        self._expiry: dict[bytes, float] = {}
 
-    def open(self, replacing: str = "") -> str:
-        """A new session id; ``replacing`` (the one presented, if any) ends."""
-        self.close(replacing)
-        now = self._clock()
-        self._expiry = {key: end for key, end in self._expiry.items() if end > now}
-        while len(self._expiry) >= self.max_sessions:
-            del self._expiry[next(iter(self._expiry))]  # dicts keep insertion order
+    async def open(self, store: Store, replacing: str = "") -> str:
+        """A new session id; ``replacing`` (the one presented, if any) ends.
+        :class:`StoreError` if it cannot be kept."""
+        await self.close(store, replacing)
         session = secrets.token_urlsafe(32)
-        self._expiry[_key(session)] = now + self.ttl_s
+        await store.put(_key(session), b"1", ttl_s=self.ttl_s)
         return session
 
-    def valid(self, session: str) -> bool:
+    async def valid(self, store: Store, session: str) -> bool:
         if not session:
             return False
-        end = self._expiry.get(_key(session))
-        return end is not None and end > self._clock()
+        try:
+            return await store.get(_key(session)) is not None
+        except StoreError:
+            return False
 
-    def close(self, session: str) -> None:
+    async def close(self, store: Store, session: str) -> None:
         if session:
-            self._expiry.pop(_key(session), None)
+            with contextlib.suppress(StoreError):  # it lapses at its TTL
+                await store.delete(_key(session))
 
 
-def _key(session: str) -> bytes:
-    return hashlib.sha256(session.encode("utf-8", "surrogatepass")).digest()
+#: Where a session's hash is kept in the store.
+SESSION_PREFIX = "olactors:admin-session:"
+
+
+def _key(session: str) -> str:
+    return SESSION_PREFIX + hashlib.sha256(session.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def from_own_origin(method: str, headers: dict[str, str], host: str) -> bool:
