@@ -252,7 +252,7 @@ def _run_parent(config: Config, source: str, count: int) -> int:
         log.warning(
             "%d processes on sqlite: a websocket subscriber hears the broadcasts its own "
             "process delivers, not its siblings'; for websocket fan-out across processes "
-            "use [store] backend = \"redis\"",
+            'use [store] backend = "redis"',
             count,
         )
     command = [sys.executable, "-m", "olactors", "run"]
