@@ -7,22 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import trio
 
-from olactors.runtime import ActorSystem
-from olactors.tree import build_tree
-
-from .daemon import TOKEN, Daemon, config
+from .daemon import TOKEN, Daemon, config, started
 
 
 @pytest.fixture
 async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
-    system = ActorSystem(build_tree(config(tmp_path), {"ADMIN_TOKEN": TOKEN}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(system.run)
-        url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
-        yield Daemon(system, url)
-        system.shutdown()
+    async with started(config(tmp_path)) as running:
+        yield running
 
 
 @pytest.fixture

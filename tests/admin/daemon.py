@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import trio
 
 from olactors.config import Config
 from olactors.runtime import ActorSystem
 from olactors.store import NewItem, Store
+from olactors.tree import build_tree
 
 TOKEN = "admin-token-0123456789abcdef"
 
@@ -16,6 +21,17 @@ TOKEN = "admin-token-0123456789abcdef"
 class Daemon:
     system: ActorSystem
     url: str
+
+
+@asynccontextmanager
+async def started(config: Config) -> AsyncIterator[Daemon]:
+    """The whole tree of ``config`` running, until the block ends."""
+    system = ActorSystem(build_tree(config, {"ADMIN_TOKEN": TOKEN}))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(system.run)
+        url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
+        yield Daemon(system, url)
+        system.shutdown()
 
 
 def config(tmp_path: Path, **admin: object) -> Config:

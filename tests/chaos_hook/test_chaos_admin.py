@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,13 @@ import pytest
 import trio
 
 from olactors.config import Config
-from olactors.runtime import ActorNotFound, ActorSystem, Status
-from olactors.tree import build_tree
+from olactors.runtime import ActorNotFound, Status
 
-from ..admin.daemon import TOKEN, Daemon, config
+from ..admin.daemon import TOKEN, Daemon, config, started
 
 
 def with_chaos(tmp_path: Path, **chaos: Any) -> Config:
     return Config.model_validate({**config(tmp_path).model_dump(), "chaos": chaos})
-
-
-@asynccontextmanager
-async def started(config: Config) -> AsyncIterator[Daemon]:
-    system = ActorSystem(build_tree(config, {"ADMIN_TOKEN": TOKEN}))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(system.run)
-        url = system.actor_snapshot("/root/http/admin").state["addresses"][0]
-        yield Daemon(system, url)
-        system.shutdown()
 
 
 @pytest.fixture
