@@ -16,7 +16,8 @@ counted. Exit 1 on any acknowledged event that never arrived.
 Scenarios:
   kill         SIGKILL every --period seconds: the daemon (started again on the same
                store), one replica of several on Redis (started again), or one of
-               a parent's processes on sqlite (the parent starts it again).
+               a parent's processes on sqlite (the parent starts it again; every
+               fourth time the parent itself, its processes stopping in order).
   destination  the app answers 503, resets connections, hangs past the route's time
                limit, answers 429 with Retry-After, answers slowly, answers 410 Gone
                (an operator resumes the route), --period seconds each, then takes
@@ -395,7 +396,8 @@ async def run(workdir: Path, name: str, o: Options, setup: Setup, fault: Fault, 
 async def kill(workdir: Path, o: Options) -> int:
     """SIGKILL under load, every --period seconds: the daemon (started again on the same
     store), or one replica of several (started again), or one of a parent's processes
-    (which the parent starts again)."""
+    (which the parent starts again) and, every fourth time, the parent itself (its
+    processes see their lifeline close and stop in order; it is started again)."""
     picker = random.Random(7)
     kills = 0
 
@@ -403,7 +405,7 @@ async def kill(workdir: Path, o: Options) -> int:
         nonlocal kills
         while True:
             await trio.sleep(o.period)
-            if o.replicas > 1 and o.backend == "sqlite":
+            if o.replicas > 1 and o.backend == "sqlite" and (kills + 1) % 4:
                 (node,) = cluster.nodes
                 try:
                     pids = await trio.to_thread.run_sync(node.children)
@@ -422,6 +424,8 @@ async def kill(workdir: Path, o: Options) -> int:
             await trio.to_thread.run_sync(node.start)
 
     victim = "a daemon" if o.replicas == 1 else f"one of {o.replicas}"
+    if o.replicas > 1 and o.backend == "sqlite":
+        victim += " processes (every fourth time their parent)"
     return await run(
         workdir, "kill", o, o.setup(), fault, f"SIGKILL of {victim} every {o.period:g} s"
     )

@@ -132,22 +132,29 @@ async def run_daemon(config: Config) -> int:
         async with trio.open_nursery() as nursery:
             on_started = None
             if handover is not None:
-                nursery.start_soon(_as_a_child, system, handover)
-                on_started = handover.say_ready
+                up = trio.Event()
+                nursery.start_soon(_as_a_child, system, handover, up)
+
+                def on_started() -> None:
+                    up.set()
+                    handover.say_ready()
+
             code = await serve(system, config, signals, on_started)
             nursery.cancel_scope.cancel()
         return code
 
 
-async def _as_a_child(system: ActorSystem, handover: Handover) -> None:
-    """Stop when the parent is gone; let go of the inherited sockets once stopping (the
-    listeners serve duplicates): a socket nobody will accept on again is closed at once,
-    not when the last drain ends."""
+async def _as_a_child(system: ActorSystem, handover: Handover, up: trio.Event) -> None:
+    """Stop when the parent is gone; once a running daemon is stopping, let go of the
+    inherited sockets (the listeners serve duplicates): a socket nobody will accept on
+    again is closed at once, not when the last drain ends. A daemon stopped while it
+    starts keeps them: a listener starting meanwhile still needs its descriptor."""
     async with trio.open_nursery() as nursery:
         if handover.lifeline is not None:
             nursery.start_soon(watch_lifeline, handover.lifeline, system.shutdown)
         await system.stop_requested.wait()
-        handover.close_sockets()
+        if up.is_set():
+            handover.close_sockets()
         nursery.cancel_scope.cancel()
 
 
