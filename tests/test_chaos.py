@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILES = [
     ("kill", "--period 1"),
     ("kill", "--period 1 --backend redis --replicas 3"),
-    ("kill", "--period 1 --replicas 2"),
+    ("kill", "--period 0.7 --replicas 2"),  # the fourth kill is the parent's
     ("destination", "--period 0.4"),
     ("handler", "--period 0.7"),
     ("redis", "--period 0.7"),
