@@ -79,7 +79,7 @@ class ProcessParent:
         self.max_backoff_s = max_backoff_s
         self.healthy_after_s = healthy_after_s
         self.max_failed_starts = max_failed_starts
-        #: How long a child may take to stop in order before the parent forces it.
+        #: How long a parent whose run failed waits for the children it stops.
         self.stop_child_s = stop_child_s
         self.places = [_Place(index) for index in range(count)]
         self.stopping = False
