@@ -69,6 +69,20 @@ class Daemon:
         self.process.wait(timeout=60)
 
 
+def daemon_env(python_path: str) -> dict[str, str]:
+    """A benchmark or chaos daemon's environment: the secrets its configuration names
+    (BENCH_WHSEC, BENCH_APP_SECRET), the admin token, and where its handlers import from."""
+    return {
+        **os.environ,
+        "BENCH_WHSEC": SECRET,
+        "BENCH_APP_SECRET": APP_SECRET,
+        "OLACTORS_ADMIN_TOKEN": TOKEN,
+        # Replicas on Redis share it: it is never generated there.
+        "OLACTORS_SUBSCRIBER_KEY": "bench-subscriber-key-0123456789abcdef0123",
+        "PYTHONPATH": python_path,
+    }
+
+
 def start(workdir: Path, name: str, route: str, server: str = "", store: str = "") -> Daemon:
     """An olactors daemon with one Stripe source and ``route`` (TOML, may be empty);
     ``server`` adds lines to its ``[server]`` section, ``store`` replaces its ``[store]``."""
@@ -86,15 +100,7 @@ def start(workdir: Path, name: str, route: str, server: str = "", store: str = "
         '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["BENCH_WHSEC"]\n'
         f"{route}"
     )
-    env = {
-        **os.environ,
-        "BENCH_WHSEC": SECRET,
-        "BENCH_APP_SECRET": APP_SECRET,
-        "OLACTORS_ADMIN_TOKEN": TOKEN,
-        # Replicas on Redis share it: it is never generated there.
-        "OLACTORS_SUBSCRIBER_KEY": "bench-subscriber-key-0123456789abcdef0123",
-        "PYTHONPATH": str(home),
-    }
+    env = daemon_env(str(home))
     log = home / "daemon.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(

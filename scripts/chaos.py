@@ -56,7 +56,7 @@ from typing import Any
 import httpx
 import trio
 
-from bench_e2e import APP_SECRET, SECRET, TOKEN, App, listening, percentile, signed
+from bench_e2e import TOKEN, App, daemon_env, listening, percentile, signed
 from olactors.testing import RedisServer
 
 #: How long past the load an event is still sent again, until a daemon acknowledges it.
@@ -131,14 +131,14 @@ class Node:
             else f'sqlite_path = "{sqlite_path or home / "chaos.db"}"\n'
         )
         route = route or (
-            f'forward_to = "{app_url}/hooks"\nsigning_secret_env = "CHAOS_APP_SECRET"\n'
+            f'forward_to = "{app_url}/hooks"\nsigning_secret_env = "BENCH_APP_SECRET"\n'
         )
         self.config.write_text(
             f'[server]\npublic_bind = "127.0.0.1:0"\nprocesses = {processes}\n'
             '[admin]\nbind = "127.0.0.1:0"\n[api]\nbind = "127.0.0.1:0"\n'
             f'[daemon]\nstate_dir = "{home}"\n[store]\n{store}'
             f"[webhooks]\nretry_schedule_s = {RETRY}\nlease_s = 5.0\n"
-            '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["CHAOS_WHSEC"]\n'
+            '[webhooks.sources.stripe]\nkind = "stripe"\nsecrets_env = ["BENCH_WHSEC"]\n'
             '[[webhooks.routes]]\nname = "to-app"\nsource = "stripe"\nevents = ["*"]\n'
             f"{route}"
             # A breaker that tries again within seconds: the drain is waited for.
@@ -154,16 +154,8 @@ class Node:
     def start(self) -> None:
         self.starts += 1
         log = self.home / f"daemon.{self.starts}.log"
-        env = {
-            **os.environ,
-            "CHAOS_WHSEC": SECRET,
-            "CHAOS_APP_SECRET": APP_SECRET,
-            "OLACTORS_ADMIN_TOKEN": TOKEN,
-            # On Redis, replicas share it: it is never generated there.
-            "OLACTORS_SUBSCRIBER_KEY": "chaos-subscriber-key-0123456789abcdef0123",
-            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path]),
-            **self.env,
-        }
+        scripts = os.pathsep.join([str(Path(__file__).parent), *sys.path])
+        env = {**daemon_env(scripts), **self.env}
         with log.open("wb") as sink:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "olactors", "run", "--config", str(self.config)],

@@ -30,8 +30,8 @@ from .config import (
 )
 from .daemon import EXIT_FAILED, STOP_SIGNALS, run_daemon
 from .devloop import add_dev_commands, run_listen, run_trigger
-from .http import BindFailed
-from .processes import Handover, ProcessParent, bind_listeners, served_address
+from .http import BindFailed, served_address
+from .processes import Handover, ProcessParent, bind_listeners
 from .store import redacted
 from .tree import build_tree
 

@@ -53,6 +53,11 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
     storage = Storage(config, env)
     providers |= storage.budgets()
     handover = Handover.from_env(env)
+
+    def handed_down(listener: str) -> int | None:
+        """The socket a parent process handed down for ``listener``; None: bind it."""
+        return handover.socket(listener) if handover else None
+
     # Processes sharing one sqlite file share its budgets as replicas share Redis's.
     shared_budgets = store.shared or (handover is not None and handover.count > 1)
     wakes = (
@@ -98,7 +103,7 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                     public_listener(
                         config,
                         [webhooks_mount(config, env), broadcast_mount(config, env), oauth.mount()],
-                        handover.socket("public") if handover else None,
+                        handed_down("public"),
                     ),
                     api_spec(
                         config,
@@ -110,12 +115,14 @@ def build_tree(config: Config, env: Mapping[str, str]) -> SupervisorSpec:
                             sync.api(),
                             storage.api(),
                         ],
+                        handed_down("api"),
                     ),
                     admin_spec(
                         config,
                         env,
                         STORE_PATH,
                         [oauth.admin(), sync.admin(), storage.admin(), chaos.admin()],
+                        handed_down("admin"),
                     ),
                 ],
                 **supervised,

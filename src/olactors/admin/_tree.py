@@ -9,7 +9,6 @@ import trio
 
 from ..config import Config, ConfigError
 from ..http import EdgeLimits, bind_host, is_loopback, listener_spec
-from ..processes import handed_down
 from ..runtime import ActorContext, ActorSpec
 from ..store import Store
 from ..webhooks import webhook_routers
@@ -22,7 +21,11 @@ WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 -- names to leav
 
 
 def admin_spec(
-    config: Config, env: Mapping[str, str], store_path: str, parts: Sequence[AdminPart] = ()
+    config: Config,
+    env: Mapping[str, str],
+    store_path: str,
+    parts: Sequence[AdminPart] = (),
+    fd: int | None = None,
 ) -> ActorSpec:
     """The admin listener, always behind a token.
 
@@ -73,5 +76,5 @@ def admin_spec(
         header_timeout_s=config.server.header_timeout_s,
         limits=EdgeLimits(max_connections=admin.max_connections),
         setting="admin.bind",
-        fd=handed_down(env, "admin"),
+        fd=fd,
     )

@@ -9,14 +9,15 @@ import trio
 
 from ..config import Config, ConfigError
 from ..http import EdgeLimits, bind_host, is_loopback, listener_spec
-from ..processes import handed_down
 from ..runtime import ActorContext, ActorSpec
 from ..store import STORE_PATH, Store
 from ._app import ApiPart, api_app
 from ._keys import ApiKeys, configured_keys, generated_key
 
 
-def api_spec(config: Config, env: Mapping[str, str], parts: Sequence[ApiPart]) -> ActorSpec:
+def api_spec(
+    config: Config, env: Mapping[str, str], parts: Sequence[ApiPart], fd: int | None = None
+) -> ActorSpec:
     """The app API listener, serving each capability's ``parts``; always behind a key.
 
     The keys come from the variable ``api.keys_env`` names; on loopback
@@ -53,5 +54,5 @@ def api_spec(config: Config, env: Mapping[str, str], parts: Sequence[ApiPart]) -
         header_timeout_s=server.header_timeout_s,
         limits=EdgeLimits(max_connections=api.max_connections),
         setting="api.bind",
-        fd=handed_down(env, "api"),
+        fd=fd,
     )

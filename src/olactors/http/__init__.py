@@ -12,7 +12,7 @@ from ._listener import (
     hypercorn_config,
     listener_spec,
 )
-from ._server import MAX_REFUSING, EdgeLimits, serve
+from ._server import MAX_REFUSING, EdgeLimits, serve, served_address
 
 __all__ = [
     "MAX_REFUSING",
@@ -38,5 +38,6 @@ __all__ = [
     "reach",
     "retry_after",
     "serve",
+    "served_address",
     "split_bind",
 ]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +77,11 @@ class EdgeLimits:
             raise ValueError("max_connections must be at least 1")
 
 
+def served_address(sock: socket.socket) -> str:
+    """The URL a bound listener socket serves, as the listeners log it."""
+    return f"http://{repr_socket_addr(sock.family, sock.getsockname())}"
+
+
 async def serve(
     app: Any,
     config: HypercornConfig,
@@ -104,7 +110,7 @@ async def serve(
         for sock in sockets.insecure_sockets:
             sock.listen(config.backlog)
             listeners.append(trio.SocketListener(trio.socket.from_stdlib_socket(sock)))
-            binds.append(f"http://{repr_socket_addr(sock.family, sock.getsockname())}")
+            binds.append(served_address(sock))
         gate = _Gate(name, limits)
 
         #: Connections still waiting for their first request's head: closed at

@@ -2,7 +2,7 @@
 children (``[server] processes``), and every process's presence in the store, which
 the admin lists (``GET /processes``) for replicas and processes alike."""
 
-from ._handover import HANDOVER_ENV, LISTENERS, Handover, handed_down
+from ._handover import HANDOVER_ENV, LISTENERS, Handover
 from ._lifeline import watch_lifeline
 from ._parent import ProcessParent
 from ._presence import (
@@ -14,7 +14,7 @@ from ._presence import (
     presence_spec,
     process_id,
 )
-from ._sockets import bind_listeners, listener_binds, served_address
+from ._sockets import bind_listeners, listener_binds
 
 __all__ = [
     "HANDOVER_ENV",
@@ -26,11 +26,9 @@ __all__ = [
     "ProcessParent",
     "ProcessRecord",
     "bind_listeners",
-    "handed_down",
     "listener_binds",
     "live_processes",
     "presence_spec",
     "process_id",
-    "served_address",
     "watch_lifeline",
 ]

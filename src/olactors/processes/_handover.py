@@ -77,9 +77,3 @@ class Handover(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def socket(self, listener: str) -> int | None:
         """The descriptor of ``listener``'s socket, if the parent bound it."""
         return self.sockets.get(listener)
-
-
-def handed_down(env: Mapping[str, str], listener: str) -> int | None:
-    """The socket a parent process handed down for ``listener``; None: bind it here."""
-    handover = Handover.from_env(env)
-    return handover.socket(listener) if handover else None

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import socket
 
-from hypercorn.utils import repr_socket_addr
-
 from ..config import Config
 from ..http import BindFailed, bind_failed, hypercorn_config
 
@@ -47,8 +45,3 @@ def bind_listeners(config: Config) -> dict[str, socket.socket]:
             sock.close()
         raise
     return bound
-
-
-def served_address(sock: socket.socket) -> str:
-    """The URL a bound listener socket serves, as the listeners log theirs."""
-    return f"http://{repr_socket_addr(sock.family, sock.getsockname())}"
